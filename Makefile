@@ -1,0 +1,50 @@
+# QPlan mesh: `make run` starts the mesh with sample data, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config.ini
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test bench install test-install lint clean
+
+# The project and its run-time dependencies, in .venv.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+# The charting library the web serves (from the npm registry, never a CDN).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Test tools, and Debian's Chromium for the browser tests.
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test-install: install $(VENV)/.test-installed $(CHROMIUM)
+
+run: install
+	$(PY) run_all.py --config $(CONFIG)
+
+lint: test-install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: test-install lint
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+bench: install
+	$(PY) bench/store_bench.py --config $(CONFIG)
+	$(PY) bench/planner_bench.py
+	$(PY) bench/e2e_bench.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,158 @@
+"""Request clients: a blocking one and an asyncio one, both "Lazy Pirate".
+
+A request waits ``timeout`` seconds for its answer. When none comes, the
+client closes its socket (linger 0, so the unanswered request is dropped and
+a late answer can never be taken for the next one), opens a fresh one and
+tries again, ``retries`` more times, before raising ``RequestTimeout``. An ERR
+answer raises ``RemoteError`` with the service's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import zmq
+import zmq.asyncio
+
+from mesh.errors import ProtocolError, RemoteError, RequestTimeout
+from mesh.protocol import Message
+
+__all__ = ["Client", "AsyncClient"]
+
+log = logging.getLogger(__name__)
+
+
+class _ClientBase:
+    """What both clients share: the socket set-up and the answer checks."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float = 5.0,
+        retries: int = 2,
+        service: str = "service",
+        hint: str = "",
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self.service = service
+        self.hint = hint
+        self._context = context
+        self._socket = None
+
+    def _open(self):
+        socket = self._context.socket(zmq.DEALER)
+        socket.linger = 0
+        socket.connect(self.endpoint)
+        return socket
+
+    def _drop_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def _timed_out(self, kind: str) -> RequestTimeout:
+        tries = self.retries + 1
+        text = (
+            f"{self.service} at {self.endpoint} did not answer {kind} within "
+            f"{self.timeout:g} s ({tries} {'try' if tries == 1 else 'tries'})"
+        )
+        return RequestTimeout(f"{text}; {self.hint}" if self.hint else text)
+
+    @staticmethod
+    def _answer(frames: list[bytes]) -> Message:
+        if not frames or frames[0] != b"":
+            raise ProtocolError("answer without the empty delimiter frame")
+        _, reply = Message.from_frames(frames[1:])
+        if reply.kind == "ERR":
+            raise RemoteError(
+                str(reply.header.get("error", "unknown error")),
+                str(reply.header.get("code", "error")),
+            )
+        if reply.kind != "OK":
+            raise ProtocolError(f"unexpected answer kind {reply.kind!r}")
+        return reply
+
+    def close(self) -> None:
+        """Close the socket (the context belongs to the caller unless we made it)."""
+        self._drop_socket()
+
+
+class Client(_ClientBase):
+    """Blocking request client; use it in scripts and tests."""
+
+    def __init__(self, endpoint: str, **kwargs) -> None:
+        kwargs.setdefault("context", zmq.Context.instance())
+        super().__init__(endpoint, **kwargs)
+
+    def request(self, message: Message) -> Message:
+        """Send ``message`` and return the OK answer."""
+        for attempt in range(self.retries + 1):
+            if self._socket is None:
+                self._socket = self._open()
+            message.send(self._socket, envelope=[b""])
+            if self._socket.poll(int(self.timeout * 1000), zmq.POLLIN):
+                return self._answer(self._socket.recv_multipart())
+            log.warning(
+                "%s %s: no answer in %gs (try %d), reopening socket",
+                self.service,
+                message.kind,
+                self.timeout,
+                attempt + 1,
+            )
+            self._drop_socket()
+        raise self._timed_out(message.kind)
+
+    def call(self, kind: str, header: dict | None = None, bodies=()) -> Message:
+        """Build a request from its parts and send it."""
+        return self.request(Message(kind, header or {}, list(bodies)))
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AsyncClient(_ClientBase):
+    """asyncio request client; one request at a time, others wait their turn."""
+
+    def __init__(self, endpoint: str, **kwargs) -> None:
+        kwargs.setdefault("context", zmq.asyncio.Context.instance())
+        super().__init__(endpoint, **kwargs)
+        self._lock = asyncio.Lock()
+
+    async def request(self, message: Message) -> Message:
+        """Send ``message`` and return the OK answer."""
+        async with self._lock:
+            for attempt in range(self.retries + 1):
+                if self._socket is None:
+                    self._socket = self._open()
+                await message.send(self._socket, envelope=[b""])
+                try:
+                    frames = await asyncio.wait_for(self._socket.recv_multipart(), self.timeout)
+                except TimeoutError:
+                    log.warning(
+                        "%s %s: no answer in %gs (try %d), reopening socket",
+                        self.service,
+                        message.kind,
+                        self.timeout,
+                        attempt + 1,
+                    )
+                    self._drop_socket()
+                    continue
+                except BaseException:
+                    # Cancelled mid-request: the answer may still come, so this
+                    # socket can no longer pair requests with answers.
+                    self._drop_socket()
+                    raise
+                return self._answer(frames)
+            raise self._timed_out(message.kind)
+
+    async def call(self, kind: str, header: dict | None = None, bodies=()) -> Message:
+        """Build a request from its parts and send it."""
+        return await self.request(Message(kind, header or {}, list(bodies)))

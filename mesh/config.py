@@ -1,0 +1,206 @@
+"""config.ini: one section per component, typed getters, one-line errors.
+
+Every value is read through a typed getter (``text``, ``integer``, ``number``,
+``flag``, ``path``, ``endpoint``, ``names``, ``aliases``, ``size``). A key that
+is absent from the file falls back to ``DEFAULTS`` (the one place defaults
+live); a key with no default is required. Any problem raises ``ConfigError``
+whose message names the file, the section and the key.
+
+Overrides given on the command line (``--set section.key=value``) win over the
+file.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from mesh.errors import ConfigError
+
+__all__ = ["Config", "DEFAULTS", "parse_override"]
+
+# Optional keys and their defaults. Keys not listed here must be in the file.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "mesh": {
+        "log_dir": "data/logs",
+        "log_level": "INFO",
+        "log_max_bytes": "1048576",
+        "log_backups": "3",
+        "heartbeat_interval": "1.0",
+        "request_timeout": "5.0",
+        "request_retries": "2",
+        "resync_interval": "10.0",
+    },
+    "snapshot_service": {
+        "datasets": "raw, conditioned, plan",
+        "max_payload": "64MiB",
+        "durable": "yes",
+        "branch": "main",
+    },
+    "condition_service": {
+        "skills": "Apps, Native, Web, QA, UX",
+        "skill_aliases": "",
+        "track_aliases": "",
+    },
+    "qplan_service": {
+        "filter_command": "",
+        "filter_timeout": "10.0",
+    },
+    "web": {
+        "host": "127.0.0.1",
+        "missing_after": "3.0",
+        "idle_after": "60.0",
+    },
+    "run_all": {
+        "grace_period": "5.0",
+        "backoff_initial": "1.0",
+        "backoff_max": "30.0",
+        "give_up_after": "5",
+        "failure_window": "60.0",
+        "pull_if_empty": "",
+    },
+}
+
+_ENDPOINT = re.compile(r"^(tcp://[A-Za-z0-9.\-\[\]:*]+:\d{1,5}|ipc://.+|inproc://.+)$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1000, "M": 1000**2, "G": 1000**3}
+_TRUE = {"1", "yes", "true", "on"}
+_FALSE = {"0", "no", "false", "off"}
+
+
+def parse_override(text: str) -> tuple[str, str, str]:
+    """Split ``section.key=value`` into its three parts."""
+    name, sep, value = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE")
+    return section, key.strip(), value.strip()
+
+
+class Config:
+    """A loaded config.ini with typed, error-reporting getters."""
+
+    def __init__(self, path: str | Path, overrides: Iterable[str] = ()) -> None:
+        self.path = Path(path).resolve()
+        self.root = self.path.parent
+        self._parser = configparser.ConfigParser(
+            interpolation=None, inline_comment_prefixes=(";", "#")
+        )
+        if not self.path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                self._parser.read_file(fh)
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            first = str(exc).splitlines()[0]
+            raise ConfigError(f"{self.path}: cannot parse: {first}") from exc
+        for item in overrides:
+            section, key, value = parse_override(item)
+            if not self._parser.has_section(section):
+                self._parser.add_section(section)
+            self._parser.set(section, key, value)
+
+    def _where(self, section: str, key: str) -> str:
+        return f"{self.path}: [{section}] {key}"
+
+    def has_section(self, section: str) -> bool:
+        """True when the file has this section."""
+        return self._parser.has_section(section)
+
+    def raw(self, section: str, key: str) -> str | None:
+        """The text of a key, its default, or None when neither exists."""
+        if self._parser.has_option(section, key):
+            return self._parser.get(section, key).strip()
+        return DEFAULTS.get(section, {}).get(key)
+
+    def text(self, section: str, key: str) -> str:
+        """A required string (it may come from DEFAULTS)."""
+        value = self.raw(section, key)
+        if value is None:
+            if not self._parser.has_section(section):
+                raise ConfigError(f"{self.path}: section [{section}] is missing")
+            raise ConfigError(f"{self._where(section, key)}: missing key")
+        return value
+
+    def _bad(self, section: str, key: str, value: str, expected: str) -> ConfigError:
+        return ConfigError(f"{self._where(section, key)}: {value!r} is not {expected}")
+
+    def integer(self, section: str, key: str, minimum: int | None = None) -> int:
+        """A whole number, optionally at least ``minimum``."""
+        value = self.text(section, key)
+        try:
+            number = int(value)
+        except ValueError:
+            raise self._bad(section, key, value, "a whole number") from None
+        if minimum is not None and number < minimum:
+            raise self._bad(section, key, value, f"a whole number >= {minimum}")
+        return number
+
+    def number(self, section: str, key: str, minimum: float | None = None) -> float:
+        """A decimal number, optionally at least ``minimum``."""
+        value = self.text(section, key)
+        try:
+            number = float(value)
+        except ValueError:
+            raise self._bad(section, key, value, "a number") from None
+        if number != number or (minimum is not None and number < minimum):
+            raise self._bad(section, key, value, f"a number >= {minimum}")
+        return number
+
+    def flag(self, section: str, key: str) -> bool:
+        """A yes/no value (yes, no, true, false, on, off, 1, 0)."""
+        value = self.text(section, key)
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise self._bad(section, key, value, "yes or no")
+
+    def size(self, section: str, key: str) -> int:
+        """A byte count such as ``65536``, ``64MiB`` or ``10 MB``."""
+        value = self.text(section, key)
+        match = _SIZE.match(value)
+        if not match:
+            raise self._bad(section, key, value, "a size such as 65536 or 64MiB")
+        unit = (match.group(2) or "").upper()
+        base = 1024 if "I" in unit else 1
+        factor = _SIZE_UNITS[unit[:1]] if base == 1 else 1024 ** "BKMG".index(unit[0])
+        return int(float(match.group(1)) * factor)
+
+    def path(self, section: str, key: str) -> Path:
+        """A filesystem path; relative paths are relative to the config file's folder."""
+        value = self.text(section, key)
+        if not value:
+            raise self._bad(section, key, value, "a path")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.root / path)
+
+    def endpoint(self, section: str, key: str) -> str:
+        """A ZeroMQ endpoint such as ``tcp://127.0.0.1:5550``."""
+        value = self.text(section, key)
+        if not _ENDPOINT.match(value):
+            raise self._bad(section, key, value, "an endpoint like tcp://127.0.0.1:5550")
+        return value
+
+    def port(self, section: str, key: str) -> int:
+        """A TCP port number (0 to 65535)."""
+        value = self.integer(section, key, minimum=0)
+        if value > 65535:
+            raise self._bad(section, key, str(value), "a port number (0-65535)")
+        return value
+
+    def names(self, section: str, key: str) -> list[str]:
+        """A comma-separated list; empty items are dropped."""
+        return [item.strip() for item in self.text(section, key).split(",") if item.strip()]
+
+    def aliases(self, section: str, key: str) -> dict[str, str]:
+        """A comma-separated list of ``Alias=Name`` pairs, keyed by lower-case alias."""
+        mapping: dict[str, str] = {}
+        for item in self.names(section, key):
+            alias, sep, name = item.partition("=")
+            if not sep or not alias.strip() or not name.strip():
+                raise self._bad(section, key, item, "a list of Alias=Name pairs")
+            mapping[alias.strip().lower()] = name.strip()
+        return mapping

@@ -1,0 +1,41 @@
+"""Logging set-up: one line per event to stderr and to a rotating file per component."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+__all__ = ["setup_logging", "LOG_FORMAT"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(
+    component: str,
+    log_dir: Path | None,
+    level: str = "INFO",
+    max_bytes: int = 1_048_576,
+    backups: int = 3,
+) -> Path | None:
+    """Log to stderr and, when ``log_dir`` is given, to ``log_dir/<component>.log``."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level.upper())
+    formatter = logging.Formatter(LOG_FORMAT)
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(formatter)
+    root.addHandler(stream)
+    if log_dir is None:
+        return None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"{component}.log"
+    rotating = logging.handlers.RotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    rotating.setFormatter(formatter)
+    root.addHandler(rotating)
+    return path

@@ -1,0 +1,163 @@
+"""The asyncio base every mesh service is built on.
+
+A subclass sets ``name``, opens its sockets and spawns its loops in
+``setup()``, and may add to the heartbeat with ``heartbeat_detail()``. The
+base gives it counters, a heartbeat once a second, clean SIGINT/SIGTERM
+handling (the handler only schedules the stop on the loop), and an orderly
+shutdown: tasks cancelled, sockets closed with linger 0, context terminated.
+
+A loop that dies of an unexpected exception stops the service with exit
+code 1, so that run_all restarts it, instead of leaving a half-alive process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Coroutine
+from typing import Any, ClassVar
+
+import zmq
+import zmq.asyncio
+
+from mesh.config import Config
+from mesh.heartbeat import Counters, Heartbeat
+from mesh.snapshot import AsyncSnapshotClient
+
+__all__ = ["Service"]
+
+LAST_HEARTBEAT_LINGER = 200  # milliseconds: time the "stopping" beat gets to leave
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class Service:
+    """Base class of a mesh service; see the module docstring."""
+
+    name: ClassVar[str] = "service"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.log = logging.getLogger(self.name)
+        self.context = zmq.asyncio.Context()
+        self.counters = Counters()
+        self.exit_code = 0
+        self._sockets: list[zmq.asyncio.Socket] = []
+        self._tasks: set[asyncio.Task] = set()
+        self._stop_event: asyncio.Event | None = None
+        self.heartbeat: Heartbeat | None = None
+        self._snapshot: AsyncSnapshotClient | None = None
+
+    # -- what subclasses use -------------------------------------------------
+
+    def socket(self, kind: int) -> zmq.asyncio.Socket:
+        """A new socket that the service closes (linger 0) when it stops."""
+        sock = self.context.socket(kind)
+        sock.linger = 0
+        self._sockets.append(sock)
+        return sock
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
+        """Run ``coro`` as a task of this service; its crash stops the service."""
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}.{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    @property
+    def snapshot(self) -> AsyncSnapshotClient:
+        """A client of the snapshot service, made on first use."""
+        if self._snapshot is None:
+            self._snapshot = AsyncSnapshotClient(
+                self.config.endpoint("snapshot_service", "request_endpoint"),
+                timeout=self.config.number("mesh", "request_timeout", minimum=0.01),
+                retries=self.config.integer("mesh", "request_retries", minimum=0),
+                context=self.context,
+            )
+        return self._snapshot
+
+    def stop(self, code: int | None = None) -> None:
+        """Ask the service to stop (safe to call from a signal handler or twice)."""
+        if code is not None and not self.exit_code:
+            self.exit_code = code
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was asked for."""
+        return self._stop_event is not None and self._stop_event.is_set()
+
+    # -- what subclasses provide ---------------------------------------------
+
+    async def setup(self) -> None:
+        """Open sockets and spawn loops; raise to refuse to start."""
+
+    async def teardown(self) -> None:
+        """Release what ``setup`` took that is not a socket or a task."""
+
+    def heartbeat_detail(self) -> dict[str, Any]:
+        """Extra, service-specific fields for the heartbeat's ``detail``."""
+        return {}
+
+    # -- running ---------------------------------------------------------------
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.log.error(
+                "task %s crashed; stopping", task.get_name(), exc_info=(type(exc), exc, None)
+            )
+            self.stop(1)
+
+    async def run(self) -> int:
+        """Run until SIGINT/SIGTERM or ``stop()``; returns the exit code."""
+        loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        # Signals reach only the main thread; a service run in a test thread is stopped by stop().
+        signals = (signal.SIGINT, signal.SIGTERM) if _in_main_thread() else ()
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop)
+        self.heartbeat = Heartbeat(
+            self.context,
+            self.config.endpoint("mesh", "heartbeat_endpoint"),
+            self.name,
+            self.counters,
+            interval=self.config.number("mesh", "heartbeat_interval", minimum=0.05),
+            detail=self.heartbeat_detail,
+        )
+        try:
+            await self.setup()
+            self.spawn(self.heartbeat.run(), "heartbeat")
+            self.log.info("%s started", self.name)
+            await self._stop_event.wait()
+        finally:
+            await self._shutdown()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+        return self.exit_code
+
+    async def _shutdown(self) -> None:
+        self.log.info("%s stopping", self.name)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await self.teardown()
+        finally:
+            if self._snapshot is not None:
+                self._snapshot.close()
+            if self.heartbeat is not None:
+                await self.heartbeat.last_word("stopping")
+                self.heartbeat.socket.close(linger=LAST_HEARTBEAT_LINGER)
+            for sock in self._sockets:
+                sock.close(linger=0)
+            self.context.term()
