@@ -83,19 +83,19 @@ class Config:
     """A loaded config.ini with typed, error-reporting getters."""
 
     def __init__(self, path: str | Path, overrides: Iterable[str] = ()) -> None:
-        self.path = Path(path).resolve()
-        self.root = self.path.parent
+        self.file = Path(path).resolve()
+        self.root = self.file.parent
         self._parser = configparser.ConfigParser(
             interpolation=None, inline_comment_prefixes=(";", "#")
         )
-        if not self.path.is_file():
+        if not self.file.is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            with open(self.path, encoding="utf-8") as fh:
+            with open(self.file, encoding="utf-8") as fh:
                 self._parser.read_file(fh)
         except (configparser.Error, UnicodeDecodeError) as exc:
             first = str(exc).splitlines()[0]
-            raise ConfigError(f"{self.path}: cannot parse: {first}") from exc
+            raise ConfigError(f"{self.file}: cannot parse: {first}") from exc
         for item in overrides:
             section, key, value = parse_override(item)
             if not self._parser.has_section(section):
@@ -103,7 +103,7 @@ class Config:
             self._parser.set(section, key, value)
 
     def _where(self, section: str, key: str) -> str:
-        return f"{self.path}: [{section}] {key}"
+        return f"{self.file}: [{section}] {key}"
 
     def has_section(self, section: str) -> bool:
         """True when the file has this section."""
@@ -120,7 +120,7 @@ class Config:
         value = self.raw(section, key)
         if value is None:
             if not self._parser.has_section(section):
-                raise ConfigError(f"{self.path}: section [{section}] is missing")
+                raise ConfigError(f"{self.file}: section [{section}] is missing")
             raise ConfigError(f"{self._where(section, key)}: missing key")
         return value
 
