@@ -39,10 +39,10 @@ lint: test-install
 	$(PY) -m ruff format --check .
 
 test: test-install lint
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: install
-	$(PY) bench/store_bench.py --config $(CONFIG)
+	$(PY) bench/store_bench.py
 	$(PY) bench/planner_bench.py
 	$(PY) bench/e2e_bench.py
 
