@@ -1,0 +1,129 @@
+"""Raw sheets in, qplan streams and a list of problems out: the whole conditioning step.
+
+``condition(files, settings)`` takes the files of a ``raw`` snapshot
+(``<sheet>.tsv``, README "The store") and reads the four sheets of README
+"The workbook": ``work``, ``staff``, ``params`` and the optional
+``holidays``. Every cell or row that cannot be used as written becomes a
+``Problem``; the rest of the sheet is still read. A fatal problem (a
+missing sheet or column, an unreadable quarter) means there is no model and
+no streams text: the last good conditioned data should stay in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from condition_service.problems import Problem, Problems, count
+from condition_service.quarter import Quarter, read_holidays, read_params
+from condition_service.sheets import ROLES, SHEET_NAMES, Table, find_sheets, read_table
+from condition_service.staff import read_staff
+from condition_service.vocabulary import Settings, Vocabulary
+from condition_service.work import read_work
+from qplan_service.streams import Model, Params, format_streams
+
+__all__ = ["Conditioned", "Settings", "condition", "sheet_texts"]
+
+REQUIRED = ("work", "staff", "params")
+RAW_SUFFIX = ".tsv"
+
+
+@dataclass
+class Conditioned:
+    """The outcome of conditioning one workbook."""
+
+    model: Model | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> bool:
+        """True when the workbook could not be conditioned (``model`` is None)."""
+        return self.model is None
+
+    @property
+    def streams(self) -> str | None:
+        """The qplan streams v1 text, or None when fatal."""
+        return None if self.model is None else format_streams(self.model)
+
+    def counts(self) -> dict[str, int]:
+        """How many problems of each severity."""
+        return count(self.problems)
+
+
+def sheet_texts(files: Mapping[str, bytes | str], found: list[Problem]) -> dict[str, str]:
+    """The ``<sheet>.tsv`` files as text keyed by sheet name; other files are left out."""
+    texts = {}
+    for name, data in files.items():
+        if not name.lower().endswith(RAW_SUFFIX):
+            continue
+        sheet = name.rsplit("/", 1)[-1][: -len(RAW_SUFFIX)]
+        if isinstance(data, bytes):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = data.decode("utf-8", errors="replace")
+                Problems(sheet, found).warning(
+                    f"the file is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
+                    "unreadable characters are shown as \ufffd"
+                )
+        else:
+            text = data
+        texts[sheet] = text.removeprefix("\ufeff")
+    return texts
+
+
+def _tables(texts: dict[str, str], found: list[Problem]) -> dict[str, Table]:
+    """The sheet that plays each role; a missing required sheet is a fatal problem."""
+    roles, clashes = find_sheets(texts)
+    for role, kept, ignored in clashes:
+        Problems(ignored, found).warning(
+            f"this sheet is also a {role!r} sheet; {kept!r} is used and this one is ignored"
+        )
+    for role in REQUIRED:
+        if role not in roles:
+            others = ", ".join(repr(name) for name in SHEET_NAMES[role][1:])
+            Problems(role, found).fatal(
+                f"the workbook has no {role!r} sheet (also accepted: {others}); "
+                "nothing can be planned without it"
+            )
+    return {role: read_table(name, texts[name]) for role, name in roles.items()}
+
+
+def _scheduled(quarter: Quarter, model: Model, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The scheduled skills: as the params say, or every skill the staff and work use."""
+    if quarter.scheduled is not None:
+        return quarter.scheduled
+    used = {person.skill for person in model.staff}
+    used.update(skill for item in model.work for skill, _ in item.estimate)
+    return tuple(vocabulary.order(used))
+
+
+def _in_sheet_order(problems: list[Problem], tables: dict[str, Table]) -> list[Problem]:
+    """Problems sorted by sheet (work, staff, params, holidays), then row."""
+    rank = {table.name: ROLES.index(role) for role, table in tables.items()}
+    rank.update({role: ROLES.index(role) for role in ROLES if role not in tables})
+    return sorted(problems, key=lambda p: (rank.get(p.sheet, len(ROLES)), p.row or 0))
+
+
+def condition(files: Mapping[str, bytes | str], settings: Settings | None = None) -> Conditioned:
+    """Condition the files of one raw snapshot into a model and its problems."""
+    vocabulary = Vocabulary(settings or Settings())
+    found: list[Problem] = []
+    tables = _tables(sheet_texts(files, found), found)
+
+    def read(role: str, reader, *args, missing=None):
+        if role not in tables:
+            return missing
+        return reader(Problems(tables[role].name, found), tables[role], *args)
+
+    # Staff first, so a track is spelt the way the staff sheet spells it.
+    staff = read("staff", read_staff, vocabulary)
+    work = read("work", read_work, vocabulary)
+    quarter = read("params", read_params, vocabulary)
+    holidays = read("holidays", read_holidays, missing=[])
+    ordered = _in_sheet_order(found, tables)
+    if any(part is None for part in (staff, work, quarter)) or count(found)["fatal"]:
+        return Conditioned(None, ordered)
+    model = Model(Params(quarter.start, quarter.end), tuple(holidays), staff, work)
+    model.params = Params(quarter.start, quarter.end, _scheduled(quarter, model, vocabulary))
+    return Conditioned(model, ordered)

@@ -1,0 +1,189 @@
+"""The ``work`` sheet: one ranked work item a row, estimates in one cell or a column per skill."""
+
+from __future__ import annotations
+
+from condition_service.cells import (
+    clean_text,
+    is_blank,
+    parse_number,
+    parse_weeks,
+    split_estimate,
+)
+from condition_service.fields import (
+    Ids,
+    find_columns,
+    id_field,
+    safe_field,
+    skill_field,
+    track_field,
+)
+from condition_service.problems import Problems
+from condition_service.sheets import Row, Table
+from condition_service.vocabulary import Vocabulary
+from qplan_service.streams import Item, format_number, triage_level
+
+__all__ = ["WORK_COLUMNS", "read_work"]
+
+WORK_COLUMNS = {
+    "id": ("id", "key", "itemid"),
+    "rank": ("rank", "priority", "order", "#"),
+    "name": ("name", "item", "title", "summary", "feature"),
+    "track": ("track", "stream", "area"),
+    "triage": ("triage", "tri", "importance"),
+    "estimate": ("estimate", "estimates", "effort", "size"),
+}
+DEFAULT_TRIAGE = 3.0
+TRIAGE_RANGE = (1.0, 3.0)
+
+
+class _Estimate:
+    """The parts of one item's estimate, as they are read, first mention of a skill wins."""
+
+    def __init__(self, problems: Problems, vocabulary: Vocabulary, row: Row) -> None:
+        self.problems = problems
+        self.vocabulary = vocabulary
+        self.row = row
+        self.parts: dict[str, float] = {}
+
+    def add(self, skill: str, weeks: float, header: str, cell: str) -> None:
+        """Add one skill's man-weeks; a skill given twice keeps its first value."""
+        if skill in self.parts:
+            self.problems.warning(
+                f"{skill} is estimated twice ({format_number(self.parts[skill])} and "
+                f"{format_number(weeks)}); the first, {format_number(self.parts[skill])}, is kept",
+                self.row.number,
+                header,
+                cell,
+            )
+            return
+        self.parts[skill] = weeks
+
+    def read_cell(self, header: str, cell: str) -> None:
+        """Read an ``Apps:S, Native:2M, Web:3`` cell; a part that cannot be read is dropped."""
+        for skill_text, size in split_estimate(cell):
+            part = f"{skill_text}:{size}" if skill_text and size else skill_text or size
+            if not skill_text:
+                self._error(f"{part!r} names no skill; write Skill:size like Apps:3", header, cell)
+                continue
+            if not size:
+                self._error(f"{part!r} gives no size; write Skill:size like Apps:3", header, cell)
+                continue
+            try:
+                weeks = parse_weeks(size)
+            except ValueError as exc:
+                self._error(f"in {part!r}: {exc}", header, cell)
+                continue
+            skill = skill_field(self.problems, self.vocabulary, self.row, header, skill_text, cell)
+            self.add(skill, weeks, header, cell)
+
+    def read_column(self, skill: str, header: str, cell: str) -> None:
+        """Read one skill column's cell (``S``, ``2M``, ``3``, ``1.5``)."""
+        try:
+            self.add(skill, parse_weeks(cell), header, cell)
+        except ValueError as exc:
+            self._error(f"{skill}: {exc}", header, cell)
+
+    def _error(self, what: str, header: str, cell: str) -> None:
+        self.problems.error(f"estimate {what}; that part is dropped", self.row.number, header, cell)
+
+
+def _skill_columns(
+    problems: Problems, table: Table, unmatched: list[int], vocabulary: Vocabulary
+) -> list[tuple[int, str]]:
+    """The columns named after a skill, as ``(index, skill)``; a repeated skill is ignored."""
+    found: dict[str, int] = {}
+    for index in unmatched:
+        skill = vocabulary.known_skill(table.heading(index))
+        if skill is None:
+            continue
+        if skill in found:
+            problems.warning(
+                f"a second column for {skill}; the first one, {table.heading(found[skill])!r}, "
+                "is used and this one is ignored",
+                table.header.number,
+                table.heading(index),
+            )
+            continue
+        found[skill] = index
+    return [(index, skill) for skill, index in found.items()]
+
+
+def _rank(problems: Problems, row: Row, header: str | None, text: str, position: int) -> float:
+    if not text:
+        return float(position)
+    try:
+        return parse_number(text)
+    except ValueError as exc:
+        message = f"rank {exc}; the row's position, {position}, is used"
+        problems.warning(message, row.number, header, text)
+        return float(position)
+
+
+def _triage(problems: Problems, row: Row, header: str | None, text: str) -> float:
+    if not text:
+        return DEFAULT_TRIAGE
+    try:
+        value = parse_number(text)
+    except ValueError:
+        problems.warning(
+            f"triage {text!r} is not a number from 1 to 3; {format_number(DEFAULT_TRIAGE)} is used",
+            row.number,
+            header,
+            text,
+        )
+        return DEFAULT_TRIAGE
+    low, high = TRIAGE_RANGE
+    if not low <= value <= high:
+        clamped = min(max(value, low), high)
+        problems.warning(
+            f"triage {text} is outside 1 to 3; {format_number(clamped)} is used",
+            row.number,
+            header,
+            text,
+        )
+        value = clamped
+    return triage_level(value)
+
+
+def read_work(problems: Problems, table: Table, vocabulary: Vocabulary) -> list[Item] | None:
+    """The work items of the sheet, or None when the sheet cannot be read (a fatal problem)."""
+    if table.header is None:
+        problems.fatal("the sheet is empty; it needs a header row (Name, Track, Estimate, ...)")
+        return None
+    columns, unmatched = find_columns(problems, table, WORK_COLUMNS, ("name", "track"))
+    skill_columns = _skill_columns(problems, table, unmatched, vocabulary)
+    if "estimate" not in columns and not skill_columns:
+        skills = ", ".join(vocabulary.settings.skills)
+        problems.fatal(
+            f"no estimate: the sheet needs an 'Estimate' column or a column per skill ({skills})",
+            table.header.number,
+            "Estimate",
+        )
+        return None
+    if "name" not in columns or "track" not in columns:
+        return None
+    if not table.rows:
+        problems.warning("the sheet has a header but no work items", table.header.number)
+    heading = {role: table.heading(index) for role, index in columns.items()}
+    named = [row for row in table.rows if row.get(columns["name"])]
+    ids = Ids("W-", (clean_text(row.get(columns.get("id")))[0] for row in named))
+    items = []
+    for position, row in enumerate(table.rows, start=1):
+        text = row.get(columns["name"])
+        if not text:
+            problems.error("the row has no name; it is dropped", row.number, heading["name"])
+            continue
+        name = safe_field(problems, row, heading["name"], text, "name")
+        written = row.get(columns.get("id"))
+        item_id = id_field(problems, ids, row, heading.get("id"), written, name)
+        rank = _rank(problems, row, heading.get("rank"), row.get(columns.get("rank")), position)
+        triage = _triage(problems, row, heading.get("triage"), row.get(columns.get("triage")))
+        track = track_field(problems, vocabulary, row, heading["track"], row.get(columns["track"]))
+        estimate = _Estimate(problems, vocabulary, row)
+        if "estimate" in columns and not is_blank(row.get(columns["estimate"])):
+            estimate.read_cell(heading["estimate"], row.get(columns["estimate"]))
+        for index, skill in skill_columns:
+            if not is_blank(row.get(index)):
+                estimate.read_column(skill, table.heading(index), row.get(index))
+        items.append(Item(item_id, rank, name, tuple(estimate.parts.items()), triage, track))
+    return items
