@@ -1,0 +1,372 @@
+"""The Tornado application: pages, the JSON API and the websocket.
+
+JSON API (every bad request gets a 4xx with ``{"error": message}``):
+
+- ``GET /api/plan?track=All&triage=2``   the view the plan page shows
+  (503 while waiting for data, 404 unknown track, 400 bad triage)
+- ``GET /api/plan.json``                  the whole plan document
+- ``GET /api/health``                     every component's dashboard row
+- ``GET /api/history?dataset=plan&limit=50``  the newest commits of a dataset
+- ``GET /api/diff?from=SHA&to=SHA``       what changed between two plans
+  (``&raw=1`` adds the raw sheets' unified diff)
+- ``POST /api/whatif``  ``{"edits": [...], "track"?, "triage"?}``  a what-if
+  plan, computed by qplan_service and committed nowhere (400 names a bad
+  edit, 503 when the planner does not answer)
+- ``/ws``  the websocket (``?want=plan``, ``?want=health`` or both, the default)
+
+Websocket messages, JSON text: server to client ``hello`` (``state``,
+``waiting``), ``plan`` (``commit``, ``seq``, ``time``, ``chain``, ``plan``),
+``health`` (``components``…) and ``error``; client to server ``ping``
+(answered by ``pong``). Anything else gets an ``error`` message and the
+connection stays open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+import tornado.websocket
+
+from mesh.errors import ProtocolError, RemoteError, RequestTimeout
+from mesh.protocol import encode_json
+from web.plandiff import diff_plans, item_marks
+from web.views import ViewError, parse_triage, plan_view
+
+if TYPE_CHECKING:
+    from web.service import WebService
+
+__all__ = ["make_app", "ApiError", "CONTENT_SECURITY_POLICY"]
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CHART_DIST = ROOT / "node_modules" / "chart.js" / "dist"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+MAX_BODY = 1024 * 1024  # bytes: a what-if request is a list of edits, never this big
+MAX_WS_MESSAGE = 64 * 1024  # bytes: clients only send pings
+MAX_EDITS = 500
+MAX_HISTORY = 500
+MAX_RAW_DIFF = 512 * 1024  # characters of raw sheet diff sent to the browser
+WS_PING_INTERVAL = 20  # seconds: finds browsers that vanished without closing
+SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+DATASET = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class ApiError(tornado.web.HTTPError):
+    """A request the API refuses: ``status`` and a message for the ``error`` field."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, reason=None)
+        self.message = message
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Every handler: the service it serves, and headers that keep data inert."""
+
+    def initialize(self, service: WebService) -> None:
+        self.service = service
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "DENY")
+
+
+class PageHandler(BaseHandler):
+    """One HTML page, a shell that its script fills from the API and the websocket."""
+
+    def initialize(self, service: WebService, template: str, title: str) -> None:
+        super().initialize(service)
+        self.template = template
+        self.title = title
+
+    def get(self) -> None:
+        self.render(self.template, title=self.title, page=self.template.split(".")[0])
+
+
+class ApiHandler(BaseHandler):
+    """JSON in, JSON out; errors are ``{"error": message}`` with a 4xx or 503."""
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def send(self, value: Any) -> None:
+        """Finish with ``value`` as compact JSON."""
+        self.finish(encode_json(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            message = exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:
+            message = self._reason
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(encode_json({"error": message, "status": status_code}))
+
+    def current(self):
+        """The plan in memory, or a 503 saying the web is still waiting for one."""
+        current = self.service.current
+        if current is None:
+            raise ApiError(503, "waiting for data: no plan has been computed yet")
+        return current
+
+    def store_failed(self, exc: Exception) -> ApiError:
+        """The API error for a failed request to a service."""
+        if isinstance(exc, RemoteError):
+            missing = "not_found" in exc.code or "unknown" in exc.code
+            return ApiError(404 if missing else 400, str(exc))
+        if isinstance(exc, RequestTimeout):
+            return ApiError(503, str(exc))
+        return ApiError(503, f"bad answer from a service: {exc}")
+
+
+class PlanApi(ApiHandler):
+    """``GET /api/plan?track=&triage=``: the plan page's view."""
+
+    def get(self) -> None:
+        current = self.current()
+        try:
+            view = plan_view(
+                current.plan, self.get_argument("track", "All"), self.get_argument("triage", None)
+            )
+        except ViewError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+        self.send({**current.version(), **view})
+
+
+class WholePlanApi(ApiHandler):
+    """``GET /api/plan.json``: the plan document as the store holds it."""
+
+    def get(self) -> None:
+        current = self.current()
+        self.set_header("ETag", f'"{current.commit}"')
+        self.set_header("X-QPlan-Commit", current.commit)
+        self.finish(current.document)
+
+
+class HealthApi(ApiHandler):
+    """``GET /api/health``: every component's dashboard row."""
+
+    def get(self) -> None:
+        self.send(self.service.board.snapshot())
+
+
+class HistoryApi(ApiHandler):
+    """``GET /api/history?dataset=plan&limit=50``: the newest commits of a dataset."""
+
+    async def get(self) -> None:
+        dataset = self.get_argument("dataset", "plan")
+        if not DATASET.match(dataset):
+            raise ApiError(400, f"dataset {dataset[:40]!r} is not a dataset name")
+        limit_text = self.get_argument("limit", "50")
+        try:
+            limit = int(limit_text)
+        except ValueError:
+            raise ApiError(400, f"limit {limit_text[:20]!r} is not a whole number") from None
+        if not 1 <= limit <= MAX_HISTORY:
+            raise ApiError(400, f"limit must be from 1 to {MAX_HISTORY}")
+        try:
+            commits = await self.service.store.log(dataset, limit)
+        except (RemoteError, RequestTimeout, ProtocolError) as exc:
+            raise self.store_failed(exc) from None
+        self.send({"dataset": dataset, "commits": commits})
+
+
+class DiffApi(ApiHandler):
+    """``GET /api/diff?from=SHA&to=SHA[&raw=1]``: what changed between two plans."""
+
+    async def get(self) -> None:
+        old, new = self.get_argument("from", ""), self.get_argument("to", "")
+        for name, value in (("from", old), ("to", new)):
+            if not SHA.match(value):
+                raise ApiError(400, f"{name}={value[:50]!r} is not a commit SHA (4-40 hex digits)")
+        try:
+            before = await self.service.plan_at(old)
+            after = await self.service.plan_at(new)
+            raw = ""
+            if self.get_argument("raw", "") in ("1", "yes", "true"):
+                raw = await self._raw_diff(before.lineage.get("raw"), after.lineage.get("raw"))
+        except (RemoteError, RequestTimeout, ProtocolError) as exc:
+            raise self.store_failed(exc) from None
+        except ValueError as exc:
+            raise ApiError(400, f"that commit does not hold a readable plan: {exc}") from None
+        self.send(
+            {
+                "from": before.version(),
+                "to": after.version(),
+                "diff": diff_plans(before.plan, after.plan),
+                "raw_diff": raw[:MAX_RAW_DIFF],
+                "raw_diff_truncated": len(raw) > MAX_RAW_DIFF,
+            }
+        )
+
+    async def _raw_diff(self, old: str | None, new: str | None) -> str:
+        """The unified diff of the raw sheets behind two plans ("" when either is unknown)."""
+        if not old or not new or old == new:
+            return ""
+        return await self.service.store.diff("raw", old, new)
+
+
+def _edits(body: Any) -> list[dict[str, Any]]:
+    """The edits of a what-if request body; raises ApiError for a malformed one."""
+    if not isinstance(body, dict):
+        raise ApiError(400, 'the body must be a JSON object like {"edits": [...]}')
+    edits = body.get("edits")
+    if not isinstance(edits, list):
+        raise ApiError(400, '"edits" must be a list of edits')
+    if len(edits) > MAX_EDITS:
+        raise ApiError(400, f"at most {MAX_EDITS} edits at a time")
+    for number, edit in enumerate(edits, start=1):
+        if not isinstance(edit, dict) or not isinstance(edit.get("op"), str):
+            raise ApiError(400, f'edit {number} must be an object with an "op"')
+    return edits
+
+
+class WhatIfApi(ApiHandler):
+    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan."""
+
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"the body is not JSON: {exc}") from None
+        edits = _edits(body)
+        try:
+            level = parse_triage(body.get("triage"))
+        except ViewError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+        current = self.current()
+        base = current.lineage.get("conditioned")
+        try:
+            answer = await self.service.whatif(base, edits)
+        except RemoteError as exc:
+            raise ApiError(400, f"the what-if was refused: {exc}") from None
+        except RequestTimeout as exc:
+            raise ApiError(503, f"the planner is not answering: {exc}") from None
+        except ProtocolError as exc:
+            raise ApiError(503, f"bad answer from the planner: {exc}") from None
+        plan = answer.get("plan")
+        if not isinstance(plan, dict):
+            raise ApiError(503, "the planner's answer has no plan")
+        shared = (answer.get("base") or {}).get("plan") or current.plan
+        track = body.get("track") if isinstance(body.get("track"), str) else "All"
+        if track not in (plan.get("by_track") or {}):
+            track = "All"
+        view = plan_view(plan, track, level)
+        marks = item_marks(shared, plan, track)
+        for row in view["work"]:
+            row["mark"] = marks.get(str(row.get("id")))
+        self.send(
+            {
+                "base": {"conditioned": (answer.get("base") or {}).get("conditioned", base)},
+                "edits": edits,
+                "changes": answer.get("changes") or [],
+                "diff": diff_plans(shared, plan),
+                "view": view,
+                "plan": plan,
+            }
+        )
+
+
+class NotFound(ApiHandler):
+    """Every unknown path: a JSON 404."""
+
+    def prepare(self) -> None:
+        raise ApiError(404, f"no such page or API: {self.request.path[:100]}")
+
+
+class Socket(tornado.websocket.WebSocketHandler):
+    """``/ws``: live plans and health to the browser, ``ping``/``pong`` back."""
+
+    def initialize(self, service: WebService) -> None:
+        self.service = service
+
+    def open(self) -> None:
+        wanted = {w.strip() for w in self.get_argument("want", "plan,health").split(",")}
+        wants = frozenset(wanted & {"plan", "health"}) or frozenset({"plan", "health"})
+        self.service.connect(self, wants)
+
+    def on_message(self, message: str | bytes) -> None:
+        reply = answer_client(message)
+        self.service.reply(self, encode_json(reply))
+
+    def on_close(self) -> None:
+        self.service.disconnect(self)
+
+
+def answer_client(message: str | bytes) -> dict[str, Any]:
+    """The answer to one message from a browser: a pong, or an error naming the problem."""
+    if isinstance(message, bytes):
+        return {"type": "error", "error": "binary messages are not understood; send JSON text"}
+    try:
+        data = json.loads(message)
+    except json.JSONDecodeError as exc:
+        return {"type": "error", "error": f"not JSON: {exc.msg}"}
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return {"type": "error", "error": 'expected an object like {"type": "ping"}'}
+    if data["type"] == "ping":
+        return {"type": "pong", "id": data.get("id")}
+    return {"type": "error", "error": f"unknown message type {data['type'][:40]!r}"}
+
+
+def _log_request(service: WebService):
+    """Tornado's log_function: count every request, and keep access logs quiet."""
+
+    def log_request(handler: tornado.web.RequestHandler) -> None:
+        service.counters.requests += 1
+        status = handler.get_status()
+        level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
+        log.log(level, "%d %s %s", status, handler.request.method, handler.request.uri)
+
+    return log_request
+
+
+def make_app(service: WebService) -> tornado.web.Application:
+    """The application for ``service``: its handlers, templates and static files."""
+    ctx = {"service": service}
+    pages = [
+        (r"/", "plan.html", "Quarter plan"),
+        (r"/history", "history.html", "Plan history"),
+        (r"/dashboard", "dashboard.html", "Components"),
+    ]
+    handlers: list = [
+        (path, PageHandler, {**ctx, "template": template, "title": title})
+        for path, template, title in pages
+    ]
+    handlers += [
+        (r"/api/plan", PlanApi, ctx),
+        (r"/api/plan\.json", WholePlanApi, ctx),
+        (r"/api/health", HealthApi, ctx),
+        (r"/api/history", HistoryApi, ctx),
+        (r"/api/diff", DiffApi, ctx),
+        (r"/api/whatif", WhatIfApi, ctx),
+        (r"/ws", Socket, ctx),
+        (r"/vendor/(chart\.umd\.js)", tornado.web.StaticFileHandler, {"path": str(CHART_DIST)}),
+    ]
+    return tornado.web.Application(
+        handlers,
+        template_path=str(HERE / "templates"),
+        static_path=str(HERE / "static"),
+        default_handler_class=NotFound,
+        default_handler_args=ctx,
+        log_function=_log_request(service),
+        websocket_max_message_size=MAX_WS_MESSAGE,
+        websocket_ping_interval=WS_PING_INTERVAL,
+        compress_response=False,
+        xsrf_cookies=False,
+    )

@@ -1,0 +1,317 @@
+"""The web service: follows ``plan``, serves the app, fans plans and health out to browsers.
+
+It is a pipeline stage like the others (``mesh.stage``): it subscribes to
+``plan`` notifications, then syncs with the store, and keeps the newest plan
+in memory. Tornado runs on the same asyncio loop as the ZeroMQ sockets. It
+also binds the heartbeat SUB that every component's PUB connects to, and
+feeds those beats to the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import tornado.httpserver
+import zmq
+
+from mesh.client import AsyncClient
+from mesh.errors import ProtocolError, QPlanError, RemoteError, RequestTimeout
+from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
+from mesh.snapshot import AsyncSnapshotClient, Snapshot
+from mesh.stage import Stage
+from web.app import make_app
+from web.health import HealthBoard
+from web.hub import Hub
+
+__all__ = ["WebService", "PlanVersion", "load_plan", "raise_open_files_limit"]
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL = 0.5  # seconds between health pushes (the dashboard wants >= 1 a second)
+STORE_RETRY = 0.5  # seconds between tries to reach the store at start
+PLAN_CACHE = 32  # plans by commit kept for the history page's diffs
+PLAN_FILE = "plan.json"
+
+
+@dataclass
+class PlanVersion:
+    """One plan and where it comes from."""
+
+    commit: str
+    seq: int
+    time: str | None
+    chain: list[dict[str, Any]]
+    lineage: dict[str, Any]
+    plan: dict[str, Any]
+    document: bytes = b""  # the plan as compact JSON, made once
+    message: bytes = field(default=b"", repr=False)  # the websocket "plan" message, made once
+
+    def version(self) -> dict[str, Any]:
+        """The version fields every API answer about this plan carries."""
+        return {
+            "commit": self.commit,
+            "seq": self.seq,
+            "time": self.time,
+            "chain": self.chain,
+            "lineage": self.lineage,
+        }
+
+
+def load_plan(snapshot: Snapshot) -> PlanVersion:
+    """Parse the plan of a GET answer; raises ValueError for a missing or broken plan.json."""
+    data = snapshot.files.get(PLAN_FILE)
+    if data is None:
+        found = [name for name in snapshot.files if name.endswith(".json")]
+        if len(found) != 1:
+            raise ValueError(f"plan@{snapshot.commit} has no {PLAN_FILE}")
+        data = snapshot.files[found[0]]
+    plan = json.loads(data)
+    if not isinstance(plan, dict):
+        raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is not a JSON object")
+    lineage = dict(snapshot.lineage or plan.get("lineage") or {})
+    version = PlanVersion(
+        commit=snapshot.commit or "",
+        seq=snapshot.seq,
+        time=snapshot.time,
+        chain=snapshot.chain,
+        lineage=lineage,
+        plan=plan,
+    )
+    version.document = encode_json(plan)
+    head = encode_json({"type": "plan", **version.version()})
+    # Splice the already-encoded plan into the message instead of encoding it twice.
+    version.message = head[:-1] + b',"plan":' + version.document + b"}"
+    return version
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft limit of open files to the hard limit (a socket per browser)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open files limit from %d: %s", soft, exc)
+    return soft
+
+
+class WebService(Stage):
+    """The web: the plan page, what-ifs, history, dashboard, JSON API and websocket."""
+
+    name = "web"
+    upstream = "plan"
+    output = None
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.current: PlanVersion | None = None
+        self.hub = Hub(sent=self._sent_plan)
+        self.board = HealthBoard(
+            config.number("web", "missing_after", minimum=0.1),
+            config.number("web", "idle_after", minimum=0.1),
+        )
+        self.host = config.text("web", "host")
+        self.port = config.port("web", "port")
+        self.http: tornado.httpserver.HTTPServer | None = None
+        self._plans: OrderedDict[str, PlanVersion] = OrderedDict()
+        self._store: AsyncSnapshotClient | None = None
+        self._planner: AsyncClient | None = None
+        self._health: bytes = b""
+
+    # -- sockets and loops -------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Bind the heartbeat SUB and the HTTP server, then follow ``plan``."""
+        limit = raise_open_files_limit()
+        beats = self.socket(zmq.SUB)
+        endpoint = self.config.endpoint("mesh", "heartbeat_endpoint")
+        try:
+            beats.bind(endpoint)
+        except zmq.ZMQError as exc:
+            raise QPlanError(f"web: cannot bind the heartbeat SUB at {endpoint}: {exc}") from None
+        beats.subscribe(HEARTBEAT_TOPIC.encode())
+        self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=1024 * 1024)
+        try:
+            self.http.listen(self.port, address=self.host)
+        except OSError as exc:
+            raise QPlanError(f"web: cannot listen on {self.host}:{self.port}: {exc}") from None
+        self.log.info(
+            "web listening on http://%s:%d/ (open files limit %d)", self.host, self.port, limit
+        )
+        self.spawn(self._hear_beats(beats), "heartbeats")
+        self.spawn(self._push_health(), "health")
+        await super().setup()
+
+    async def teardown(self) -> None:
+        """Stop taking connections, close every websocket and HTTP connection."""
+        await self.hub.close()
+        if self.http is not None:
+            self.http.stop()
+            await self.http.close_all_connections()
+        for client in (self._store, self._planner):
+            if client is not None:
+                client.close()
+
+    async def follow(self) -> None:
+        """Wait for the store to answer (the page says it waits for data), then follow."""
+        probe = AsyncSnapshotClient(
+            self.config.endpoint("snapshot_service", "request_endpoint"),
+            timeout=STORE_RETRY,
+            retries=0,
+            context=self.context,
+        )
+        try:
+            while True:
+                try:
+                    await probe.latest(self.upstream)
+                    break
+                except RequestTimeout:
+                    self.log.debug("snapshot service not answering yet; retrying")
+                except (RemoteError, ProtocolError) as exc:
+                    self.log.warning("snapshot service answered LATEST with an error: %s", exc)
+                    break
+        finally:
+            probe.close()
+        await super().follow()
+
+    async def _hear_beats(self, socket) -> None:
+        """Feed every component's heartbeat to the dashboard."""
+        while True:
+            frames = await socket.recv_multipart()
+            try:
+                _, message = Message.from_frames(frames, topic=True)
+            except ProtocolError as exc:
+                self.log.warning("ignored a bad heartbeat: %s", exc)
+                continue
+            if message.kind == "HEARTBEAT":
+                self.board.record(message.header, time.time())
+
+    async def _push_health(self) -> None:
+        """Push the dashboard rows to the browsers that want them."""
+        while True:
+            self._health = encode_json({"type": "health", **self.board.snapshot()})
+            self.hub.broadcast("health", self._health)
+            await asyncio.sleep(HEALTH_INTERVAL)
+
+    # -- the stage -----------------------------------------------------------------
+
+    async def is_current(self, latest: Snapshot) -> bool:
+        """True when the plan in memory is the latest one."""
+        return self.current is not None and self.current.commit == latest.commit
+
+    async def process(self, snapshot: Snapshot) -> None:
+        """Keep this plan in memory and push it to every browser."""
+        version = load_plan(snapshot)
+        self._remember(version)
+        if self.current is not None and version.seq and version.seq < self.current.seq:
+            self.log.info("plan@%s is older than the one shown; not pushed", version.commit[:12])
+            return
+        self.current = version
+        raw_time = _raw_time(version.chain)
+        if raw_time:
+            self.board.last_raw_time = raw_time
+        clients = self.hub.broadcast("plan", version.message)
+        self.log.info(
+            "plan@%s (seq %d, raw %s) pushed to %d clients",
+            version.commit[:12],
+            version.seq,
+            str(version.lineage.get("raw", "?"))[:12],
+            clients,
+        )
+
+    def heartbeat_detail(self) -> dict[str, Any]:
+        """How many browsers are connected and which plan they see."""
+        return {
+            "clients": len(self.hub),
+            "plan": self.current.commit if self.current else None,
+            "address": f"http://{self.host}:{self.port}/",
+        }
+
+    # -- what the handlers use ---------------------------------------------------------
+
+    def _sent_plan(self) -> None:
+        self.counters.messages_out += 1
+
+    def connect(self, connection, wants: frozenset[str]) -> None:
+        """A browser connected: greet it, then give it the plan and health it wants."""
+        peer = self.hub.add(connection, wants)
+        waiting = self.current is None
+        hello = {
+            "type": "hello",
+            "state": "waiting" if waiting else "ready",
+            "waiting": waiting,
+            "commit": None if waiting else self.current.commit,
+        }
+        peer.offer("hello", encode_json(hello))
+        if not waiting:
+            peer.offer("plan", self.current.message)
+        if self._health:
+            peer.offer("health", self._health)
+
+    def reply(self, connection, data: bytes) -> None:
+        """Queue an answer for one browser."""
+        peer = self.hub.peers.get(id(connection))
+        if peer is not None:
+            peer.offer("reply", data)
+
+    def disconnect(self, connection) -> None:
+        """A browser went away."""
+        self.hub.remove(connection)
+
+    @property
+    def store(self) -> AsyncSnapshotClient:
+        """A snapshot client for API requests, apart from the one the stage follows with."""
+        if self._store is None:
+            self._store = AsyncSnapshotClient(
+                self.config.endpoint("snapshot_service", "request_endpoint"),
+                timeout=self.config.number("mesh", "request_timeout", minimum=0.01),
+                retries=self.config.integer("mesh", "request_retries", minimum=0),
+                context=self.context,
+            )
+        return self._store
+
+    def _remember(self, version: PlanVersion) -> None:
+        self._plans[version.commit] = version
+        self._plans.move_to_end(version.commit)
+        while len(self._plans) > PLAN_CACHE:
+            self._plans.popitem(last=False)
+
+    async def plan_at(self, commit: str) -> PlanVersion:
+        """The plan of one commit (cached: a commit never changes)."""
+        for sha, version in reversed(self._plans.items()):
+            if sha.startswith(commit.lower()):
+                return version
+        version = load_plan(await self.store.get(self.upstream, commit))
+        self._remember(version)
+        return version
+
+    async def whatif(self, base: str | None, edits: list[dict[str, Any]]) -> dict[str, Any]:
+        """Ask qplan_service for the plan with ``edits`` applied to ``base``."""
+        if self._planner is None:
+            self._planner = AsyncClient(
+                self.config.endpoint("qplan_service", "request_endpoint"),
+                timeout=self.config.number("mesh", "request_timeout", minimum=0.01),
+                retries=0,
+                service="qplan_service",
+                hint="is the mesh running? (run_all restarts a planner that died)",
+                context=self.context,
+            )
+        self.counters.worked()
+        reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
+        return reply.header
+
+
+def _raw_time(chain: list[dict[str, Any]]) -> str | None:
+    """When the raw commit behind a plan was made, from its chain."""
+    for link in chain or []:
+        if isinstance(link, dict) and link.get("dataset") == "raw":
+            return link.get("time")
+    return None

@@ -1,0 +1,80 @@
+// The dashboard: every component's heartbeat, live, and the pipeline as a graph.
+"use strict";
+
+(() => {
+  const { el, fill, shortSha, getJSON, live } = QPlan;
+  const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+  const LABELS = {
+    pull_raw: "pull_raw", snapshot_service: "snapshot", condition_service: "condition",
+    qplan_service: "qplan", web: "web", run_all: "run_all",
+  };
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function age(seconds) {
+    if (seconds === null || seconds === undefined) return "never";
+    return seconds < 10 ? `${seconds.toFixed(1)} s ago` : `${Math.round(seconds)} s ago`;
+  }
+
+  function renderTable(health) {
+    fill($("components").tBodies[0], health.components.map((c) => el("tr", {
+      class: `status-${c.status}`, dataset: { component: c.component, status: c.status },
+    },
+    el("th", { text: c.component }),
+    el("td", {}, el("span", { class: `badge ${c.status}`, text: c.status }),
+      c.detail ? el("span", { class: "detail", text: ` ${c.detail}` }) : null),
+    el("td", { text: age(c.age) }),
+    el("td", { text: String(c.in_per_min) }),
+    el("td", { text: String(c.out_per_min) }),
+    el("td", {}, el("code", { text: shortSha(c.last_sha) })),
+    el("td", { text: c.errors ?? "—" }),
+    el("td", { text: c.restarts ?? "—" }),
+    el("td", { class: "pid", text: c.pid ?? "—" }))));
+    $("as-of").textContent = `updated ${new Date(health.time * 1000).toLocaleTimeString()}`;
+  }
+
+  function renderGraph(health) {
+    const byName = Object.fromEntries(health.components.map((c) => [c.component, c]));
+    const names = health.pipeline;
+    const width = 150, gap = 40, height = 64;
+    const total = names.length * width + (names.length - 1) * gap;
+    const root = svg("svg", { viewBox: `0 0 ${total} ${height + 40}`, role: "img", "aria-label": "the pipeline" });
+    const defs = svg("defs", {});
+    const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto" });
+    marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
+    defs.append(marker);
+    root.append(defs);
+    names.forEach((name, i) => {
+      const x = i * (width + gap);
+      const c = byName[name] || { status: "missing", detail: "" };
+      const group = svg("g", { class: `node ${c.status}`, "data-component": name });
+      group.append(svg("rect", { x, y: 10, width, height, rx: 10 }));
+      group.append(svg("text", { x: x + width / 2, y: 38, "text-anchor": "middle", class: "node-name" }, LABELS[name] || name));
+      group.append(svg("text", { x: x + width / 2, y: 58, "text-anchor": "middle", class: "node-status" }, c.status));
+      root.append(group);
+      if (i < names.length - 1) {
+        root.append(svg("line", { x1: x + width, y1: 10 + height / 2, x2: x + width + gap - 2, y2: 10 + height / 2, class: "edge", "marker-end": "url(#arrow)" }));
+      }
+    });
+    const sup = byName.run_all;
+    if (sup) {
+      root.append(svg("text", { x: total / 2, y: height + 34, "text-anchor": "middle", class: `supervisor ${sup.status}` },
+        `supervised by run_all: ${sup.status}${sup.detail ? ` (${sup.detail})` : ""}`));
+    }
+    fill($("graph"), root);
+  }
+
+  function render(health) {
+    renderTable(health);
+    renderGraph(health);
+  }
+
+  getJSON("/api/health").then(render).catch(() => {});
+  live("health", (message) => { if (message.type === "health") render(message); });
+})();

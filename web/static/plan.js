@@ -1,0 +1,369 @@
+// The plan page: one track at one triage level, live, with private what-ifs.
+"use strict";
+
+(() => {
+  const { el, fill, shortSha, num, skills, when, getJSON, postJSON, live } = QPlan;
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const state = {
+    track: params.get("track") || "All",
+    triage: params.get("triage") || "3",
+    edits: [],       // the what-if edits, in order; empty = the shared plan
+    view: null,      // the view on screen
+    request: 0,      // the newest load; older answers are dropped
+    chart: null,
+  };
+
+  function syncUrl() {
+    const query = new URLSearchParams({ track: state.track, triage: state.triage });
+    history.replaceState(null, "", `/?${query}`);
+  }
+
+  // Fetch the view for the current track and triage: shared, or with the edits applied.
+  async function load() {
+    const request = ++state.request;
+    try {
+      let view, whatif = null;
+      if (state.edits.length) {
+        whatif = await postJSON("/api/whatif", {
+          edits: state.edits.map(wireEdit), track: state.track, triage: Number(state.triage),
+        });
+        view = whatif.view;
+      } else {
+        const query = new URLSearchParams({ track: state.track, triage: state.triage });
+        view = await getJSON(`/api/plan?${query}`);
+      }
+      if (request !== state.request) return;
+      $("waiting").hidden = true;
+      $("whatif-error").hidden = true;
+      render(view, whatif);
+    } catch (err) {
+      if (request !== state.request) return;
+      if (err.status === 503 && !state.edits.length) {
+        $("waiting").hidden = false;
+      } else if (err.status === 404 && state.track !== "All" && !state.edits.length) {
+        state.track = "All";
+        syncUrl();
+        load();
+      } else if (err.status === 400 && state.edits.length) {
+        const dropped = state.edits.pop();
+        showError(`Not applied (${describe(dropped)}): ${err.message}`);
+        renderEdits();
+        load();
+      } else if (state.edits.length) {
+        showError(`The what-if could not be computed: ${err.message}`);
+      } else {
+        $("waiting").hidden = false;
+        $("waiting").textContent = `Cannot load the plan: ${err.message}`;
+      }
+    }
+  }
+
+  function showError(text) {
+    const box = $("whatif-error");
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  function render(view, whatif) {
+    state.view = view;
+    state.track = view.track;
+    document.body.classList.toggle("in-whatif", Boolean(whatif));
+    $("whatif-banner").hidden = !whatif;
+    renderTracks(view);
+    renderTriage(view);
+    renderStaffing(view);
+    renderWork(view, Boolean(whatif));
+    renderStaff(view);
+    renderChart(view);
+    renderVersion(view, whatif);
+    renderProblems(view);
+    renderForms(view);
+  }
+
+  function renderTracks(view) {
+    fill($("tracks"), view.tracks.map((t) =>
+      el("button", {
+        type: "button",
+        class: t.name === view.track ? "track here" : "track",
+        "aria-current": t.name === view.track ? "true" : null,
+        dataset: { track: t.name },
+        onclick: () => { state.track = t.name; syncUrl(); load(); },
+      }, t.name, " ", el("span", { class: "count", text: String(t.items) }))));
+  }
+
+  function renderTriage(view) {
+    $("triage").value = String(view.triage);
+    $("triage-value").textContent = num(view.triage);
+    $("cut-count").textContent = `${view.counts.in_cut} of ${view.counts.total} items`;
+  }
+
+  function renderStaffing(view) {
+    const rows = view.staffing.map((s) => el("tr", { class: s.short ? "short" : null },
+      el("th", { text: s.skill }),
+      el("td", { text: num(s.available) }),
+      el("td", { text: num(s.required) }),
+      el("td", { class: "net", text: num(s.net) })));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "no staff and no demand" })));
+    fill($("staffing").tBodies[0], rows);
+  }
+
+  // "Oct 25" style date, or DNF.
+  function endText(end) {
+    if (!end) return "DNF";
+    const date = new Date(`${end}T00:00:00`);
+    return isNaN(date.getTime()) ? String(end)
+      : date.toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" });
+  }
+
+  function shortageText(shortage) {
+    const parts = Object.entries(shortage || {}).map(([skill, weeks]) => `${skill} ${num(weeks)}`);
+    return parts.length ? parts.join(", ") : "";
+  }
+
+  // A cell that shows "before → after" when a what-if changed it.
+  function changeCell(before, after, text, cls) {
+    if (before === null) return el("td", { class: cls, text: text(after) });
+    const was = text(before), now = text(after);
+    if (was === now) return el("td", { class: cls, text: now });
+    return el("td", { class: `${cls || ""} changed`.trim() },
+      el("span", { class: "before", text: was || "none" }), " → ",
+      el("span", { class: "after", text: now || "none" }));
+  }
+
+  function renderWork(view, whatif) {
+    const rows = [];
+    let cutShown = false;
+    for (const item of view.work) {
+      if (!item.in_cut && !cutShown) {
+        cutShown = true;
+        rows.push(el("tr", { class: "cut" }, el("td", { colspan: 6,
+          text: `Below the cut: triage above ${num(view.triage)} (${view.counts.total - view.counts.in_cut} items)` })));
+      }
+      const mark = whatif ? item.mark : null;
+      const before = mark && mark.before ? mark.before : null;
+      const classes = [item.in_cut ? "in" : "beyond", item.dnf ? "dnf" : "", mark ? "marked" : ""];
+      rows.push(el("tr", {
+        class: classes.filter(Boolean).join(" "),
+        dataset: { id: item.id },
+        title: "click to try a what-if on this item",
+        onclick: () => editItem(item),
+      },
+      el("td", { class: "num", text: num(item.rank) }),
+      el("td", { class: "num", text: num(item.triage) }),
+      el("td", { class: "name", text: item.name }),
+      el("td", { text: skills(item.estimate) }),
+      changeCell(before ? before.shortage : null, item.shortage, shortageText, "shortage"),
+      changeCell(before ? before.end : null, item.end, endText, item.dnf ? "end dnf" : "end")));
+    }
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "no work items in this track" })));
+    fill($("work").tBodies[0], rows);
+  }
+
+  function renderStaff(view) {
+    const parts = [];
+    for (const [skill, names] of Object.entries(view.staff || {})) {
+      parts.push(el("dt", { text: `${skill} (${names.length})` }), el("dd", { text: names.join(", ") }));
+    }
+    if (!parts.length) parts.push(el("dd", { class: "muted", text: "nobody on this track" }));
+    fill($("staff"), parts);
+  }
+
+  function renderChart(view) {
+    const data = view.chart;
+    $("chart-none").hidden = data.skills.length > 0;
+    if (typeof Chart === "undefined") {
+      $("chart-none").hidden = false;
+      $("chart-none").textContent = "The chart library is not installed (run make install).";
+      return;
+    }
+    const datasets = [
+      { label: "Demand at the cut", data: data.demand, backgroundColor: "#6c8ebf" },
+      { label: "Shortage", data: data.shortage, backgroundColor: "#d9534f" },
+    ];
+    if (state.chart) {
+      state.chart.data.labels = data.skills;
+      state.chart.data.datasets.forEach((set, i) => { set.data = datasets[i].data; });
+      state.chart.update();
+      return;
+    }
+    state.chart = new Chart($("chart"), {
+      type: "bar",
+      data: { labels: data.skills, datasets },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        scales: { y: { beginAtZero: true, title: { display: true, text: "man-weeks" } } },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+  }
+
+  function renderVersion(view, whatif) {
+    const links = (view.chain && view.chain.length ? view.chain : [
+      { dataset: "plan", commit: view.commit, time: view.time },
+    ]);
+    const parts = [];
+    if (whatif) parts.push(el("strong", { class: "whatif-tag", text: "what-if on " }));
+    links.forEach((link, i) => {
+      if (i) parts.push(" ← ");
+      parts.push(el("span", { class: "link", dataset: { dataset: link.dataset } },
+        `${link.dataset} `, el("code", { text: shortSha(link.commit) }), ` (${when(link.time)})`));
+    });
+    if (view.status && view.status.stale) parts.push(el("span", { class: "error", text: " stale: the newest sheet could not be read" }));
+    fill($("version"), parts);
+  }
+
+  function renderProblems(view) {
+    const problems = view.problems || [];
+    $("problem-count").textContent = problems.length ? `(${problems.length})` : "(none)";
+    fill($("problems").tBodies[0], problems.map((p) => el("tr", { class: `sev-${p.severity}` },
+      el("td", { text: p.severity }), el("td", { text: p.sheet ?? "" }), el("td", { text: p.row ?? "" }),
+      el("td", { text: p.column ?? "" }), el("td", { text: p.value ?? "" }), el("td", { text: p.message ?? "" }))));
+    const fatal = view.fatal || [];
+    const banner = $("fatal");
+    banner.hidden = !fatal.length;
+    fill(banner, fatal.length ? [
+      el("strong", { text: "The sheet could not be read; showing the last good plan." }), " ",
+      fatal.map((p) => p.message).join("; "),
+    ] : []);
+  }
+
+  // --- what-ifs ---------------------------------------------------------------------
+
+  function options(select, values, keep) {
+    const before = select.value;
+    fill(select, values.map((v) => el("option", { value: v, text: v })));
+    if (keep && values.includes(before)) select.value = before;
+  }
+
+  function renderForms(view) {
+    const add = $("add-people");
+    options(add.elements.skill, view.skills, true);
+    const tracks = view.tracks.map((t) => t.name).filter((t) => t !== "All");
+    options(add.elements.track, tracks.length ? tracks : ["All"], true);
+    if (view.track !== "All" && !add.dataset.touched) add.elements.track.value = view.track;
+    if (view.params && view.params.start) {
+      add.elements.from.min = view.params.start;
+      add.elements.from.max = view.params.end;
+    }
+    const people = Object.values(view.staff || {}).flat().sort();
+    options($("remove-person").elements.person, people, true);
+  }
+
+  function describe(edit) {
+    switch (edit.op) {
+      case "add_people": return `+${edit.count} ${edit.skill} on ${edit.track}${edit.from ? ` from ${edit.from}` : ""}`;
+      case "remove_person": return `remove ${edit.person}`;
+      case "set_estimate": return `${edit.label || edit.item}: estimate ${skills(edit.estimate) || "none"}`;
+      case "set_rank": return `${edit.label || edit.item}: rank ${edit.rank}`;
+      case "set_triage": return `${edit.label || edit.item}: triage ${edit.triage}`;
+      default: return edit.op;
+    }
+  }
+
+  function renderEdits() {
+    const list = $("edits");
+    if (!state.edits.length) {
+      fill(list, el("li", { class: "muted", text: "none — this is the shared plan" }));
+      return;
+    }
+    fill(list, state.edits.map((edit, i) => el("li", {},
+      describe(edit), " ",
+      el("button", { type: "button", class: "link-button", title: "drop this edit",
+        onclick: () => { state.edits.splice(i, 1); renderEdits(); load(); } }, "✕"))));
+  }
+
+  function addEdit(edit) {
+    state.edits.push(edit);
+    renderEdits();
+    load();
+  }
+
+  // The label is for the edit list only; the planner never sees it.
+  function wireEdit(edit) {
+    const { label, ...wire } = edit;
+    return wire;
+  }
+
+  function parseEstimate(text) {
+    const estimate = {};
+    for (const part of text.split(",")) {
+      if (!part.trim()) continue;
+      const [skill, weeks] = part.split(":");
+      const value = Number(weeks);
+      if (!skill || !skill.trim() || weeks === undefined || !isFinite(value) || value < 0) {
+        throw new Error(`"${part.trim()}" is not Skill:weeks`);
+      }
+      estimate[skill.trim()] = value;
+    }
+    return estimate;
+  }
+
+  function editItem(item) {
+    const form = $("edit-item");
+    form.hidden = false;
+    $("edit-name").textContent = item.name;
+    form.elements.item.value = item.id;
+    form.elements.estimate.value = skills(item.estimate);
+    form.elements.rank.value = item.rank;
+    form.elements.triage.value = String(item.triage);
+    form.dataset.original = JSON.stringify(item);
+    form.scrollIntoView({ block: "nearest" });
+    form.elements.estimate.focus();
+  }
+
+  function wire() {
+    $("triage").addEventListener("input", (event) => {
+      state.triage = event.target.value;
+      $("triage-value").textContent = state.triage;
+      syncUrl();
+      load();
+    });
+    $("add-people").addEventListener("change", (event) => { event.currentTarget.dataset.touched = "1"; });
+    $("add-people").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      const edit = { op: "add_people", skill: f.skill.value, track: f.track.value, count: Number(f.count.value) };
+      if (f.from.value) edit.from = f.from.value;
+      addEdit(edit);
+    });
+    $("remove-person").addEventListener("submit", (event) => {
+      event.preventDefault();
+      addEdit({ op: "remove_person", person: event.target.elements.person.value });
+    });
+    $("edit-item").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const item = JSON.parse(form.dataset.original);
+      const label = item.name;
+      try {
+        const estimate = parseEstimate(form.elements.estimate.value);
+        if (skills(estimate) !== skills(item.estimate)) state.edits.push({ op: "set_estimate", item: item.id, estimate, label });
+      } catch (err) {
+        showError(err.message);
+        return;
+      }
+      const rank = Number(form.elements.rank.value);
+      if (form.elements.rank.value !== "" && rank !== item.rank) state.edits.push({ op: "set_rank", item: item.id, rank, label });
+      const triage = Number(form.elements.triage.value);
+      if (triage !== item.triage) state.edits.push({ op: "set_triage", item: item.id, triage, label });
+      form.hidden = true;
+      renderEdits();
+      load();
+    });
+    $("edit-cancel").addEventListener("click", () => { $("edit-item").hidden = true; });
+    $("reset").addEventListener("click", () => {
+      state.edits = [];
+      renderEdits();
+      load();
+    });
+  }
+
+  wire();
+  syncUrl();
+  load();
+  live("plan", (message) => {
+    if (message.type === "hello" && message.waiting) $("waiting").hidden = false;
+    if (message.type === "plan") load();
+  });
+})();
