@@ -1,0 +1,467 @@
+"""run_all.py: the supervisor, run as a real process over fake services (tests/fake_services)."""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import zmq
+
+from mesh.protocol import HEARTBEAT_TOPIC, Message
+from run_all import LineSplitter, RestartPolicy, give_up_banner, prefix
+from tests.support import PYTHON, ROOT, wait_for, write_config
+
+FAKES = Path(__file__).resolve().parent / "fake_services"
+RUN_ALL = ROOT / "run_all.py"
+WAIT = 30.0  # seconds: generous, the machine is shared
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def make_config(folder: Path, services: str, **run_all: str) -> Path:
+    """A config.ini whose [run_all] starts ``services`` with quick back-off."""
+    section = {
+        "services": services,
+        "grace_period": "2",
+        "backoff_initial": "0.1",
+        "backoff_max": "0.2",
+        "give_up_after": "3",
+        "failure_window": "30",
+        "pull_if_empty": "",
+    }
+    section.update(run_all)
+    return write_config(folder, {"run_all": section})
+
+
+def recorded(folder: Path, name: str) -> list[int]:
+    """The pids a fake service recorded, oldest first."""
+    path = folder / "pids" / f"{name}.pids"
+    if not path.exists():
+        return []
+    return [int(line) for line in path.read_text().split()]
+
+
+def gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+class RunAllProc:
+    """run_all.py as a child of the test, stdout and stderr in separate files."""
+
+    def __init__(self, folder: Path, args: list[str]) -> None:
+        self.out_path = folder / "run_all.stdout"
+        self.err_path = folder / "run_all.stderr"
+        path = os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.popen = subprocess.Popen(
+                [PYTHON, str(RUN_ALL), *args],
+                cwd=ROOT,
+                stdout=out,
+                stderr=err,
+                env={**os.environ, "PYTHONPATH": path},
+                start_new_session=True,
+            )
+
+    def out(self) -> str:
+        return self.out_path.read_text(encoding="utf-8", errors="replace")
+
+    def err(self) -> str:
+        return self.err_path.read_text(encoding="utf-8", errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.popen.send_signal(sig)
+
+    def wait(self, timeout: float = WAIT) -> int:
+        return self.popen.wait(timeout)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL; run_all's children are in groups of their own."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(WAIT)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(5)
+
+
+class Beats:
+    """A SUB bound at the heartbeat endpoint, as the web binds it; keeps run_all's beats."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.SUB)
+        self.socket.linger = 0
+        self.socket.subscribe(HEARTBEAT_TOPIC.encode())
+        self.socket.bind(endpoint)
+        self.seen: list[dict] = []
+
+    def _drain(self) -> None:
+        while self.socket.poll(0):
+            _, message = Message.from_frames(self.socket.recv_multipart(), topic=True)
+            if message.header.get("component") == "run_all":
+                self.seen.append(message.header)
+
+    def wait(self, predicate: Callable[[dict], bool], what: str) -> dict:
+        """The first beat whose children satisfy ``predicate``."""
+
+        def found():
+            self._drain()
+            return next((b for b in self.seen if predicate(b["detail"]["children"])), None)
+
+        return wait_for(found, timeout=WAIT, what=what)
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+        self.context.term()
+
+
+@pytest.fixture
+def beats(tmp_path: Path):
+    """Made by ``beats(config)``; closed after the test."""
+    made: list[Beats] = []
+
+    def make(config: Path) -> Beats:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(config)
+        made.append(Beats(parser["mesh"]["heartbeat_endpoint"]))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()
+
+
+@pytest.fixture
+def run_all(tmp_path: Path):
+    """Start run_all.py: ``run_all(config, *more_args)``; stopped after the test."""
+    started: list[RunAllProc] = []
+
+    def start(config: Path, *more: str) -> RunAllProc:
+        started.append(RunAllProc(tmp_path, ["--config", str(config), *more]))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.stop()
+    # Whatever a failing test left behind must not outlive it.
+    for pid_file in (tmp_path / "pids").glob("*.pids"):
+        for pid in recorded(tmp_path, pid_file.stem):
+            with contextlib.suppress(OSError):
+                if str(tmp_path) in Path(f"/proc/{pid}/cmdline").read_text() or (
+                    pid_file.stem == "grandchild" and not gone(pid)
+                ):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def child(name: str, **expected) -> Callable[[dict], bool]:
+    """A predicate on the heartbeat's children: ``name`` has every expected field value."""
+    return lambda children: all(children[name].get(k) == v for k, v in expected.items())
+
+
+# -- plain logic --------------------------------------------------------------------
+
+
+def test_back_off_doubles_up_to_the_maximum_then_gives_up():
+    policy = RestartPolicy(initial=1.0, maximum=3.0, give_up_after=5, window=60.0)
+    delays = [policy.exited(now=t, uptime=0.1) for t in (0, 1, 3, 6, 9)]
+    assert delays == [1.0, 2.0, 3.0, 3.0, None]
+
+
+def test_back_off_starts_over_after_a_long_enough_run():
+    policy = RestartPolicy(initial=1.0, maximum=30.0, give_up_after=3, window=10.0)
+    assert [policy.exited(now=t, uptime=0.1) for t in (0, 1)] == [1.0, 2.0]
+    assert policy.exited(now=20, uptime=15.0) == 1.0
+    assert policy.exited(now=21, uptime=0.1) == 2.0
+
+
+def test_failures_older_than_the_window_do_not_count():
+    policy = RestartPolicy(initial=0.5, maximum=0.5, give_up_after=3, window=10.0)
+    assert policy.exited(now=0, uptime=1) == 0.5
+    assert policy.exited(now=5, uptime=1) == 0.5
+    assert policy.exited(now=12, uptime=1) == 0.5  # the failure at 0 fell out of the window
+    assert policy.exited(now=13, uptime=1) is None
+
+
+def test_line_splitter_joins_pieces_cuts_long_lines_and_keeps_the_last_partial_line():
+    splitter = LineSplitter(max_line=4)
+    assert splitter.feed(b"ab") == []
+    assert splitter.feed(b"c\r\nabcdefghij\nxy") == [b"abc", b"abcd", b"efgh", b"ij"]
+    assert splitter.feed(b"z123456") == [b"xyz1", b"2345"]
+    assert splitter.finish() == [b"6"]
+
+
+def test_line_splitter_flushes_what_is_left_at_the_end():
+    splitter = LineSplitter(max_line=10)
+    assert splitter.feed(b"one\ntwo") == [b"one"]
+    assert splitter.finish() == [b"two"]
+    assert splitter.finish() == []
+
+
+def test_prefix_aligns_names():
+    width = len("condition_service")
+    assert prefix("snapshot_service", width) == b"snapshot_service  | "
+    assert prefix("web", width) == b"web" + b" " * 14 + b" | "
+
+
+def test_banner_names_the_service_the_count_the_exit_code_and_the_log(tmp_path: Path):
+    log = tmp_path / "crasher.log"
+    text = give_up_banner("crasher", 4, 60.0, 1, log, ["boom"])
+    assert "GAVE UP on crasher" in text and "4 times within 60 s" in text
+    assert "last exit code 1" in text and str(log) in text and "boom" in text
+    assert len(text.splitlines()) > 4
+    log.write_text("x")
+    assert "not written" not in give_up_banner("crasher", 4, 60.0, 1, log, [])
+
+
+# -- run_all as a process ------------------------------------------------------------
+
+
+def test_restarts_a_killed_service_and_counts_the_restart(tmp_path, run_all, beats):
+    config = make_config(tmp_path, "steady", backoff_initial="0.5", backoff_max="1")
+    heart = beats(config)
+    proc = run_all(config)
+    first = wait_for(lambda: recorded(tmp_path, "steady"), timeout=WAIT, what="steady's pid")[0]
+    heart.wait(child("steady", state="running", pid=first, restarts=0), "steady running")
+
+    os.kill(first, signal.SIGKILL)
+
+    pids = wait_for(lambda: recorded(tmp_path, "steady")[1:], timeout=WAIT, what="a new pid")
+    second = pids[0]
+    assert second != first
+    beat = heart.wait(child("steady", pid=second, restarts=1), "the restart in the heartbeat")
+    assert beat["detail"]["children"]["steady"]["last_exit"] == -signal.SIGKILL
+    backoff = heart.wait(child("steady", state="backoff"), "a back-off beat")
+    assert backoff["detail"]["children"]["steady"]["pid"] is None
+    assert isinstance(backoff["detail"]["children"]["steady"]["next_start_in"], float)
+    heart.wait(child("steady", state="running", pid=second), "steady running again")
+    assert not gone(second)
+
+    proc.signal(signal.SIGTERM)
+    assert proc.wait() == 0
+
+
+def test_gives_up_loudly_on_a_crashing_service_while_the_others_run(tmp_path, run_all, beats):
+    config = make_config(tmp_path, "steady, crasher", give_up_after="3")
+    heart = beats(config)
+    proc = run_all(config)
+
+    wait_for(lambda: "GAVE UP on crasher" in proc.err(), timeout=WAIT, what="the banner")
+    banner = proc.err()
+    assert "failed 3 times within 30 s" in banner
+    assert "last exit code 1" in banner
+    assert str(tmp_path / "logs" / "crasher.log") in banner
+    assert "crasher: cannot work today" in banner  # its last words
+    assert "GAVE UP" not in proc.out()
+    steady = recorded(tmp_path, "steady")
+    heart.wait(
+        lambda c: (
+            c["crasher"]["state"] == "failed"
+            and c["crasher"]["restarts"] == 2
+            and c["crasher"]["last_exit"] == 1
+            and c["crasher"]["pid"] is None
+            and c["steady"]["state"] == "running"
+            and c["steady"]["pid"] == steady[0]
+        ),
+        "crasher failed, steady running",
+    )
+    assert len(recorded(tmp_path, "crasher")) == 3
+    assert len(steady) == 1 and not gone(steady[0])
+    assert proc.popen.poll() is None
+
+    proc.signal(signal.SIGTERM)
+    assert proc.wait() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_leaves_no_process_behind(tmp_path, run_all, beats, sig):
+    config = make_config(tmp_path, "steady, stubborn, forker", grace_period="1")
+    heart = beats(config)
+    proc = run_all(config)
+    names = ["steady", "stubborn", "forker", "grandchild"]
+    pids = wait_for(
+        lambda: (
+            all(recorded(tmp_path, n) for n in names) and [recorded(tmp_path, n)[0] for n in names]
+        ),
+        timeout=WAIT,
+        what="every pid",
+    )
+    heart.wait(
+        lambda c: all(c[n]["state"] == "running" for n in names[:3]), "every service running"
+    )
+    assert not any(gone(pid) for pid in pids)
+
+    proc.signal(sig)
+
+    assert proc.wait() == 0
+    for name, pid in zip(names, pids, strict=True):
+        wait_for(lambda pid=pid: gone(pid), timeout=WAIT, what=f"{name} (pid {pid}) gone")
+    out = proc.out()
+    assert "steady   | steady stopping" in out  # it got SIGTERM, not only SIGKILL
+    assert out.rstrip().endswith("every service stopped")
+    assert f"pid {pids[1]} did not stop within 1s; killing it" in proc.err()
+    last = heart.wait(lambda c: c["steady"]["state"] == "stopped", "the last beat")
+    assert last["state"] == "stopping"
+    assert all(
+        c == {**c, "state": "stopped", "pid": None} for c in last["detail"]["children"].values()
+    )
+
+
+def test_a_sigkilled_run_all_takes_its_services_along(tmp_path, run_all):
+    config = make_config(tmp_path, "steady")
+    proc = run_all(config)
+    pid = wait_for(lambda: recorded(tmp_path, "steady"), timeout=WAIT, what="steady's pid")[0]
+    wait_for(lambda: "steady up" in proc.out(), timeout=WAIT, what="steady's first line")
+
+    proc.signal(signal.SIGKILL)
+
+    wait_for(lambda: gone(pid), timeout=WAIT, what="steady gone with run_all")
+
+
+def test_output_is_relayed_line_by_line_with_the_service_name(tmp_path, run_all):
+    config = make_config(tmp_path, "steady, chatty")
+    proc = run_all(config)
+    wait_for(lambda: "chatty done" in proc.out(), timeout=WAIT, what="chatty's output")
+    wait_for(lambda: "hello on stderr" in proc.out(), timeout=WAIT, what="steady's output")
+    lines = proc.out().splitlines()
+    assert "chatty | first part, second part" in lines  # the pieces joined, CR dropped
+    assert "steady | steady says hello on stderr" in lines  # stderr merged
+    assert (
+        f"steady | steady up, pid {recorded(tmp_path, 'steady')[0]}, args --config {config}"
+        in lines
+    )
+    long = [line for line in lines if line.startswith("chatty | xxx")]
+    assert [len(line) - len("chatty | ") for line in long] == [65536, 70000 - 65536]
+    assert lines[:4] == [
+        "QPlan mesh: starting steady, chatty",
+        f"  config  {config}",
+        f"  store   {tmp_path / 'store'}",
+        f"  logs    {tmp_path / 'logs'}",
+    ]
+    assert (tmp_path / "logs" / "run_all.log").exists()
+
+
+def test_says_where_the_web_is_when_web_is_a_service(tmp_path, run_all):
+    config = make_config(tmp_path, "steady", grace_period="1")
+    proc = run_all(config, "--set", "run_all.services=steady, web", "--set", "web.port=8123")
+    wait_for(lambda: "  web     " in proc.out(), timeout=WAIT, what="the web address")
+    assert "  web     http://127.0.0.1:8123/" in proc.out().splitlines()
+
+
+def test_children_get_the_config_and_the_overrides(tmp_path, run_all):
+    config = make_config(tmp_path, "steady")
+    proc = run_all(config, "--set", "web.host=127.0.0.2")
+    wait_for(lambda: "steady up" in proc.out(), timeout=WAIT, what="steady's first line")
+    assert f"args --config {config} --set web.host=127.0.0.2" in proc.out()
+
+
+def test_print_supervisord_is_a_valid_equivalent_config(tmp_path):
+    config = make_config(tmp_path, "steady, crasher", grace_period="2.5", give_up_after="4")
+    result = subprocess.run(
+        [
+            PYTHON,
+            str(RUN_ALL),
+            "--config",
+            str(config),
+            "--set",
+            "web.port=1",
+            "--print-supervisord",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(FAKES)},
+        timeout=WAIT,
+    )
+    assert result.returncode == 0, result.stderr
+    parser = configparser.ConfigParser()
+    parser.read_string(result.stdout)
+    assert parser.sections() == ["program:steady", "program:crasher", "group:qplan"]
+    assert parser["group:qplan"]["programs"] == "steady,crasher"
+    program = parser["program:crasher"]
+    assert shlex.split(program["command"]) == [
+        PYTHON,
+        "-m",
+        "crasher",
+        "--config",
+        str(config),
+        "--set",
+        "web.port=1",
+    ]
+    assert Path(PYTHON).is_absolute()
+    assert program["directory"] == str(ROOT)
+    assert program["startretries"] == "4"
+    assert program["stopwaitsecs"] == "3"
+    assert program["stdout_logfile"] == str(tmp_path / "logs" / "crasher.stdout.log")
+    assert program["environment"] == 'PYTHONUNBUFFERED="1"'
+    for key in ("autostart", "autorestart", "stopasgroup", "killasgroup", "redirect_stderr"):
+        assert program[key] == "true"
+    assert program["stopsignal"] == "TERM" and int(program["startsecs"]) >= 1
+    assert not (tmp_path / "pids").exists()  # nothing was started
+
+
+def _without(config: Path, *lines: str) -> None:
+    text = config.read_text().splitlines()
+    config.write_text("\n".join(line for line in text if not line.startswith(lines)) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda c: _without(c, "services"), "[run_all] services: missing key"),
+        (
+            lambda c: _without(
+                c, "[run_all]", "services", "grace", "backoff", "give_up", "fail", "pull"
+            ),
+            "section [run_all] is missing",
+        ),
+        (
+            lambda c: c.write_text(
+                c.read_text().replace("backoff_initial = 0.1", "backoff_initial = soon")
+            ),
+            "[run_all] backoff_initial: 'soon' is not a number",
+        ),
+        (
+            lambda c: c.write_text(c.read_text().replace("steady", "steady, no_such_service")),
+            "[run_all] services: no package 'no_such_service'",
+        ),
+        (
+            lambda c: c.write_text(
+                c.read_text().replace("backoff_max = 0.2", "backoff_max = 0.05")
+            ),
+            "[run_all] backoff_max: 0.05 is less than backoff_initial",
+        ),
+        (lambda c: c.unlink(), "config file not found"),
+    ],
+    ids=["missing-key", "missing-section", "bad-value", "unknown-service", "backoff", "no-file"],
+)
+def test_a_config_error_is_one_line_naming_file_section_and_key(tmp_path, edit, expected):
+    config = make_config(tmp_path, "steady")
+    edit(config)
+    result = subprocess.run(
+        [PYTHON, str(RUN_ALL), "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(FAKES)},
+        timeout=WAIT,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"run_all: error: {config}")
+    assert expected in result.stderr
+    assert not (tmp_path / "pids").exists()  # nothing was started
