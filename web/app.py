@@ -331,6 +331,8 @@ def _log_request(service: WebService):
         service.counters.requests += 1
         status = handler.get_status()
         level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
+        if status == 503:  # waiting for data or a peer: expected while the mesh starts
+            level = logging.INFO
         log.log(level, "%d %s %s", status, handler.request.method, handler.request.uri)
 
     return log_request

@@ -22,7 +22,7 @@ import tornado.httpserver
 import zmq
 
 from mesh.client import AsyncClient
-from mesh.errors import ProtocolError, QPlanError, RemoteError, RequestTimeout
+from mesh.errors import ProtocolError, QPlanError
 from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
@@ -162,25 +162,28 @@ class WebService(Stage):
 
     async def follow(self) -> None:
         """Wait for the store to answer (the page says it waits for data), then follow."""
-        probe = AsyncSnapshotClient(
-            self.config.endpoint("snapshot_service", "request_endpoint"),
-            timeout=STORE_RETRY,
-            retries=0,
-            context=self.context,
-        )
-        try:
-            while True:
-                try:
-                    await probe.latest(self.upstream)
-                    break
-                except RequestTimeout:
-                    self.log.debug("snapshot service not answering yet; retrying")
-                except (RemoteError, ProtocolError) as exc:
-                    self.log.warning("snapshot service answered LATEST with an error: %s", exc)
-                    break
-        finally:
-            probe.close()
+        await self._wait_for_store()
         await super().follow()
+
+    async def _wait_for_store(self) -> None:
+        """Ask the store for the latest plan every STORE_RETRY s until it answers."""
+        endpoint = self.config.endpoint("snapshot_service", "request_endpoint")
+        request = Message("LATEST", {"dataset": self.upstream})
+        said = False
+        while True:
+            # A fresh socket per try, so a late answer can never be mistaken for the next one.
+            probe = self.context.socket(zmq.DEALER)
+            probe.linger = 0
+            try:
+                probe.connect(endpoint)
+                await request.send(probe, envelope=[b""])
+                if await probe.poll(int(STORE_RETRY * 1000)):
+                    return
+            finally:
+                probe.close(linger=0)
+            if not said:
+                self.log.info("waiting for the snapshot service at %s", endpoint)
+                said = True
 
     async def _hear_beats(self, socket) -> None:
         """Feed every component's heartbeat to the dashboard."""
