@@ -1,0 +1,143 @@
+"""The snapshot service process: the store wired to a ROUTER (requests) and a PUB (NOTIFY).
+
+Requests are handled one at a time, in arrival order, so the store has a
+single writer; each answer goes out before the NOTIFY of the commit it made.
+Nothing a client sends can stop the service: bad requests get an ERR
+answer, a request without an envelope is logged and dropped (there is
+nobody to answer), and a bug answers ERR ``internal`` and is logged with its
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from mesh.errors import ConfigError, ProtocolError, QPlanError
+from mesh.protocol import Message, split_envelope
+from mesh.service import Service
+from snapshot_service.store import GitStore, StoreError, check_branch, check_name
+from snapshot_service.verbs import Outcome, Verbs
+
+__all__ = ["SnapshotService", "SECTION"]
+
+SECTION = "snapshot_service"
+
+
+class SnapshotService(Service):
+    """The git store: answers PUT, GET, LATEST, LOG and DIFF, and publishes a NOTIFY per commit."""
+
+    name = "snapshot_service"
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.store: GitStore | None = None
+        self.verbs: Verbs | None = None
+        self.store_path: Path | None = None
+
+    def _settings(self) -> dict[str, Any]:
+        """Every key this service reads, checked before anything is opened."""
+        cfg = self.config
+        settings = {
+            "path": cfg.path(SECTION, "store"),
+            "requests": cfg.endpoint(SECTION, "request_endpoint"),
+            "publish": cfg.endpoint(SECTION, "publish_endpoint"),
+            "datasets": cfg.names(SECTION, "datasets"),
+            "max_payload": cfg.size(SECTION, "max_payload"),
+            "durable": cfg.flag(SECTION, "durable"),
+            "branch": cfg.text(SECTION, "branch"),
+        }
+        where = f"{cfg.file}: [{SECTION}]"
+        if not settings["datasets"]:
+            raise ConfigError(f"{where} datasets: name at least one dataset")
+        try:
+            for name in settings["datasets"]:
+                check_name(name, "dataset name")
+            check_branch(settings["branch"])
+        except StoreError as exc:
+            key = "branch" if exc.code == "config" else "datasets"
+            raise ConfigError(f"{where} {key}: {exc}") from None
+        return settings
+
+    async def setup(self) -> None:
+        """Open the store, bind both sockets, start serving."""
+        settings = self._settings()
+        self.store_path = settings["path"]
+        self.store = GitStore(
+            settings["path"], settings["datasets"], settings["branch"], settings["durable"]
+        )
+        self.verbs = Verbs(self.store, settings["max_payload"])
+        self.router = self._bound(zmq.ROUTER, settings["requests"], "request_endpoint")
+        self.publisher = self._bound(zmq.PUB, settings["publish"], "publish_endpoint")
+        self.log.info(
+            "store %s: requests on %s, notifications on %s (durable %s)",
+            settings["path"],
+            settings["requests"],
+            settings["publish"],
+            "yes" if settings["durable"] else "no",
+        )
+        self.spawn(self.serve(), "serve")
+
+    def _bound(self, kind: int, endpoint: str, key: str):
+        sock = self.socket(kind)
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            raise QPlanError(
+                f"cannot bind [{SECTION}] {key} {endpoint}: {exc} "
+                "(is another snapshot service running?)"
+            ) from None
+        return sock
+
+    async def teardown(self) -> None:
+        """Let go of the store."""
+        if self.store is not None:
+            self.store.close()
+
+    async def serve(self) -> None:
+        """Answer requests, one at a time, until cancelled."""
+        while True:
+            frames = await self.router.recv_multipart()
+            self.counters.requests += 1
+            try:
+                envelope, body = split_envelope(frames)
+            except ProtocolError as exc:
+                self.counters.errors += 1
+                self.log.warning("dropped a request of %d frames: %s", len(frames), exc)
+                continue
+            outcome = self.answer(body)
+            await outcome.reply.send(self.router, envelope=envelope)
+            if outcome.notify is not None:
+                await self.publish(outcome.notify)
+
+    def answer(self, body: list[bytes]) -> Outcome:
+        """The outcome of one request; a bug becomes ERR ``internal``, never a dead service."""
+        try:
+            outcome = self.verbs.handle(body)
+        except Exception as exc:  # noqa: BLE001 - the service must outlive its own bugs
+            self.log.exception("internal error answering a request")
+            outcome = Outcome(
+                Message.error(f"internal error: {type(exc).__name__}: {exc}", "internal")
+            )
+        if outcome.failed:
+            self.counters.errors += 1
+            head = outcome.reply.header
+            self.log.info("answered ERR %s: %s", head.get("code"), head.get("error"))
+        return outcome
+
+    async def publish(self, note: Message) -> None:
+        """Send one NOTIFY, topic = its dataset."""
+        head = note.header
+        await note.send(self.publisher, topic=head["dataset"])
+        self.counters.messages_out += 1
+        self.counters.worked(head["commit"])
+        self.log.info("NOTIFY %s seq %d %s", head["dataset"], head["seq"], head["commit"][:12])
+
+    def heartbeat_detail(self) -> dict[str, Any]:
+        """The store's path and every dataset's latest commit and sequence number."""
+        return {
+            "store": str(self.store_path) if self.store_path else None,
+            "datasets": self.store.heads() if self.store is not None else {},
+        }
