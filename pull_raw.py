@@ -432,12 +432,15 @@ def summary(source: Source, files: dict[str, str], answer: dict[str, Any]) -> st
     """One line: what was pulled, and whether the store's content changed."""
     counts = {name.removesuffix(".tsv"): text.count("\n") for name, text in files.items()}
     detail = ", ".join(f"{name} {rows}" for name, rows in counts.items())
-    plural = "sheet" if len(files) == 1 else "sheets"
     state = "changed" if answer.get("changed") else "unchanged"
     return (
-        f"pulled {_redact(source.name)}: {len(files)} {plural}, {sum(counts.values())} rows "
-        f"({detail}); raw {state}, seq {answer.get('seq')}"
+        f"pulled {_redact(source.name)}: {_count(len(files), 'sheet')}, "
+        f"{_count(sum(counts.values()), 'row')} ({detail}); raw {state}, seq {answer.get('seq')}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _refused(exc: RemoteError) -> RemoteError:
@@ -549,13 +552,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(config: Config, console: bool) -> None:
-    setup_logging(
-        PROG,
-        config.path("mesh", "log_dir"),
-        level=config.text("mesh", "log_level"),
-        max_bytes=config.integer("mesh", "log_max_bytes", minimum=1024),
-        backups=config.integer("mesh", "log_backups", minimum=0),
-    )
+    log_dir = config.path("mesh", "log_dir")
+    try:
+        setup_logging(
+            PROG,
+            log_dir,
+            level=config.text("mesh", "log_level"),
+            max_bytes=config.integer("mesh", "log_max_bytes", minimum=1024),
+            backups=config.integer("mesh", "log_backups", minimum=0),
+        )
+    except OSError as exc:
+        raise QPlanError(f"{log_dir}: cannot write the log: {exc.strerror or exc}") from None
     if console:
         return
     # A single pull's errors are one line on stderr; its log (retries included) goes to the file.

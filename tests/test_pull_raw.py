@@ -1,0 +1,516 @@
+"""pull_raw: the reading functions directly, and the command against a real snapshot service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+from odf.opendocument import OpenDocumentSpreadsheet
+from odf.table import Table, TableCell, TableRow
+from odf.text import P
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+import pull_raw
+from mesh.config import Config
+from mesh.protocol import Message
+from mesh.snapshot import SnapshotClient
+from tests.support import PYTHON, ROOT, Proc, service_args, wait_for, write_config
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+# -- the pure parts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        ("", ""),
+        (" 2 ", " 2 "),
+        (True, "TRUE"),
+        (False, "FALSE"),
+        (3, "3"),
+        (3.0, "3"),
+        (-12.0, "-12"),
+        (1.5, "1.5"),
+        (0.1 + 0.2, "0.3"),
+        (2.9999999999999996, "3"),
+        (1e20, "100000000000000000000"),
+        (1.25e-7, "1.25e-07"),
+        (dt.date(2026, 10, 12), "2026-10-12"),
+        (dt.datetime(2026, 10, 12), "2026-10-12"),
+        (dt.datetime(2026, 10, 12, 14, 30), "2026-10-12 14:30:00"),
+        (dt.datetime(2026, 10, 12, 14, 29, 59, 999_600), "2026-10-12 14:30:00"),
+        (dt.time(9, 30), "09:30:00"),
+        (dt.timedelta(hours=27, minutes=5), "27:05:00"),
+    ],
+)
+def test_cells_read_as_the_user_sees_them(value, text) -> None:
+    assert pull_raw.format_cell(value) == text
+
+
+def test_tsv_escapes_cells_and_trims_only_trailing_emptiness() -> None:
+    rows = [
+        [None, None],
+        ["", "b", None, ""],
+        ["a\tb", "c\nd", "e\\f", "g\r\nh"],
+        [],
+        ["x", None, 2.0, "", None],
+        [None, ""],
+        [],
+    ]
+    assert pull_raw.sheet_tsv(rows) == "\n\tb\na\\tb\tc\\nd\te\\\\f\tg\\r\\nh\n\nx\t\t2\n"
+    assert pull_raw.sheet_tsv([]) == ""
+    assert pull_raw.sheet_tsv([[None], [""]]) == ""
+
+
+def test_sheet_names_become_safe_file_names() -> None:
+    assert pull_raw.sheet_file_name("work") == "work.tsv"
+    assert pull_raw.sheet_file_name('Q4/plan: "a" <b> | c?*\\') == "Q4_plan_ _a_ _b_ _ c___.tsv"
+    assert pull_raw.sheet_file_name(" ..tab\there. ") == "tab_here.tsv"
+    assert pull_raw.sheet_file_name("...") == "sheet.tsv"
+    assert pull_raw.sheet_file_name("Équipe 2026") == "Équipe 2026.tsv"
+    with pytest.raises(pull_raw.SourceError, match="too long"):
+        pull_raw.sheet_file_name("x" * 300)
+
+
+def test_two_sheets_on_one_file_name_are_refused() -> None:
+    sheets = [pull_raw.Sheet("a/b", [["1"]]), pull_raw.Sheet("a:b", [["2"]])]
+    with pytest.raises(pull_raw.SourceError, match=r"'a/b' and 'a:b' .* raw/a_b.tsv"):
+        pull_raw.raw_files(sheets)
+    files = pull_raw.raw_files([pull_raw.Sheet("work", [["1"]]), pull_raw.Sheet("Work", [])])
+    assert files == {"work.tsv": "1\n", "Work.tsv": ""}
+
+
+def test_text_is_utf8_with_or_without_bom_else_cp1252() -> None:
+    assert pull_raw.decode_text("Café".encode()) == "Café"
+    assert pull_raw.decode_text(b"\xef\xbb\xbfCaf\xc3\xa9") == "Café"
+    assert pull_raw.decode_text("Café – “x”".encode("cp1252")) == "Café – “x”"
+    assert pull_raw.decode_text(b"a\x81b") == "a\ufffdb"  # unassigned in cp1252: no error
+    assert pull_raw.decode_text("Café".encode("utf-16")) == "Café"
+
+
+def test_csv_quoting_is_understood() -> None:
+    data = b'Name,Note\r\n"Smith, J","said ""hi""\r\nthen left"\r\nx,\r\n'
+    assert pull_raw.parse_text_table(data, ",") == [
+        ["Name", "Note"],
+        ["Smith, J", 'said "hi"\r\nthen left'],
+        ["x", ""],
+    ]
+    assert pull_raw.parse_text_table(b"a\tb\n1\t\n", "\t") == [["a", "b"], ["1", ""]]
+
+
+def test_sources_are_recognised_or_refused(tmp_path: Path) -> None:
+    book = tmp_path / "Plan.XLSX"
+    book.write_bytes(b"")
+    assert pull_raw.resolve_source(str(book)).kind == "workbook"
+    assert pull_raw.resolve_source(str(tmp_path)).kind == "folder"
+    assert pull_raw.resolve_source("https://example.com/x.csv").kind == "url"
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(pull_raw.SourceError, match=r"unsupported file type '\.txt'"):
+        pull_raw.resolve_source(str(tmp_path / "notes.txt"))
+    with pytest.raises(pull_raw.SourceError, match="no such file or folder"):
+        pull_raw.resolve_source(str(tmp_path / "missing.xlsx"))
+    with pytest.raises(pull_raw.SourceError, match="--sheet"):
+        pull_raw.resolve_source(str(book), sheet="work")
+    with pytest.raises(pull_raw.SourceError, match="not a valid"):
+        pull_raw.resolve_source("http:///x.csv")
+
+
+def test_folders_hold_csv_and_tsv_files_only(tmp_path: Path) -> None:
+    (tmp_path / "work.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "staff.TSV").write_text("n\tt\n")
+    (tmp_path / "~$work.csv").write_text("lock file")
+    (tmp_path / ".~lock.work.csv#").write_text("lock file")
+    (tmp_path / "README.txt").write_text("ignored")
+    (tmp_path / "sub.csv").mkdir()
+    sheets = pull_raw.read_folder(tmp_path)
+    assert [(s.name, s.rows) for s in sheets] == [
+        ("staff", [["n", "t"]]),
+        ("work", [["a", "b"], ["1", "2"]]),
+    ]
+    (tmp_path / "plan.xlsx").write_bytes(b"x")
+    with pytest.raises(pull_raw.SourceError, match=r"holds the workbook\(s\) plan.xlsx"):
+        pull_raw.read_folder(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(pull_raw.SourceError, match="no .csv or .tsv files"):
+        pull_raw.read_folder(empty)
+
+
+def test_a_downloaded_sheet_is_named_by_flag_header_or_path() -> None:
+    def name_of(url: str, got: pull_raw.Download, sheet: str | None = None) -> str:
+        [only] = pull_raw.read_sheets(pull_raw.Source("url", url, sheet), got=got)
+        return only.name
+
+    data = b"a,b\n"
+    assert name_of("http://h/x/Plan%202026.csv?x=1", pull_raw.Download(data)) == "Plan 2026"
+    assert name_of("http://h/export", pull_raw.Download(data, "Team.csv")) == "Team"
+    assert name_of("http://h/export", pull_raw.Download(data, "Team.csv"), "work") == "work"
+    assert name_of("http://h/", pull_raw.Download(data)) == "sheet"
+    [tsv] = pull_raw.read_sheets(
+        pull_raw.Source("url", "http://h/e"), got=pull_raw.Download(b"a\tb\n", "x.tsv")
+    )
+    assert tsv.rows == [["a", "b"]]
+
+
+# -- sources written the way real programs write them ------------------------------
+
+XLSX_WORK_TSV = (
+    "Name\tRank\tStart\tWhen\tDone\tNote\n"
+    "Login\t10\t2026-10-12\t2026-10-12 14:30:00\tTRUE\ttab\\there\n"
+    "Search\t1.5\t2026-10-13\t\tFALSE\tline1\\nline2 back\\\\slash\n"
+    "\n"
+    "  spaced \t0.3\n"
+)
+XLSX_DRAFT_TSV = "\n\tx\n"
+
+
+def write_test_xlsx(path: Path, note: str = "tab\there") -> None:
+    """A workbook with dates, numbers, escapes and empty trailing cells to trim."""
+    book = Workbook()
+    work = book.active
+    work.title = "work"
+    work.append(["Name", "Rank", "Start", "When", "Done", "Note"])
+    work.append(["Login", 10, dt.date(2026, 10, 12), dt.datetime(2026, 10, 12, 14, 30), True, note])
+    work.append(["Search", 1.5, dt.datetime(2026, 10, 13), None, False, "line1\nline2 back\\slash"])
+    work.append([])
+    work.append(["  spaced ", 0.1 + 0.2, None, None, None, ""])
+    work["J12"].font = Font(bold=True)  # a formatted empty cell: trailing rows and columns
+    draft = book.create_sheet("Plan <draft>")
+    draft["B2"] = "x"
+    book.save(path)
+
+
+def write_test_ods(path: Path) -> None:
+    """An OpenDocument spreadsheet written with odfpy, as LibreOffice would."""
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="staff")
+
+    def cell(text: str, **attributes) -> TableCell:
+        element = TableCell(**attributes)
+        element.addElement(P(text=text))
+        return element
+
+    rows = [
+        [cell("Name", valuetype="string"), cell("Start", valuetype="string")],
+        [
+            cell("Ann", valuetype="string"),
+            cell("10/05/26", valuetype="date", datevalue="2026-10-05"),
+            cell("3", valuetype="float", value="3"),
+            cell("TRUE", valuetype="boolean", booleanvalue="true"),
+        ],
+        [],
+        [
+            cell("Bob", valuetype="string"),
+            cell("x", valuetype="date", datevalue="2026-10-06T09:15:00"),
+            cell("2.5", valuetype="float", value="2.5"),
+            cell("FALSE", valuetype="boolean", booleanvalue="false"),
+        ],
+    ]
+    for cells in rows:
+        row = TableRow()
+        for element in cells:
+            row.addElement(element)
+        table.addElement(row)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+
+
+ODS_STAFF_TSV = "Name\tStart\nAnn\t2026-10-05\t3\tTRUE\n\nBob\t2026-10-06 09:15:00\t2.5\tFALSE\n"
+
+
+# -- the command against a real snapshot service ---------------------------------
+
+
+class Store:
+    """The module's snapshot service: its config and a client."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        loaded = Config(config)
+        self.endpoint = loaded.endpoint("snapshot_service", "request_endpoint")
+        self.heartbeat_endpoint = loaded.endpoint("mesh", "heartbeat_endpoint")
+        self.client = SnapshotClient(self.endpoint, timeout=2.0, retries=1)
+
+    def files(self, commit: str) -> dict[str, str]:
+        """The raw files of one commit as text."""
+        snapshot = self.client.get("raw", commit)
+        assert snapshot.commit == commit
+        return {name: snapshot.text(name) for name in snapshot.files}
+
+    def latest(self) -> str | None:
+        """The latest raw commit."""
+        return self.client.latest("raw").commit
+
+    def entry(self, commit: str) -> dict:
+        """The LOG entry of one raw commit."""
+        return next(e for e in self.client.log("raw", 200) if e["commit"] == commit)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Iterator[Store]:
+    """One real snapshot service for the whole module (pulls replace raw; tests GET by SHA)."""
+    folder = tmp_path_factory.mktemp("mesh")
+    config = write_config(folder)
+    proc = Proc(service_args("snapshot_service", config), folder / "snapshot_service.out")
+    store = Store(config)
+    probe = SnapshotClient(store.endpoint, timeout=0.5, retries=0)
+    try:
+        wait_for(lambda: probe.latest("raw"), timeout=30, what="the snapshot service")
+        yield store
+    finally:
+        probe.close()
+        store.client.close()
+        proc.stop()
+
+
+def run_pull(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """pull_raw.py as a real subprocess."""
+    command = [PYTHON, str(ROOT / "pull_raw.py"), "--config", str(config), *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def pulled_sha(result: subprocess.CompletedProcess) -> str:
+    """The commit SHA on the last stdout line of a successful pull."""
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.splitlines()[-1]
+    assert SHA.match(last), result.stdout
+    return last
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    """A failed pull: non-zero exit, nothing on stdout, one line on stderr."""
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pull_raw: error: ")
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+def test_a_workbook_lands_as_one_tsv_per_sheet(store: Store, tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    write_test_xlsx(book)
+    result = run_pull(store.config, str(book))
+    sha = pulled_sha(result)
+    assert store.files(sha) == {"work.tsv": XLSX_WORK_TSV, "Plan _draft_.tsv": XLSX_DRAFT_TSV}
+    assert "2 sheets" in result.stdout and "changed" in result.stdout
+    entry = store.entry(sha)
+    assert entry["source"] == str(book.resolve())
+    assert entry["producer"] == "pull_raw"
+    assert entry["message"] == "pull plan.xlsx"
+
+    commits = len(store.client.log("raw", 200))
+    again = run_pull(store.config, str(book))
+    assert pulled_sha(again) == sha
+    assert "unchanged" in again.stdout
+    assert len(store.client.log("raw", 200)) == commits
+
+
+def test_an_ods_workbook(store: Store, tmp_path: Path) -> None:
+    book = tmp_path / "team.ods"
+    write_test_ods(book)
+    sha = pulled_sha(run_pull(store.config, str(book)))
+    assert store.files(sha) == {"staff.tsv": ODS_STAFF_TSV}
+
+
+def test_csv_and_tsv_files(store: Store, tmp_path: Path) -> None:
+    csv_file = tmp_path / "Team Plan.csv"
+    csv_file.write_bytes(b'\xef\xbb\xbfName,Note\r\n"Smith, J","said ""hi""\nthen"\r\n,\r\n\r\n')
+    sha = pulled_sha(run_pull(store.config, str(csv_file)))
+    assert store.files(sha) == {"Team Plan.tsv": 'Name\tNote\nSmith, J\tsaid "hi"\\nthen\n'}
+    assert store.entry(sha)["source"] == str(csv_file)
+
+    legacy = tmp_path / "export.csv"
+    legacy.write_bytes("Name\nCafé\n".encode("cp1252"))
+    sha = pulled_sha(run_pull(store.config, "--sheet", "work", str(legacy)))
+    assert store.files(sha) == {"work.tsv": "Name\nCafé\n"}
+
+    tsv_file = tmp_path / "holidays.tsv"
+    tsv_file.write_text("Date\tName\t\n2026-12-25\tChristmas Day\t\n\t\t\n", encoding="utf-8")
+    sha = pulled_sha(run_pull(store.config, str(tsv_file)))
+    assert store.files(sha) == {"holidays.tsv": "Date\tName\n2026-12-25\tChristmas Day\n"}
+
+
+def test_a_folder_of_csv_and_tsv_files(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "work.csv").write_text("Name,Rank\nLogin,10\n", encoding="utf-8")
+    (tmp_path / "staff.tsv").write_text("Name\tSkill\nAnn\tWeb\n", encoding="utf-8")
+    (tmp_path / "README.txt").write_text("not a sheet", encoding="utf-8")
+    result = run_pull(store.config, str(tmp_path))
+    sha = pulled_sha(result)
+    assert store.files(sha) == {
+        "work.tsv": "Name\tRank\nLogin\t10\n",
+        "staff.tsv": "Name\tSkill\nAnn\tWeb\n",
+    }
+    assert store.entry(sha)["message"] == f"pull {tmp_path.name}"
+
+
+class Routes(http.server.BaseHTTPRequestHandler):
+    """Answers from a table: path -> (status, headers, body)."""
+
+    table: dict[str, tuple[int, dict[str, str], bytes]] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        status, headers, body = self.table.get(self.path, (404, {}, b"not found"))
+        self.send_response(status)
+        for key, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        """Quiet: the test output is not the place for an access log."""
+
+
+@pytest.fixture(scope="module")
+def http_base() -> Iterator[str]:
+    """A local HTTP server on a random port, in a thread; its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Routes)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_csv_export_url(store: Store, http_base: str) -> None:
+    csv_type = {"Content-Type": "text/csv; charset=utf-8"}
+    Routes.table["/export?format=csv"] = (
+        200,
+        {**csv_type, "Content-Disposition": 'attachment; filename="Team Plan.csv"'},
+        b"Name,Start\nLogin,2026-10-12\n",
+    )
+    Routes.table["/sheets/holidays.csv"] = (200, csv_type, b"Date\n2026-12-25\n")
+    Routes.table["/login"] = (200, {"Content-Type": "text/html"}, b"<html>sign in</html>")
+
+    url = f"{http_base}/export?format=csv"
+    sha = pulled_sha(run_pull(store.config, url))
+    assert store.files(sha) == {"Team Plan.tsv": "Name\tStart\nLogin\t2026-10-12\n"}
+    assert store.entry(sha)["source"] == url
+
+    sha = pulled_sha(run_pull(store.config, f"{http_base}/sheets/holidays.csv"))
+    assert store.files(sha) == {"holidays.tsv": "Date\n2026-12-25\n"}
+    sha = pulled_sha(run_pull(store.config, "--sheet", "work", url))
+    assert set(store.files(sha)) == {"work.tsv"}
+
+    before = store.latest()
+    assert_one_line_error(run_pull(store.config, f"{http_base}/missing.csv"), "HTTP 404")
+    assert_one_line_error(run_pull(store.config, f"{http_base}/login"), "HTML page")
+    assert store.latest() == before
+
+
+def test_broken_sources_give_one_line_and_change_nothing(store: Store, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("a\n1\n", encoding="utf-8")
+    before = pulled_sha(run_pull(store.config, str(good)))
+
+    corrupt = tmp_path / "plan.xlsx"
+    corrupt.write_bytes(os.urandom(2048))
+    assert_one_line_error(run_pull(store.config, str(corrupt)), "cannot read the workbook")
+    half = tmp_path / "half.xlsx"
+    write_test_xlsx(half)
+    half.write_bytes(half.read_bytes()[:1500])
+    assert_one_line_error(run_pull(store.config, str(half)), "half.xlsx")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    assert_one_line_error(run_pull(store.config, str(tmp_path / "notes.txt")), "unsupported")
+    assert_one_line_error(run_pull(store.config, str(tmp_path / "nope.xlsx")), "no such file")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run_pull(store.config, str(tmp_path / "empty")), "no .csv or .tsv")
+    assert store.latest() == before
+
+
+def test_no_snapshot_service_says_how_to_start_the_mesh(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"mesh": {"request_timeout": "0.3", "request_retries": "1"}})
+    (tmp_path / "work.csv").write_text("a\n", encoding="utf-8")
+    result = run_pull(config, str(tmp_path / "work.csv"))
+    assert_one_line_error(result, "did not answer PUT within 0.3 s (2 tries)", "make run")
+    assert result.returncode == 5
+    # The retries went to the log file, not to the terminal.
+    assert "reopening socket" in (tmp_path / "logs" / "pull_raw.log").read_text(encoding="utf-8")
+
+
+def _heartbeats(sub: zmq.Socket, component: str) -> Iterator[dict]:
+    """The heartbeat headers of ``component`` that arrived on ``sub`` so far."""
+    while sub.poll(0):
+        _, message = Message.from_frames(sub.recv_multipart(), topic=True)
+        if message.header.get("component") == component:
+            yield message.header
+
+
+def test_watch_pulls_again_on_change_and_survives_a_broken_file(
+    store: Store, tmp_path: Path, spawn
+) -> None:
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, b"heartbeat")
+    sub.bind(store.heartbeat_endpoint)
+    try:
+        book = tmp_path / "plan.xlsx"
+        write_test_xlsx(book)
+        args = [PYTHON, str(ROOT / "pull_raw.py"), "--config", str(store.config)]
+        proc: Proc = spawn([*args, "--watch", "--interval", "0.1", str(book)], name="watch")
+        wait_for(
+            lambda: store.files(store.latest()).get("work.tsv") == XLSX_WORK_TSV,
+            timeout=30,
+            what="the first pull",
+        )
+        first = store.latest()
+        assert first in proc.output()
+
+        book.write_bytes(b"PK\x03\x04 half-saved")
+        wait_for(lambda: "cannot read the workbook" in proc.output(), what="the error")
+        assert proc.alive()
+        assert store.latest() == first
+
+        staged = tmp_path / "next.xlsx"
+        write_test_xlsx(staged, note="second version")
+        os.replace(staged, book)
+        wait_for(
+            lambda: "second version" in store.files(store.latest()).get("work.tsv", ""),
+            timeout=30,
+            what="the pull of the fixed file",
+        )
+        second = store.latest()
+        wait_for(lambda: second in proc.output(), what="the SHA printed")
+
+        def counted() -> bool:
+            return any(
+                beat["messages_out"] >= 2 and beat["errors"] >= 1 and beat["last_sha"] == second
+                for beat in _heartbeats(sub, "pull_raw")
+            )
+
+        wait_for(counted, timeout=15, what="a pull_raw heartbeat with the counters")
+        proc.signal(signal.SIGTERM)
+        wait_for(lambda: not proc.alive(), what="pull_raw to stop")
+        assert proc.popen.returncode == 0
+    finally:
+        sub.close(linger=0)
+        context.term()
+
+
+def test_watch_of_a_url_pulls_when_the_bytes_change(store: Store, http_base: str, spawn) -> None:
+    Routes.table["/live.csv"] = (200, {"Content-Type": "text/csv"}, b"Name\nfirst\n")
+    args = [PYTHON, str(ROOT / "pull_raw.py"), "--config", str(store.config)]
+    proc: Proc = spawn([*args, "--watch", "--interval", "0.1", f"{http_base}/live.csv"])
+    wait_for(lambda: store.files(store.latest()) == {"live.tsv": "Name\nfirst\n"}, timeout=30)
+    first = store.latest()
+    Routes.table["/live.csv"] = (200, {"Content-Type": "text/csv"}, b"Name\nsecond\n")
+    wait_for(lambda: store.files(store.latest()) == {"live.tsv": "Name\nsecond\n"}, timeout=30)
+    assert store.latest() != first
+    proc.stop()
