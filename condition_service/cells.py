@@ -64,7 +64,8 @@ _DATE_COMMA = re.compile(r"\b([A-Za-z]{3,}\.?\s+\d{1,2}(?:st|nd|rd|th)?)\s*,\s*(
 _DAY_SEPARATORS = re.compile(r"[;,\n\r]+")
 _RANGE_WORDS = re.compile(r"\s*(?:\.\.+|–|—|\bto\b|\bthrough\b|\bthru\b|\buntil\b)\s*", re.I)
 _ESTIMATE_SEPARATORS = re.compile(r"[,;\n\r]+")
-_UNSAFE = re.compile(r"[\t\n\r:]")
+# Separators of the streams format, and anything else str.splitlines() breaks a line at.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029:]")
 _DASHES = re.compile(r"^[-–—]+$")
 
 
@@ -77,8 +78,8 @@ def is_blank(text: str) -> bool:
 def clean_text(text: str) -> tuple[str, bool]:
     """Text safe for a streams field, and whether anything had to be replaced.
 
-    TAB, newline and carriage return become a space and ``:`` becomes ``-``:
-    the streams format uses them as separators.
+    TAB, line breaks and other control characters become a space and ``:``
+    becomes ``-``: the streams format uses them as separators.
     """
     stripped = text.strip()
     safe = _UNSAFE.sub(lambda match: "-" if match.group() == ":" else " ", stripped)
@@ -201,14 +202,16 @@ def parse_weeks(text: str) -> float:
     """An estimate in man-weeks: ``3``, ``1.5``, ``0``, or a T-shirt size ``S``, ``3S``, ``2M``."""
     value = text.strip()
     if _NUMBER.match(value):
-        weeks = float(value)
+        weeks = parse_number(value)
         if weeks < 0:
             raise ValueError(f"{value!r} is negative; an estimate is 0 or more man-weeks")
         return weeks
     match = _SIZE.match(value)
     if match and match.group(2).upper() in SIZES:
         count = float(match.group(1)) if match.group(1) else 1.0
-        return count * SIZES[match.group(2).upper()]
+        weeks = count * SIZES[match.group(2).upper()]
+        if math.isfinite(weeks):
+            return weeks
     raise ValueError(
         f"{value!r} is not an estimate; write man-weeks (3, 1.5) or a size S, M, L, Q (2M = 4)"
     )

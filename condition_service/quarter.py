@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from condition_service.cells import parse_date, parse_days
+from condition_service.cells import clean_text, parse_date, parse_days
 from condition_service.fields import skill_field
 from condition_service.problems import Problems
 from condition_service.sheets import Row, Table, match_columns, normalise
@@ -160,7 +160,7 @@ def _scheduled(
         return None
     skills: list[str] = []
     for part in _SKILL_LIST.split(found.text):
-        if part.strip():
+        if clean_text(part)[0]:
             skill = skill_field(problems, vocabulary, found.row, found.header, part, found.text)
             if skill not in skills:
                 skills.append(skill)

@@ -38,6 +38,7 @@ SHEET_NAMES = {
 _ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _NOT_WORD = re.compile(r"[\W_]+")
+_VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
 
 def normalise(name: str) -> str:
@@ -46,10 +47,13 @@ def normalise(name: str) -> str:
 
 
 def decode_cell(text: str) -> str:
-    """One raw TSV cell with its escapes undone (an unknown escape is kept as written)."""
-    if "\\" not in text:
-        return text
-    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), text)
+    """One raw TSV cell with its escapes undone (an unknown escape is kept as written).
+
+    A cell with nothing visible in it (only spaces or control characters) is empty.
+    """
+    if "\\" in text:
+        text = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), text)
+    return text if _VISIBLE.search(text) else ""
 
 
 @dataclass
@@ -110,18 +114,21 @@ def find_sheets(files: Mapping[str, str]) -> tuple[dict[str, str], list[tuple[st
     """Map each role to the sheet that plays it; also list ``(role, kept, ignored)`` clashes.
 
     ``files`` maps sheet names to their TSV text. When two sheets mean the
-    same role, the first in name order is used.
+    same role, the one named most plainly wins (``work`` before ``items``),
+    then the first in name order.
     """
+    candidates: dict[str, list[tuple[int, str]]] = {}
+    for name in files:
+        role = sheet_role(name)
+        if role is not None:
+            preference = SHEET_NAMES[role].index(normalise(name))
+            candidates.setdefault(role, []).append((preference, name))
     found: dict[str, str] = {}
     clashes = []
-    for name in sorted(files):
-        role = sheet_role(name)
-        if role is None:
-            continue
-        if role in found:
-            clashes.append((role, found[role], name))
-        else:
-            found[role] = name
+    for role, names in candidates.items():
+        ordered = [name for _, name in sorted(names)]
+        found[role] = ordered[0]
+        clashes += [(role, ordered[0], other) for other in ordered[1:]]
     return found, clashes
 
 

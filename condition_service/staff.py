@@ -31,11 +31,15 @@ STAFF_COLUMNS = {
 _SKILL_LIST = re.compile(r"\s*[,;\n]\s*")
 
 
+def _skills(text: str) -> list[str]:
+    """The skills written in a cell (people sometimes write more than one)."""
+    return [part for part in _SKILL_LIST.split(text) if clean_text(part)[0]]
+
+
 def _skill(problems: Problems, vocabulary: Vocabulary, row: Row, header: str, text: str) -> str:
     """The person's one skill; of several, the first is kept (with a warning)."""
-    written = [part for part in _SKILL_LIST.split(text) if part.strip()]
-    first = written[0] if written else text
-    if len(written) > 1:
+    first, *others = _skills(text)
+    if others:
         problems.warning(
             f"a person has exactly one skill; {first.strip()!r} is used", row.number, header, text
         )
@@ -63,7 +67,9 @@ def read_staff(problems: Problems, table: Table, vocabulary: Vocabulary) -> list
     if not table.rows:
         problems.warning("the sheet has a header but no people", table.header.number)
     heading = {role: table.heading(index) for role, index in columns.items()}
-    kept = [row for row in table.rows if row.get(columns["name"]) and row.get(columns["skill"])]
+    kept = [
+        row for row in table.rows if row.get(columns["name"]) and _skills(row.get(columns["skill"]))
+    ]
     ids = Ids("P-", (clean_text(row.get(columns.get("id")))[0] for row in kept))
     people = []
     for row in table.rows:
@@ -72,7 +78,7 @@ def read_staff(problems: Problems, table: Table, vocabulary: Vocabulary) -> list
             problems.error("the row has no name; it is dropped", row.number, heading["name"])
             continue
         skill_text = row.get(columns["skill"])
-        if not skill_text:
+        if not _skills(skill_text):
             problems.error(
                 f"{text!r} has no skill; the row is dropped", row.number, heading["skill"]
             )

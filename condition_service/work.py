@@ -34,6 +34,7 @@ WORK_COLUMNS = {
 }
 DEFAULT_TRIAGE = 3.0
 TRIAGE_RANGE = (1.0, 3.0)
+DIGITS = 6  # decimals the streams format keeps (format_number)
 
 
 class _Estimate:
@@ -56,13 +57,13 @@ class _Estimate:
                 cell,
             )
             return
-        self.parts[skill] = weeks
+        self.parts[skill] = round(weeks, DIGITS)
 
     def read_cell(self, header: str, cell: str) -> None:
         """Read an ``Apps:S, Native:2M, Web:3`` cell; a part that cannot be read is dropped."""
         for skill_text, size in split_estimate(cell):
             part = f"{skill_text}:{size}" if skill_text and size else skill_text or size
-            if not skill_text:
+            if not clean_text(skill_text)[0]:
                 self._error(f"{part!r} names no skill; write Skill:size like Apps:3", header, cell)
                 continue
             if not size:
@@ -112,7 +113,7 @@ def _rank(problems: Problems, row: Row, header: str | None, text: str, position:
     if not text:
         return float(position)
     try:
-        return parse_number(text)
+        return round(parse_number(text), DIGITS)
     except ValueError as exc:
         message = f"rank {exc}; the row's position, {position}, is used"
         problems.warning(message, row.number, header, text)
