@@ -61,6 +61,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "failure_window": "60.0",
         "pull_if_empty": "",
     },
+    "pull_raw": {
+        "http_timeout": "30.0",
+    },
 }
 
 _ENDPOINT = re.compile(r"^(tcp://[A-Za-z0-9.\-\[\]:*]+:\d{1,5}|ipc://.+|inproc://.+)$")
