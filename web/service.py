@@ -212,7 +212,19 @@ class WebService(Stage):
 
     async def process(self, snapshot: Snapshot) -> None:
         """Keep this plan in memory and push it to every browser."""
-        version = load_plan(snapshot)
+        try:
+            version = load_plan(snapshot)
+        except ValueError as exc:
+            # A plan the web cannot read must not replace the last good one on anyone's screen.
+            self.counters.errors += 1
+            shown = self.current.commit[:12] if self.current else "none"
+            self.log.error(
+                "plan@%s is not readable (%s); still showing plan@%s",
+                snapshot.commit[:12],
+                exc,
+                shown,
+            )
+            return
         self._remember(version)
         if self.current is not None and version.seq and version.seq < self.current.seq:
             self.log.info("plan@%s is older than the one shown; not pushed", version.commit[:12])
