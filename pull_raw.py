@@ -103,8 +103,8 @@ class Source:
 
     @property
     def name(self) -> str:
-        """A short name for messages: the file or folder name, or the URL."""
-        return self.location if self.kind == "url" else self.path.name
+        """A short name for messages: the file or folder name, or the URL (no password)."""
+        return _redact(self.location) if self.kind == "url" else self.path.name
 
 
 @dataclass
@@ -303,7 +303,7 @@ def read_sheets(source: Source, timeout: float = 30.0, got: Download | None = No
     else:
         got = got or download(source.location, timeout)
         name, delimiter = _url_sheet(source, got)
-        sheets = [Sheet(name, parse_text_table(got.data, delimiter, _redact(source.location)))]
+        sheets = [Sheet(name, parse_text_table(got.data, delimiter, source.name))]
     if not sheets:
         raise SourceError(f"{source.name}: the workbook has no sheets")
     return sheets
@@ -343,9 +343,13 @@ def _format_number(value: float) -> str:
     return repr(value)
 
 
-def _format_datetime(value: dt.datetime) -> str:
+def _to_second(value: dt.datetime) -> dt.datetime:
     # Spreadsheets store times as day fractions; round away the float noise.
-    value = (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+    return (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+
+
+def _format_datetime(value: dt.datetime) -> str:
+    value = _to_second(value)
     if value.time() == dt.time(0):
         return value.date().isoformat()
     return value.isoformat(sep=" ")
@@ -373,7 +377,7 @@ def format_cell(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
-        return value.replace(microsecond=0).isoformat()
+        return _to_second(dt.datetime.combine(dt.date(2000, 1, 1), value)).time().isoformat()
     if isinstance(value, dt.timedelta):
         return _format_duration(value)
     return str(value)
@@ -424,8 +428,7 @@ def raw_files(sheets: Sequence[Sheet]) -> dict[str, str]:
 def put_fields(source: Source) -> dict[str, str]:
     """The source, message and producer of the PUT for ``source``."""
     location = _redact(source.location) if source.kind == "url" else source.location
-    name = _redact(source.name) if source.kind == "url" else source.name
-    return {"source": location, "message": f"pull {name}", "producer": PROG}
+    return {"source": location, "message": f"pull {source.name}", "producer": PROG}
 
 
 def summary(source: Source, files: dict[str, str], answer: dict[str, Any]) -> str:
@@ -434,7 +437,7 @@ def summary(source: Source, files: dict[str, str], answer: dict[str, Any]) -> st
     detail = ", ".join(f"{name} {rows}" for name, rows in counts.items())
     state = "changed" if answer.get("changed") else "unchanged"
     return (
-        f"pulled {_redact(source.name)}: {_count(len(files), 'sheet')}, "
+        f"pulled {source.name}: {_count(len(files), 'sheet')}, "
         f"{_count(sum(counts.values()), 'row')} ({detail}); raw {state}, seq {answer.get('seq')}"
     )
 
@@ -463,7 +466,7 @@ class Watcher(Service):
 
     name = PROG
 
-    def __init__(self, config: Config, source: Source, interval: float = DEFAULT_INTERVAL):
+    def __init__(self, config: Config, source: Source, interval: float = DEFAULT_INTERVAL) -> None:
         super().__init__(config)
         self.source = source
         self.interval = interval
@@ -479,12 +482,14 @@ class Watcher(Service):
         """The source watched and how many pulls reached the store."""
         return {"source": put_fields(self.source)["source"], "pulls": self.pulls}
 
-    def _failed(self, exc: QPlanError) -> None:
+    def _failed(self, exc: QPlanError, retry: str) -> None:
         self.counters.errors += 1
         text = " ".join(str(exc).split())
-        # A URL that stays down would otherwise repeat the same line every interval.
+        # A URL or a store that stays down would otherwise repeat the same line every interval.
         if text != self._last_error:
-            self.log.error("pull failed, will try again when the source changes: %s", text)
+            self.log.error(
+                "pull of %s failed (will try again %s): %s", self.source.name, retry, text
+            )
         self._last_error = text
 
     async def watch(self) -> None:
@@ -494,7 +499,7 @@ class Watcher(Service):
             try:
                 state, got = await asyncio.to_thread(probe, self.source, self.http_timeout)
             except SourceError as exc:
-                self._failed(exc)
+                self._failed(exc, "at the next look")
             else:
                 if state != seen:
                     seen = state if await self.pull(got) else None
@@ -508,14 +513,14 @@ class Watcher(Service):
             answer = await self.snapshot.put(DATASET, files, **put_fields(self.source))
         except RemoteError as exc:
             # The store read the content and refused it: the same bytes would be refused again.
-            self._failed(_refused(exc))
+            self._failed(_refused(exc), "when the source changes")
             return True
         except SourceError as exc:
-            self._failed(exc)
+            self._failed(exc, "when the source changes")
             return True
         except QPlanError as exc:
             # The store did not answer (or answered garbage): the content never got in.
-            self._failed(exc)
+            self._failed(exc, "at the next look")
             return False
         sha = answer["commit"]
         self.pulls += 1

@@ -52,6 +52,7 @@ SHA = re.compile(r"^[0-9a-f]{40}$")
         (dt.datetime(2026, 10, 12, 14, 30), "2026-10-12 14:30:00"),
         (dt.datetime(2026, 10, 12, 14, 29, 59, 999_600), "2026-10-12 14:30:00"),
         (dt.time(9, 30), "09:30:00"),
+        (dt.time(9, 29, 59, 999_700), "09:30:00"),
         (dt.timedelta(hours=27, minutes=5), "27:05:00"),
     ],
 )
@@ -162,6 +163,17 @@ def test_a_downloaded_sheet_is_named_by_flag_header_or_path() -> None:
         pull_raw.Source("url", "http://h/e"), got=pull_raw.Download(b"a\tb\n", "x.tsv")
     )
     assert tsv.rows == [["a", "b"]]
+
+
+def test_a_password_in_a_url_stays_out_of_the_history() -> None:
+    source = pull_raw.resolve_source("https://me:secret@sheets.example.com:8443/e/plan.csv")
+    fields = pull_raw.put_fields(source)
+    assert fields == {
+        "source": "https://me@sheets.example.com:8443/e/plan.csv",
+        "message": "pull https://me@sheets.example.com:8443/e/plan.csv",
+        "producer": "pull_raw",
+    }
+    assert "secret" not in source.name
 
 
 # -- sources written the way real programs write them ------------------------------
