@@ -170,3 +170,30 @@ def test_demand_exceeds_capacity_and_checkout_is_short_of_web(committed) -> None
     top = work[1:11]
     for skill in ("Apps", "Native", "Web"):
         assert sum(_estimate(row[wcol[skill]]) for row in top) < weeks * 8
+
+
+def test_the_plan_of_the_sample_is_interesting() -> None:
+    """Conditioned and planned for real: top items finish, the tail does not, Web is short."""
+    from condition_service.conditioner import Settings, condition
+    from qplan_service.planner import compute_plan
+    from qplan_service.streams import Person
+
+    files = pull_raw.raw_files(pull_raw.read_sheets(pull_raw.resolve_source(str(SAMPLE / "plan"))))
+    settings = Settings(skill_aliases={"ios": "Native"})
+    conditioned = condition(files, settings)
+    assert conditioned.problems == []
+    model = conditioned.model
+    plan = compute_plan(model)
+    work = plan["by_track"]["All"]["work"]
+    assert all(item["end"] for item in work[:20]), "a top-20 item does not finish"
+    assert sum(1 for item in work if item["end"] is None) > len(work) / 3
+
+    def finished(plan: dict, track: str) -> int:
+        return sum(1 for item in plan["by_track"][track]["work"] if item["end"])
+
+    hires = tuple(
+        Person(f"new-web-{n}", f"New Web {n}", "Frontend", "Checkout", "Web") for n in (1, 2)
+    )
+    model.staff = tuple(model.staff) + hires
+    more = compute_plan(model)
+    assert finished(more, "Checkout") >= finished(plan, "Checkout") + 5
