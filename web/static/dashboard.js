@@ -44,7 +44,7 @@
     const names = health.pipeline;
     const width = 150, gap = 40, height = 64;
     const total = names.length * width + (names.length - 1) * gap;
-    const root = svg("svg", { viewBox: `0 0 ${total} ${height + 40}`, role: "img", "aria-label": "the pipeline" });
+    const root = svg("svg", { viewBox: `-4 0 ${total + 8} ${height + 40}`, role: "img", "aria-label": "the pipeline" });
     const defs = svg("defs", {});
     const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto" });
     marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));

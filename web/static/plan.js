@@ -14,6 +14,10 @@
     chart: null,
   };
 
+  function plural(count, word) {
+    return `${count} ${word}${count === 1 ? "" : "s"}`;
+  }
+
   function syncUrl() {
     const query = new URLSearchParams({ track: state.track, triage: state.triage });
     history.replaceState(null, "", `/?${query}`);
@@ -138,7 +142,7 @@
       if (!item.in_cut && !cutShown) {
         cutShown = true;
         rows.push(el("tr", { class: "cut" }, el("td", { colspan: 6,
-          text: `Below the cut: triage above ${num(view.triage)} (${view.counts.total - view.counts.in_cut} items)` })));
+          text: `Below the cut: triage above ${num(view.triage)} (${plural(view.counts.total - view.counts.in_cut, "item")})` })));
       }
       const mark = whatif ? item.mark : null;
       const before = mark && mark.before ? mark.before : null;
@@ -163,6 +167,7 @@
   function renderStaff(view) {
     const parts = [];
     for (const [skill, names] of Object.entries(view.staff || {})) {
+      if (!names.length) continue;
       parts.push(el("dt", { text: `${skill} (${names.length})` }), el("dd", { text: names.join(", ") }));
     }
     if (!parts.length) parts.push(el("dd", { class: "muted", text: "nobody on this track" }));
