@@ -1,0 +1,220 @@
+"""The planner against DOMAIN.md's worked example, figure by figure, through the real filter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+
+import pytest
+
+from qplan_service import planner
+from qplan_service.planner import compute_plan, plan_to_json, schedule
+from qplan_service.streams import parse_streams
+from tests.support import PYTHON, ROOT
+
+FIXTURE = ROOT / "tests" / "fixtures" / "worked_example.streams"
+
+
+def run_filter(text: str) -> subprocess.CompletedProcess:
+    """``python -m qplan_service.filter`` with ``text`` on stdin."""
+    return subprocess.run(
+        [PYTHON, "-m", "qplan_service.filter"],
+        cwd=ROOT,
+        input=text.encode("utf-8"),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def raw_plan() -> str:
+    result = run_filter(FIXTURE.read_text(encoding="utf-8"))
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr == b""
+    return result.stdout.decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def plan(raw_plan: str) -> dict:
+    return json.loads(raw_plan)
+
+
+def work(plan: dict, track: str) -> dict[str, dict]:
+    """The work items of one track, by name."""
+    return {item["name"]: item for item in plan["by_track"][track]["work"]}
+
+
+def test_manpower_per_track(plan):
+    by_track = plan["by_track"]
+    assert by_track["All"]["manpower"] == {"Apps": 21.2, "Native": 10.2, "QA": 10.6, "Web": 10.6}
+    assert by_track["Track1"]["manpower"] == {"Apps": 10.6, "Native": 10.2, "QA": 10.6, "Web": 0}
+    assert by_track["Track2"]["manpower"] == {"Apps": 10.6, "Native": 0, "QA": 0, "Web": 10.6}
+
+
+def test_cumulative_demand_of_all(plan):
+    demand = plan["by_track"]["All"]["demand"]
+    assert demand["1"] == {"Apps": 3, "Native": 2, "QA": 0, "Web": 1.5}
+    assert demand["1.5"] == {"Apps": 3, "Native": 2, "QA": 1, "Web": 5.5}
+    assert demand["2.5"] == {"Apps": 34, "Native": 8, "QA": 1, "Web": 25.5}
+    assert list(demand) == ["1", "1.5", "2", "2.5", "3"]
+
+
+def test_track1_dates(plan):
+    items = work(plan, "Track1")
+    assert items["Login flow"]["end"] == "2013-10-25"
+    assert items["Push notifications"]["end"] == "2013-12-05"
+    assert items["No estimate item"]["end"] is None
+    assert [item["name"] for item in plan["by_track"]["Track1"]["work"]] == [
+        "Login flow",
+        "Push notifications",
+        "No estimate item",
+    ]
+
+
+def test_track2_dates_and_shortages(plan):
+    items = work(plan, "Track2")
+    assert items["Search"]["end"] == "2013-10-16"
+    assert items["Big rewrite"]["end"] is None
+    assert items["Big rewrite"]["shortage"] == {"Apps": -19.4, "Web": -14.9}
+    assert items["Settings page"]["shortage"] == {"QA": -1}
+    assert items["Search"]["shortage"] == {}
+    assert [item["rank"] for item in plan["by_track"]["Track2"]["work"]] == [5, 20, 40]
+
+
+def test_all_shortage_of_the_big_rewrite(plan):
+    items = work(plan, "All")
+    assert items["Big rewrite"]["shortage"] == {"Apps": -12.8, "Web": -14.9}
+    assert items["Big rewrite"]["end"] is None
+    assert items["Settings page"]["shortage"] == {}  # All has Eve, who does QA
+
+
+def test_params_skills_tracks_and_staff(plan):
+    assert plan["params"] == {
+        "start": "2013-10-07",
+        "end": "2013-12-20",
+        "num_weeks": 11,
+        "scheduled_skills": ["Apps", "Native", "Web"],
+    }
+    assert plan["tracks"] == ["All", "Track1", "Track2"]
+    assert plan["skills"] == ["Apps", "Native", "QA", "Web"]
+    assert plan["triages"] == [1, 1.5, 2, 2.5, 3]
+    assert plan["by_track"]["All"]["staff"] == {
+        "Apps": ["Alice", "Dan"],
+        "Native": ["Bob"],
+        "QA": ["Eve"],
+        "Web": ["Carol"],
+    }
+    assert plan["by_track"]["Track2"]["staff"]["Native"] == []
+
+
+def test_item_fields(plan):
+    login = work(plan, "All")["Login flow"]
+    assert login == {
+        "id": "W10",
+        "rank": 10,
+        "name": "Login flow",
+        "triage": 1,
+        "track": "Track1",
+        "estimate": {"Apps": 3, "Native": 2},
+        "shortage": {},
+        "end": "2013-10-25",
+    }
+    assert work(plan, "All")["No estimate item"]["triage"] == 3
+
+
+def test_every_object_has_its_keys_sorted(raw_plan):
+    def check(pairs):
+        keys = [key for key, _ in pairs]
+        assert keys == sorted(keys)
+        return dict(pairs)
+
+    json.loads(raw_plan, object_pairs_hook=check)
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ("=====qplan params v1\n\tOct 7, 2013\n", "missing stream"),
+        (FIXTURE.read_text(encoding="utf-8").replace("\tOct 7, 2013", "\tOct 77, 2013"), "line 2"),
+        (FIXTURE.read_text(encoding="utf-8").replace("Apps:3,", "Apps:three,"), "line 13"),
+        ("not streams at all\n", "line 1"),
+    ],
+)
+def test_bad_streams_exit_2_with_one_line(text, where):
+    result = run_filter(text)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    message = result.stderr.decode()
+    assert message.count("\n") == 1, message
+    assert where in message
+
+
+def test_input_that_is_not_utf8_exits_2():
+    result = subprocess.run(
+        [PYTHON, "-m", "qplan_service.filter"],
+        cwd=ROOT,
+        input=b"=====qplan params v1\n\t\xff\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "UTF-8" in result.stderr.decode()
+
+
+def test_pretty_json_is_the_same_plan_one_key_a_line():
+    plan = compute_plan(parse_streams(FIXTURE.read_text(encoding="utf-8")))
+    pretty = plan_to_json(plan, pretty=True)
+    assert json.loads(pretty) == json.loads(plan_to_json(plan))
+    assert '\n "by_track": {\n' in pretty
+    assert pretty.endswith("}\n")
+
+
+def test_compact_json_matches_the_standard_encoder():
+    plan = compute_plan(parse_streams(FIXTURE.read_text(encoding="utf-8")))
+    expected = json.dumps(plan, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert plan_to_json(plan) == expected
+    assert planner._compact_json(plan) == expected
+
+
+def test_weekdays_and_work_days():
+    start, end = dt.date(2013, 10, 7), dt.date(2013, 12, 20)
+    assert planner.weekday_count(start, end) == 55
+    holidays = [dt.date(2013, 11, 28), dt.date(2013, 11, 29), dt.date(2013, 11, 30)]
+    days = planner.work_days(start, end, holidays)
+    assert len(days) == 53
+    assert days[0] == start and days[-1] == end
+    assert planner.weekday_count(dt.date(2013, 10, 5), dt.date(2013, 10, 6)) == 0  # a weekend
+    assert planner.weekday_count(dt.date(2013, 10, 8), dt.date(2013, 10, 7)) == 0
+
+
+@pytest.mark.parametrize("weeks, limit", [(0.5, 1), (2, 1), (2.5, 1), (3.9, 1), (4, 2), (13, 6)])
+def test_per_day_limit(weeks, limit):
+    assert planner.per_day_limit(weeks) == limit
+
+
+def test_schedule_splits_a_day_and_marks_dnf():
+    # One person for 4 days: 1.5 weeks take 7.5 person-days, so the first item
+    # cannot finish; the second finds half of nothing and is DNF too.
+    result = schedule(4, {"Web": [1.0] * 4}, [{"Web": 1.5}, {"Web": 0.1}])
+    assert result.ends == [None, None]
+    assert result.used["Web"] == [1.0] * 4
+    result = schedule(8, {"Web": [1.0] * 8}, [{"Web": 0.1}, {"Web": 1.5}, {}, None])
+    assert result.ends == [0, 7, 0, None]
+    assert result.used["Web"] == [1.0] * 8
+
+
+def test_item_without_scheduled_effort_is_done_on_the_first_work_day():
+    text = FIXTURE.read_text(encoding="utf-8").replace("Web:1.5\t1", "QA:1.5\t1")
+    plan = compute_plan(parse_streams(text))
+    assert work(plan, "Track2")["Search"]["end"] == "2013-10-07"
+
+
+def test_a_data_track_named_all_is_folded_into_all():
+    text = FIXTURE.read_text(encoding="utf-8").replace("Web:1.5\t1\tTrack2", "Web:1.5\t1\tAll")
+    plan = compute_plan(parse_streams(text))
+    assert plan["tracks"] == ["All", "Track1", "Track2"]
+    assert "Search" in work(plan, "All")
+    assert "Search" not in work(plan, "Track2")
