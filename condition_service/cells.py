@@ -87,6 +87,7 @@ def clean_text(text: str) -> tuple[str, bool]:
 
 
 def _make_date(year: int, month: int, day: int, text: str) -> dt.date:
+    """A date, or ValueError naming the text that does not make one."""
     try:
         return dt.date(year, month, day)
     except ValueError as exc:
@@ -94,6 +95,7 @@ def _make_date(year: int, month: int, day: int, text: str) -> dt.date:
 
 
 def _month(name: str, text: str) -> int:
+    """The number of a month name (``Oct``, ``October``, ``Sept``)."""
     number = _MONTHS.get(name.lower())
     if number is None:
         raise ValueError(f"{text!r} is not a date: {name!r} is not a month")
@@ -101,6 +103,7 @@ def _month(name: str, text: str) -> int:
 
 
 def _two_digit_year(year: str) -> int:
+    """A four-digit year from the year of a US date."""
     # Spreadsheets read "10/12/26" as 2026 and "10/12/85" as 1985; so do we.
     value = int(year)
     if len(year) == 4:
@@ -136,6 +139,7 @@ def parse_date(text: str) -> dt.date:
 
 
 def _date_range(first: str, last: str, text: str) -> list[dt.date]:
+    """Every day from ``first`` to ``last``, both counted."""
     start, end = parse_date(first), parse_date(last)
     if end < start:
         raise ValueError(f"the range {text!r} ends before it starts")

@@ -112,6 +112,7 @@ def condition(files: Mapping[str, bytes | str], settings: Settings | None = None
     tables = _tables(sheet_texts(files, found), found)
 
     def read(role: str, reader, *args, missing=None):
+        """Run a sheet's reader when the workbook has that sheet."""
         if role not in tables:
             return missing
         return reader(Problems(tables[role].name, found), tables[role], *args)

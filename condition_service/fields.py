@@ -130,6 +130,7 @@ def find_columns(
 
 
 def _name_key(name: str) -> str:
+    """A name as ids are derived from it: lower case, single spaces."""
     return " ".join(name.lower().split())
 
 

@@ -137,6 +137,7 @@ def _values(problems: Problems, table: Table) -> dict[str, _Value] | None:
 
 
 def _date(problems: Problems, values: dict[str, _Value], name: str) -> dt.date | None:
+    """The start or end date; missing or unreadable is fatal."""
     title = PARAM_TITLES[name]
     found = values.get(name)
     if found is None or not found.text:
@@ -156,6 +157,7 @@ def _date(problems: Problems, values: dict[str, _Value], name: str) -> dt.date |
 def _scheduled(
     problems: Problems, vocabulary: Vocabulary, found: _Value | None
 ) -> tuple[str, ...] | None:
+    """The scheduled skills in config spelling, or None when the cell is blank."""
     if found is None or not found.text:
         return None
     skills: list[str] = []

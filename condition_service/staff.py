@@ -47,6 +47,7 @@ def _skill(problems: Problems, vocabulary: Vocabulary, row: Row, header: str, te
 
 
 def _vacation(problems: Problems, row: Row, header: str | None, text: str) -> tuple:
+    """The vacation days of a cell; a part that cannot be read is dropped (error)."""
     if not text:
         return ()
     days, errors = parse_days(text)

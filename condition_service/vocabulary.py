@@ -38,6 +38,7 @@ class Settings:
 
 
 def _track_key(name: str) -> str:
+    """A track name as tracks are compared: lower case, single spaces."""
     return " ".join(name.lower().split())
 
 

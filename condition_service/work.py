@@ -85,6 +85,7 @@ class _Estimate:
             self._error(f"{skill}: {exc}", header, cell)
 
     def _error(self, what: str, header: str, cell: str) -> None:
+        """Report a part of the estimate that is dropped."""
         self.problems.error(f"estimate {what}; that part is dropped", self.row.number, header, cell)
 
 
@@ -110,6 +111,7 @@ def _skill_columns(
 
 
 def _rank(problems: Problems, row: Row, header: str | None, text: str, position: int) -> float:
+    """The rank as written; blank or unreadable, the row's position among the data rows."""
     if not text:
         return float(position)
     try:
@@ -121,6 +123,7 @@ def _rank(problems: Problems, row: Row, header: str | None, text: str, position:
 
 
 def _triage(problems: Problems, row: Row, header: str | None, text: str) -> float:
+    """The triage level: blank or unreadable is 3, outside 1..3 is clamped."""
     if not text:
         return DEFAULT_TRIAGE
     try:
