@@ -90,12 +90,16 @@ def _tables(texts: dict[str, str], found: list[Problem]) -> dict[str, Table]:
 
 
 def _scheduled(quarter: Quarter, model: Model, vocabulary: Vocabulary) -> tuple[str, ...]:
-    """The scheduled skills: as the params say, or every skill the staff and work use."""
+    """The scheduled skills: as the params say, or every known skill the staff and work use.
+
+    A skill config.ini does not know (already flagged where it is written)
+    does not decide dates unless the params name it.
+    """
     if quarter.scheduled is not None:
         return quarter.scheduled
     used = {person.skill for person in model.staff}
     used.update(skill for item in model.work for skill, _ in item.estimate)
-    return tuple(vocabulary.order(used))
+    return tuple(skill for skill in vocabulary.settings.skills if skill in used)
 
 
 def _in_sheet_order(problems: list[Problem], tables: dict[str, Table]) -> list[Problem]:

@@ -74,8 +74,3 @@ class Vocabulary:
         """One spelling of a track, after ``track_aliases``."""
         name = self._track_aliases.get(_track_key(text), text.strip())
         return self._tracks.setdefault(_track_key(name), name)
-
-    def order(self, skills: set[str]) -> list[str]:
-        """Skills in config order, then the ones config.ini does not know, sorted."""
-        known = [skill for skill in self.settings.skills if skill in skills]
-        return known + sorted(skills - set(known), key=str.lower)

@@ -558,9 +558,12 @@ def test_params_without_a_header_row():
     assert run(worked(params=params)).streams == run(WORKED).streams
 
 
-def test_blank_scheduled_skills_mean_every_skill_in_use():
-    result = run(edited("params", 3, "Value", ""))
+def test_blank_scheduled_skills_mean_every_known_skill_in_use():
+    sheets = edited("params", 3, "Value", "")
+    sheets["work"][1][sheets["work"][0].index("Estimate")] = "Robots:1, Apps:3"
+    result = run(sheets)
     assert result.model.params.scheduled == ("Apps", "Native", "Web", "QA")
+    assert "'Robots'" in only(result, sheet="work").message
 
 
 def test_an_unknown_scheduled_skill_is_kept_with_a_warning():
