@@ -60,6 +60,7 @@ __all__ = [
     "RestartPolicy",
     "LineSplitter",
     "read_settings",
+    "where_lines",
     "service_command",
     "pull_command",
     "prefix",
@@ -151,6 +152,20 @@ def read_settings(config: Config) -> Settings:
         store=config.path("snapshot_service", "store") if has_store else None,
         web_address=web,
     )
+
+
+def where_lines(config_file: Path, settings: Settings) -> list[str]:
+    """The lines run_all prints at start to tell the operator where things are."""
+    lines = [
+        f"QPlan mesh: starting {', '.join(settings.services)}",
+        f"  config  {config_file}",
+    ]
+    if settings.store is not None:
+        lines.append(f"  store   {settings.store}")
+    lines.append(f"  logs    {settings.log_dir}")
+    if settings.web_address:
+        lines.append(f"  web     {settings.web_address}")
+    return lines
 
 
 def service_command(package: str, config_file: Path, overrides: Iterable[str]) -> list[str]:
@@ -432,7 +447,7 @@ class RunAll(Service):
 
     async def setup(self) -> None:
         """Say where things are, start every service, then the pull if one is due."""
-        self.say(self.where())
+        self.say(where_lines(self.config.file, self.settings))
         for child in self.children:
             self.spawn(self.supervise(child), f"supervise.{child.name}")
         if self.settings.pull_if_empty:
@@ -483,20 +498,6 @@ class RunAll(Service):
         return {"children": {child.name: child.detail() for child in self.children}}
 
     # -- output --------------------------------------------------------------------
-
-    def where(self) -> list[str]:
-        """The lines that tell the operator where things are."""
-        s = self.settings
-        lines = [
-            f"QPlan mesh: starting {', '.join(s.services)}",
-            f"  config  {self.config.file}",
-        ]
-        if s.store is not None:
-            lines.append(f"  store   {s.store}")
-        lines.append(f"  logs    {s.log_dir}")
-        if s.web_address:
-            lines.append(f"  web     {s.web_address}")
-        return lines
 
     def say(self, lines: Iterable[str]) -> None:
         """Write run_all's own lines to stdout."""

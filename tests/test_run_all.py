@@ -14,8 +14,17 @@ from pathlib import Path
 import pytest
 import zmq
 
+from mesh.config import Config
 from mesh.protocol import HEARTBEAT_TOPIC, Message
-from run_all import LineSplitter, RestartPolicy, give_up_banner, prefix
+from mesh.snapshot import SnapshotClient
+from run_all import (
+    LineSplitter,
+    RestartPolicy,
+    give_up_banner,
+    prefix,
+    read_settings,
+    where_lines,
+)
 from tests.support import PYTHON, ROOT, wait_for, write_config
 
 FAKES = Path(__file__).resolve().parent / "fake_services"
@@ -231,9 +240,10 @@ def test_banner_names_the_service_the_count_the_exit_code_and_the_log(tmp_path: 
 
 
 def test_restarts_a_killed_service_and_counts_the_restart(tmp_path, run_all, beats):
-    config = make_config(tmp_path, "steady", backoff_initial="0.5", backoff_max="1")
+    config = make_config(tmp_path, "steady", backoff_initial="1", backoff_max="1")
     heart = beats(config)
-    proc = run_all(config)
+    # A slow regular beat: state changes must be told at once, not at the next interval.
+    proc = run_all(config, "--set", "mesh.heartbeat_interval=5")
     first = wait_for(lambda: recorded(tmp_path, "steady"), timeout=WAIT, what="steady's pid")[0]
     heart.wait(child("steady", state="running", pid=first, restarts=0), "steady running")
 
@@ -286,7 +296,7 @@ def test_gives_up_loudly_on_a_crashing_service_while_the_others_run(tmp_path, ru
     assert proc.wait() == 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_leaves_no_process_behind(tmp_path, run_all, beats, sig):
     config = make_config(tmp_path, "steady, stubborn, forker", grace_period="1")
     heart = beats(config)
@@ -354,11 +364,13 @@ def test_output_is_relayed_line_by_line_with_the_service_name(tmp_path, run_all)
     assert (tmp_path / "logs" / "run_all.log").exists()
 
 
-def test_says_where_the_web_is_when_web_is_a_service(tmp_path, run_all):
-    config = make_config(tmp_path, "steady", grace_period="1")
-    proc = run_all(config, "--set", "run_all.services=steady, web", "--set", "web.port=8123")
-    wait_for(lambda: "  web     " in proc.out(), timeout=WAIT, what="the web address")
-    assert "  web     http://127.0.0.1:8123/" in proc.out().splitlines()
+def test_says_where_the_web_is_when_web_is_a_service(tmp_path):
+    config = make_config(tmp_path, "snapshot_service")
+    port = Config(config).port("web", "port")
+    without = read_settings(Config(config))
+    assert not any(line.startswith("  web") for line in where_lines(config, without))
+    settings = read_settings(Config(config, ["run_all.services=snapshot_service, web"]))
+    assert where_lines(config, settings)[-1] == f"  web     http://127.0.0.1:{port}/"
 
 
 def test_children_get_the_config_and_the_overrides(tmp_path, run_all):
@@ -465,3 +477,40 @@ def test_a_config_error_is_one_line_naming_file_section_and_key(tmp_path, edit, 
     assert result.stderr.startswith(f"run_all: error: {config}")
     assert expected in result.stderr
     assert not (tmp_path / "pids").exists()  # nothing was started
+
+
+# -- with the real snapshot service and pull_raw.py -----------------------------------
+
+
+@pytest.mark.skipif(
+    not (ROOT / "snapshot_service" / "__main__.py").exists() or not (ROOT / "pull_raw.py").exists(),
+    reason="needs snapshot_service and pull_raw.py",
+)
+def test_pull_if_empty_pulls_once_into_an_empty_store(tmp_path, run_all):
+    (tmp_path / "work.csv").write_text("Name,Track,Estimate\nLogin,Web,Web:2\n", encoding="utf-8")
+    config = make_config(tmp_path, "snapshot_service", pull_if_empty="work.csv")
+    first = run_all(config)
+    wait_for(lambda: "pulled " in first.err(), timeout=WAIT, what="the pull")
+    with SnapshotClient(endpoint_of(config)) as store:
+        raw = store.get("raw")
+        assert raw.text("work.tsv") == "Name\tTrack\tEstimate\nLogin\tWeb\tWeb:2\n"
+        assert len(store.log("raw")) == 1
+    assert raw.commit in [
+        line.split("| ", 1)[1] for line in first.out().splitlines() if line.startswith("pull_raw ")
+    ]
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
+
+    second = run_all(config)
+    wait_for(lambda: "store has raw data" in second.err(), timeout=WAIT, what="the check")
+    assert f"store has raw data ({raw.commit[:12]})" in second.err()
+    assert "pull_raw " not in second.out()
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+
+
+def endpoint_of(config: Path) -> str:
+    """The snapshot service's request endpoint in ``config``."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config)
+    return parser["snapshot_service"]["request_endpoint"]
