@@ -456,6 +456,20 @@ def test_no_snapshot_service_says_how_to_start_the_mesh(tmp_path: Path) -> None:
     assert "reopening socket" in (tmp_path / "logs" / "pull_raw.log").read_text(encoding="utf-8")
 
 
+def test_a_pull_the_store_refuses_is_one_line_too(tmp_path: Path, spawn) -> None:
+    config = write_config(tmp_path, {"snapshot_service": {"max_payload": "100"}})
+    spawn.service("snapshot_service", config)
+    client = SnapshotClient(Config(config).endpoint("snapshot_service", "request_endpoint"))
+    with client:
+        wait_for(lambda: client.latest("raw"), timeout=30, what="the snapshot service")
+        big = tmp_path / "work.csv"
+        big.write_text("Name\n" + "a long enough item name\n" * 20, encoding="utf-8")
+        result = run_pull(config, str(big))
+        assert_one_line_error(result, "the snapshot service refused the pull")
+        assert result.returncode == 4
+        assert client.latest("raw").commit is None
+
+
 def _heartbeats(sub: zmq.Socket, component: str) -> Iterator[dict]:
     """The heartbeat headers of ``component`` that arrived on ``sub`` so far."""
     while sub.poll(0):
