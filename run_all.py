@@ -50,7 +50,7 @@ from typing import Any, BinaryIO
 
 from mesh.cli import base_parser, load_config, report
 from mesh.config import Config
-from mesh.errors import ConfigError, QPlanError, RemoteError, RequestTimeout
+from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError, RequestTimeout
 from mesh.logs import setup_logging
 from mesh.service import Service
 
@@ -640,8 +640,8 @@ class RunAll(Service):
                     self.log.warning("pull_if_empty: %s", exc)
                     return False, None
                 continue
-            except RemoteError as exc:
-                self.log.error("pull_if_empty: the snapshot service refused LATEST raw: %s", exc)
+            except (RemoteError, ProtocolError) as exc:
+                self.log.error("pull_if_empty: LATEST raw failed: %s", exc)
                 return False, None
             return True, latest.commit
 

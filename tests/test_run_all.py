@@ -330,6 +330,20 @@ def test_stopping_leaves_no_process_behind(tmp_path, run_all, beats, sig):
     )
 
 
+def test_a_second_signal_skips_the_grace_period(tmp_path, run_all):
+    config = make_config(tmp_path, "stubborn", grace_period="600")
+    proc = run_all(config)
+    pid = wait_for(lambda: recorded(tmp_path, "stubborn"), timeout=WAIT, what="stubborn's pid")[0]
+    wait_for(lambda: "stubborn up" in proc.out(), timeout=WAIT, what="stubborn's first line")
+
+    proc.signal(signal.SIGINT)
+    wait_for(lambda: "run_all stopping" in proc.err(), timeout=WAIT, what="the stop")
+    proc.signal(signal.SIGINT)
+
+    assert proc.wait() == 0  # well before the 600 s grace period is over
+    wait_for(lambda: gone(pid), timeout=WAIT, what="stubborn gone")
+
+
 def test_a_sigkilled_run_all_takes_its_services_along(tmp_path, run_all):
     config = make_config(tmp_path, "steady")
     proc = run_all(config)
