@@ -40,7 +40,7 @@ from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 from mesh.cli import base_parser, load_config, report
 from mesh.config import Config
 from mesh.errors import QPlanError, RemoteError
-from mesh.logs import setup_logging
+from mesh.logs import logging_from_config
 from mesh.service import Service
 from mesh.snapshot import SnapshotClient
 
@@ -557,17 +557,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(config: Config, console: bool) -> None:
-    log_dir = config.path("mesh", "log_dir")
-    try:
-        setup_logging(
-            PROG,
-            log_dir,
-            level=config.text("mesh", "log_level"),
-            max_bytes=config.integer("mesh", "log_max_bytes", minimum=1024),
-            backups=config.integer("mesh", "log_backups", minimum=0),
-        )
-    except OSError as exc:
-        raise QPlanError(f"{log_dir}: cannot write the log: {exc.strerror or exc}") from None
+    logging_from_config(PROG, config)
     if console:
         return
     # A single pull's errors are one line on stderr; its log (retries included) goes to the file.

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from mesh.config import Config
 from mesh.errors import QPlanError
-from mesh.logs import setup_logging
+from mesh.logs import logging_from_config
 
 __all__ = ["base_parser", "load_config", "report", "run_service", "DEFAULT_CONFIG"]
 
@@ -58,13 +58,7 @@ def run_service(service_class: Callable, argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args)
-        setup_logging(
-            name,
-            config.path("mesh", "log_dir"),
-            level=config.text("mesh", "log_level"),
-            max_bytes=config.integer("mesh", "log_max_bytes", minimum=1024),
-            backups=config.integer("mesh", "log_backups", minimum=0),
-        )
+        logging_from_config(name, config)
         service = service_class(config)
         return asyncio.run(service.run())
     except QPlanError as exc:

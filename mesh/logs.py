@@ -7,9 +7,13 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-__all__ = ["setup_logging", "LOG_FORMAT"]
+from mesh.config import Config
+from mesh.errors import ConfigError, QPlanError
+
+__all__ = ["setup_logging", "logging_from_config", "LOG_FORMAT"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def setup_logging(
@@ -39,3 +43,23 @@ def setup_logging(
     rotating.setFormatter(formatter)
     root.addHandler(rotating)
     return path
+
+
+def logging_from_config(component: str, config: Config) -> Path | None:
+    """``setup_logging`` with the ``[mesh]`` log settings; bad values are ConfigErrors."""
+    level = config.text("mesh", "log_level").upper()
+    if level not in LEVELS:
+        raise ConfigError(
+            f"{config.file}: [mesh] log_level: {level!r} is not one of {', '.join(LEVELS)}"
+        )
+    log_dir = config.path("mesh", "log_dir")
+    try:
+        return setup_logging(
+            component,
+            log_dir,
+            level=level,
+            max_bytes=config.integer("mesh", "log_max_bytes", minimum=1024),
+            backups=config.integer("mesh", "log_backups", minimum=0),
+        )
+    except OSError as exc:
+        raise QPlanError(f"{log_dir}: cannot write the log: {exc.strerror or exc}") from None

@@ -131,3 +131,13 @@ def test_a_service_with_a_missing_key_exits_with_one_line(tmp_path: Path, spawn)
     assert output[-1] == (
         f"snapshot_service: error: {path}: [mesh] heartbeat_endpoint: missing key"
     )
+
+
+def test_a_bad_log_level_is_a_config_error(tmp_path: Path, spawn) -> None:
+    path = write_config(tmp_path, {"mesh": {"log_level": "LOUD"}})
+    proc = spawn([PYTHON, "-m", "snapshot_service", "--config", str(path)], name="snap")
+    assert proc.popen.wait(30) == 2
+    assert proc.output().strip().splitlines()[-1] == (
+        f"snapshot_service: error: {path}: [mesh] log_level: 'LOUD' is not one of "
+        "DEBUG, INFO, WARNING, ERROR"
+    )
