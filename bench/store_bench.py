@@ -94,9 +94,9 @@ def contents(commits: int) -> list[dict[str, bytes]]:
     return out
 
 
-def run_service(steps: list[dict[str, bytes]], folder: Path) -> tuple[float, str]:
+def run_service(steps: list[dict[str, bytes]], folder: Path, durable: str) -> tuple[float, str]:
     """Seconds to PUT every step through a real snapshot service; and the final tree."""
-    config_path = write_config(folder, {"snapshot_service": {"durable": "yes"}})
+    config_path = write_config(folder, {"snapshot_service": {"durable": durable}})
     config = Config(config_path)
     proc = Proc(service_args("snapshot_service", config_path), folder / "service.out")
     client = SnapshotClient(
@@ -168,21 +168,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  (machine: {os.cpu_count()} cores, shared; figures vary from run to run)")
     with tempfile.TemporaryDirectory(prefix="store_bench-") as tmp:
         folder = Path(tmp)
-        (folder / "service").mkdir()
-        (folder / "git").mkdir()
-        (folder / "git-fsync").mkdir()
-        service_s, service_tree = run_service(steps, folder / "service")
+        for name in ("service", "service-nd", "git", "git-fsync"):
+            (folder / name).mkdir()
+        service_s, service_tree = run_service(steps, folder / "service", "yes")
+        nd_s, nd_tree = run_service(steps, folder / "service-nd", "no")
         loop_s, loop_tree = run_git_loop(steps, folder / "git")
         fsync_s, fsync_tree = run_git_loop(steps, folder / "git-fsync", "core.fsync=all")
     print(line("snapshot service, PUT -> durable commit -> answer", args.commits, service_s))
+    print(line("same, durable = no (no fsync at all)", args.commits, nd_s))
     print(line("git add -A + git commit loop (git defaults)", args.commits, loop_s))
     print(line("git add -A + git commit loop, core.fsync=all", args.commits, fsync_s))
     print(
         f"  service / git loop: {loop_s / service_s:.1f}x;  service / durable git loop: "
         f"{fsync_s / service_s:.1f}x"
     )
-    same = service_tree == loop_tree == fsync_tree
-    print(f"  same final tree on all three: {'yes' if same else 'NO'} ({service_tree[:12]})")
+    same = service_tree == nd_tree == loop_tree == fsync_tree
+    print(f"  same final tree on all four: {'yes' if same else 'NO'} ({service_tree[:12]})")
     return 0 if same else 1
 
 

@@ -5,18 +5,18 @@ file ``objects/tmp_obj_*`` and the branch's new value to
 ``refs/heads/<branch>.lock`` (created exclusively, as git does, so a git
 command running at the same time is noticed). ``finish`` then, in order:
 
-1. fsyncs every one of those files (durable mode), all at once;
+1. fsyncs every one of those files (durable mode);
 2. renames the objects into place (``objects/ab/cdef…``) and fsyncs the
    folders that got new names;
 3. renames the lock over the ref and fsyncs its folder.
 
 So a file under an object's final name is always complete (an object that
 exists never needs writing again), and the ref never names an object that
-is not on disk. The fsyncs of one step run in parallel threads because the
-kernel then flushes them in one journal commit instead of one each; a
-coroutine cannot do that, fsync blocks. A crash leaves at most temp files,
-a lock and unreferenced objects: ``remove_leftovers`` clears the first two
-at start, and ``git fsck`` does not mind the last.
+is not on disk. Step 1's fsyncs run in parallel threads so that the kernel
+can flush them in fewer journal commits (fsync blocks; a coroutine cannot
+overlap them). A crash leaves at most temp files, a lock and unreferenced
+objects: ``remove_leftovers`` clears the first two at start, and
+``git fsck`` does not mind the last.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from snapshot_service.objects import object_sha
@@ -36,6 +36,7 @@ __all__ = [
     "fsync_dir",
     "read_loose",
     "remove_leftovers",
+    "prepare_objects",
 ]
 
 TEMP_PREFIX = "tmp_obj_"
@@ -51,12 +52,12 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
-def loose_path(objects: Path, hexsha: str) -> Path:
+def loose_path(objects: Path | str, hexsha: str) -> str:
     """Where git keeps a loose object."""
-    return objects / hexsha[:2] / hexsha[2:]
+    return os.path.join(objects, hexsha[:2], hexsha[2:])
 
 
-def read_loose(objects: Path, hexsha: str) -> tuple[bytes, bytes] | None:
+def read_loose(objects: Path | str, hexsha: str) -> tuple[bytes, bytes] | None:
     """``(kind, data)`` of a loose object, or None when it is not stored loose."""
     try:
         with open(loose_path(objects, hexsha), "rb") as fh:
@@ -65,6 +66,18 @@ def read_loose(objects: Path, hexsha: str) -> tuple[bytes, bytes] | None:
         return None
     header, _, data = raw.partition(b"\0")
     return header.split(b" ", 1)[0], data
+
+
+def prepare_objects(objects: Path) -> None:
+    """Make the 256 fan-out folders now, so that a commit never waits for a mkdir."""
+    made = False
+    for n in range(256):
+        folder = objects / f"{n:02x}"
+        if not folder.is_dir():
+            folder.mkdir()
+            made = True
+    if made:
+        fsync_dir(objects)
 
 
 def remove_leftovers(objects: Path, lock: Path) -> list[Path]:
@@ -82,36 +95,38 @@ class Transaction:
     """The files of one commit, made durable in the order described in the module docstring."""
 
     def __init__(self, objects: Path, durable: bool, pool: ThreadPoolExecutor | None) -> None:
-        self.objects = objects
+        self.objects = str(objects)
         self.durable = durable
         self.pool = pool
-        self._pending: list[tuple[int, Path, Path]] = []  # (open fd, temp path, final path)
+        self._pending: list[tuple[str, str]] = []  # (temp path, final path)
+        self._staged: set[str] = set()
         self._fds: list[int] = []
-        self._serial = 0
+        self._temp_base = os.path.join(self.objects, f"{TEMP_PREFIX}{os.getpid()}_")
 
     def add_object(self, kind: bytes, data: bytes, binsha: bytes | None = None) -> bytes:
         """Stage one object unless it exists already; returns its 20-byte SHA."""
         binsha = binsha or object_sha(kind, data)
         hexsha = binsha.hex()
         final = loose_path(self.objects, hexsha)
-        if final.exists() or any(p[2] == final for p in self._pending):
+        if hexsha in self._staged or os.path.exists(final):
             return binsha
-        self._serial += 1
-        temp = self.objects / f"{TEMP_PREFIX}{os.getpid()}_{self._serial}_{hexsha[:12]}"
+        self._staged.add(hexsha)
+        temp = self._temp_base + hexsha
         # Read-only from birth, like git's objects; the open descriptor can still write.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
         self._fds.append(fd)
-        self._pending.append((fd, temp, final))
-        body = zlib.compress(b"%s %d\0" % (kind, len(data)) + data, LOOSE_COMPRESSION)
-        _write_all(fd, body)
+        self._pending.append((temp, final))
+        _write_all(fd, zlib.compress(b"%s %d\0" % (kind, len(data)) + data, LOOSE_COMPRESSION))
         return binsha
 
     def finish(self, ref: Path, hexsha: str) -> None:
         """Put the staged objects in place, then point ``ref`` at ``hexsha``."""
-        lock = ref.with_name(ref.name + ".lock")
+        lock = f"{ref}.lock"
         try:
-            ref.parent.mkdir(parents=True, exist_ok=True)
             # O_EXCL: a lock that exists belongs to someone else (stale ones go at start).
+            lock_fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            ref.parent.mkdir(parents=True, exist_ok=True)
             lock_fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             self.abort()
@@ -119,42 +134,56 @@ class Transaction:
         self._fds.append(lock_fd)
         try:
             _write_all(lock_fd, hexsha.encode("ascii") + b"\n")
-            self._sync_each(os.fsync, self._fds)
+            self._sync_files()
             self._close_all()
-            folders: set[Path] = set()
-            for _, temp, final in self._pending:
-                if not final.parent.is_dir():
-                    final.parent.mkdir()
-                    folders.add(self.objects)
-                os.replace(temp, final)
-                folders.add(final.parent)
-            self._sync_each(fsync_dir, sorted(folders))
+            folders = {self._place(temp, final) for temp, final in self._pending}
+            self._pending = []
+            if self.durable:
+                # After the first, these find their folder's change already committed: no wait.
+                for folder in sorted(folders):
+                    fsync_dir(folder)
             os.replace(lock, ref)
             if self.durable:
                 fsync_dir(ref.parent)
         except BaseException:
             self.abort()
             with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
+                os.unlink(lock)
             raise
-        self._pending = []
+
+    def _place(self, temp: str, final: str) -> str:
+        """Rename one object into place; returns the folder that changed."""
+        folder = os.path.dirname(final)
+        try:
+            os.replace(temp, final)
+        except FileNotFoundError:
+            # The fan-out folder is gone (a `git prune` removes empty ones): make it again.
+            os.mkdir(folder)
+            if self.durable:
+                fsync_dir(self.objects)
+            os.replace(temp, final)
+        return folder
+
+    def _sync_files(self) -> None:
+        """fsync every staged file at once (durable mode); the first failure is raised."""
+        if not self.durable:
+            return
+        if self.pool is None or len(self._fds) < 2:
+            for fd in self._fds:
+                os.fsync(fd)
+            return
+        futures = [self.pool.submit(os.fsync, fd) for fd in self._fds]
+        wait(futures)  # no descriptor may be closed while a thread still fsyncs it
+        for future in futures:
+            future.result()
 
     def abort(self) -> None:
         """Drop whatever is staged (objects not yet in place are deleted)."""
         self._close_all()
-        for _, temp, _ in self._pending:
+        for temp, _ in self._pending:
             with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+                os.unlink(temp)
         self._pending = []
-
-    def _sync_each(self, sync, items: list) -> None:
-        if not self.durable or not items:
-            return
-        if self.pool is None or len(items) == 1:
-            for item in items:
-                sync(item)
-        else:
-            list(self.pool.map(sync, items))
 
     def _close_all(self) -> None:
         fds, self._fds = self._fds, []

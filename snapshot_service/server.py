@@ -133,7 +133,7 @@ class SnapshotService(Service):
         await note.send(self.publisher, topic=head["dataset"])
         self.counters.messages_out += 1
         self.counters.worked(head["commit"])
-        self.log.info("NOTIFY %s seq %d %s", head["dataset"], head["seq"], head["commit"][:12])
+        self.log.debug("NOTIFY %s seq %d %s", head["dataset"], head["seq"], head["commit"][:12])
 
     def heartbeat_detail(self) -> dict[str, Any]:
         """The store's path and every dataset's latest commit and sequence number."""

@@ -43,7 +43,7 @@ from gitdb.exc import AmbiguousObjectName, BadObject
 
 from mesh.errors import QPlanError
 from snapshot_service.diffs import dataset_diff
-from snapshot_service.disk import Transaction, read_loose, remove_leftovers
+from snapshot_service.disk import Transaction, prepare_objects, read_loose, remove_leftovers
 from snapshot_service.objects import (
     BLOB_MODE,
     TREE_MODE,
@@ -224,6 +224,7 @@ class GitStore:
         self._root: dict[bytes, tuple[bytes, bytes]] = {}
         for leftover in remove_leftovers(self.objects, self.ref.with_name(self.ref.name + ".lock")):
             log.warning("removed %s left by a crashed writer", leftover)
+        prepare_objects(self.objects)
         self.reload()
 
     # -- opening -----------------------------------------------------------------
