@@ -1,0 +1,405 @@
+"""The qplan_service stage: every ``conditioned`` commit becomes a ``plan`` commit; what-ifs.
+
+For each conditioned snapshot (``mesh.stage.Stage`` decides which, catching
+up by itself) it parses ``streams.txt``, plans it with the built-in planner
+or the operator's ``[qplan_service] filter_command``, adds ``problems`` (from
+``problems.jsonl``), ``lineage`` and ``status`` (from ``status.json``), and
+PUTs dataset ``plan`` (file ``plan.json``, one key a line) with
+``Source: conditioned@<sha>``. Without streams it commits an empty plan that
+still carries the problems. When the filter fails (exit code, timeout,
+output that is not a plan) nothing is committed, so the last good plan
+stays; the error is logged, counted and shown in the heartbeat.
+
+A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF::
+
+    WHATIF  {"base": null or a conditioned SHA, "edits": [edit…]}
+            -> {"base": {"conditioned": SHA, "plan": the plan commit made from it or null},
+                "plan": the plan with the edits applied (problems, lineage, status of the base),
+                "changes": [{"track", "id", "name", "before", "after"}…]}
+
+``base`` null means the conditioned commit the service planned last. The
+edits are those of ``qplan_service.whatif``; nothing is committed. Bad
+edits, an unknown base or a malformed request get ERR naming the problem.
+The parsed model and built-in plan of recent bases are cached, so a what-if
+on the current base costs one plan computation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
+from mesh.protocol import Message, split_envelope
+from mesh.snapshot import Snapshot
+from mesh.stage import Stage
+from qplan_service.planner import ALL, compute_plan, plan_to_json
+from qplan_service.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
+from qplan_service.whatif import EditError, apply_edits, compare_plans
+
+__all__ = [
+    "QplanService",
+    "Base",
+    "read_base",
+    "read_problems",
+    "finish_plan",
+    "empty_plan",
+    "PlanFailed",
+]
+
+SECTION = "qplan_service"
+STREAMS = "streams.txt"
+PROBLEMS = "problems.jsonl"
+STATUS = "status.json"
+PLAN_FILE = "plan.json"
+BASE_CACHE = 4  # recent conditioned commits kept parsed for what-ifs
+PLAN_LOG_SEARCH = 50  # plan commits searched for the one made from an older base
+_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
+
+
+class PlanFailed(Exception):
+    """The planner (built-in or filter) gave no usable plan for this input."""
+
+
+@dataclass
+class Base:
+    """One conditioned commit, parsed: what a plan and a what-if start from."""
+
+    conditioned: str
+    raw: str | None
+    model: Model | None  # None: the commit has no streams
+    problems: list[dict[str, Any]]
+    status: dict[str, Any]
+    plan_commit: str | None = None
+    _plan: dict[str, Any] | None = field(default=None, repr=False)
+
+    def plan(self) -> dict[str, Any]:
+        """The built-in plan of this base, with problems, lineage and status (made once)."""
+        if self._plan is None:
+            self._plan = finish_plan(
+                compute_plan(self.model) if self.model is not None else empty_plan(), self
+            )
+        return self._plan
+
+
+def read_problems(data: bytes) -> list[dict[str, Any]]:
+    """The records of problems.jsonl; a line that is not one becomes a problem itself."""
+    problems = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            problem = json.loads(line)
+        except ValueError:
+            problem = None
+        if not isinstance(problem, dict):
+            problem = _problem(f"{PROBLEMS} line {number} is not a JSON object")
+        problems.append(problem)
+    return problems
+
+
+def read_base(snapshot: Snapshot) -> Base:
+    """Parse a conditioned snapshot; raises PlanFailed for streams that do not parse."""
+    problems = read_problems(snapshot.files.get(PROBLEMS, b""))
+    try:
+        status = json.loads(snapshot.files.get(STATUS, b"{}"))
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        problems.append(_problem(f"{STATUS} is not a JSON object"))
+        status = {}
+    model = None
+    if STREAMS in snapshot.files:
+        try:
+            model = parse_streams(snapshot.text(STREAMS))
+        except (StreamsError, UnicodeDecodeError) as exc:
+            raise PlanFailed(f"{STREAMS} of conditioned@{snapshot.commit}: {exc}") from None
+    return Base(
+        conditioned=snapshot.commit or "",
+        raw=snapshot.lineage.get("raw"),
+        model=model,
+        problems=problems,
+        status={"stale": bool(status.get("stale")), "streams_from": status.get("streams_from")},
+    )
+
+
+def _problem(message: str) -> dict[str, Any]:
+    """A problem record for conditioned data the planner could not read."""
+    return {
+        "severity": "error",
+        "sheet": "",
+        "row": None,
+        "column": "",
+        "value": "",
+        "message": message,
+    }
+
+
+def empty_plan() -> dict[str, Any]:
+    """The plan of a commit without streams: nothing planned, problems to show."""
+    return {
+        "params": None,
+        "skills": [],
+        "triages": [int(t) if t.is_integer() else t for t in TRIAGE_LEVELS],
+        "tracks": [],
+        "by_track": {},
+    }
+
+
+def finish_plan(plan: dict[str, Any], base: Base) -> dict[str, Any]:
+    """``plan`` with the base's problems, lineage and status added (a new dict)."""
+    return {
+        **plan,
+        "problems": base.problems,
+        "lineage": {"conditioned": base.conditioned, "raw": base.raw},
+        "status": base.status,
+    }
+
+
+def _summary(plan: dict[str, Any]) -> str:
+    """``120 work items in 6 tracks, 40 not finishing`` (of track All)."""
+    work = plan.get("by_track", {}).get(ALL, {}).get("work", [])
+    tracks = max(len(plan.get("tracks", [])) - 1, 0)
+    dnf = sum(1 for item in work if isinstance(item, dict) and item.get("end") is None)
+    return f"{len(work)} work items in {tracks} tracks, {dnf} not finishing"
+
+
+class QplanService(Stage):
+    """Plans every conditioned commit and answers what-if requests."""
+
+    name = "qplan_service"
+    upstream = "conditioned"
+    output = "plan"
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        command = config.text(SECTION, "filter_command")
+        try:
+            self.filter_command = shlex.split(command)
+        except ValueError as exc:
+            raise ConfigError(f"{config.file}: [{SECTION}] filter_command: {exc}") from None
+        self.filter_timeout = config.number(SECTION, "filter_timeout", minimum=0.1)
+        self.request_endpoint = config.endpoint(SECTION, "request_endpoint")
+        self.bases: OrderedDict[str, Base] = OrderedDict()
+        self.current: str | None = None  # the conditioned commit planned last
+        self.last_error: str | None = None
+        self.last_plan: dict[str, Any] = {}
+
+    # -- the follow loop ---------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Bind the what-if socket, then follow the conditioned dataset."""
+        self.router = self.socket(zmq.ROUTER)
+        try:
+            self.router.bind(self.request_endpoint)
+        except zmq.ZMQError as exc:
+            raise QPlanError(
+                f"cannot bind [{SECTION}] request_endpoint {self.request_endpoint}: {exc} "
+                "(is another qplan_service running?)"
+            ) from None
+        await super().setup()
+        self.spawn(self.serve(), "serve")
+        planner = shlex.join(self.filter_command) if self.filter_command else "built-in"
+        self.log.info("what-ifs on %s; planner: %s", self.request_endpoint, planner)
+
+    def heartbeat_detail(self) -> dict[str, Any]:
+        """Which planner runs, the last plan made and the last planning error."""
+        return {
+            "planner": "filter" if self.filter_command else "built-in",
+            "last_plan": self.last_plan,
+            "last_error": self.last_error,
+        }
+
+    async def process(self, snapshot: Snapshot) -> None:
+        """Plan one conditioned snapshot and commit the plan, or keep the last one on failure."""
+        sha = snapshot.commit or ""
+        started = time.monotonic()
+        try:
+            base = read_base(snapshot)
+            if base.model is None:
+                plan = base.plan()
+            elif self.filter_command:
+                plan = finish_plan(await self.run_filter(snapshot.files[STREAMS], sha), base)
+            else:
+                plan = base.plan()
+        except PlanFailed as exc:
+            self.counters.errors += 1
+            self.last_error = str(exc)
+            self.log.error("conditioned@%s: no plan, the last good one stays: %s", sha[:12], exc)
+            return
+        reply = await self.snapshot.put(
+            self.output,
+            {PLAN_FILE: plan_to_json(plan, pretty=True)},
+            source=f"{self.upstream}@{sha}",
+            message=f"Plan conditioned@{sha[:12]}: {_summary(plan)}",
+            producer=self.name,
+        )
+        self.counters.messages_out += 1
+        base.plan_commit = reply.get("commit")
+        self.remember(base)
+        self.current = sha
+        self.last_error = None
+        self.last_plan = {
+            "conditioned": sha,
+            "plan": base.plan_commit,
+            "seconds": round(time.monotonic() - started, 3),
+            "summary": _summary(plan),
+        }
+        self.log.info(
+            "conditioned@%s -> plan@%s (seq %s%s): %s",
+            sha[:12],
+            str(base.plan_commit)[:12],
+            reply.get("seq"),
+            "" if reply.get("changed", True) else ", unchanged",
+            _summary(plan),
+        )
+
+    async def run_filter(self, streams: bytes, sha: str) -> dict[str, Any]:
+        """Plan with the external filter; raises PlanFailed when it gives no plan."""
+        what = f"filter {shlex.join(self.filter_command)!r}"
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.filter_command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # so a timeout kills whatever the filter started too
+            )
+        except OSError as exc:
+            raise PlanFailed(f"{what} could not start: {exc}") from None
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(streams), self.filter_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            raise PlanFailed(f"{what} took more than {self.filter_timeout:g} s; killed") from None
+        if proc.returncode != 0:
+            said = err.decode("utf-8", "replace").strip().splitlines()
+            detail = f": {said[-1][:300]}" if said else ""
+            raise PlanFailed(f"{what} exited with code {proc.returncode}{detail}")
+        try:
+            plan = json.loads(out)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PlanFailed(f"{what} printed no JSON ({exc})") from None
+        if not isinstance(plan, dict) or not isinstance(plan.get("by_track"), dict):
+            raise PlanFailed(f'{what} printed JSON that is not a plan (no "by_track" object)')
+        self.log.debug("conditioned@%s planned by %s", sha[:12], what)
+        return plan
+
+    # -- bases for what-ifs ------------------------------------------------------------
+
+    def remember(self, base: Base) -> None:
+        """Keep ``base`` parsed for what-ifs; forget the least recently used beyond a few."""
+        self.bases[base.conditioned] = base
+        self.bases.move_to_end(base.conditioned)
+        while len(self.bases) > BASE_CACHE:
+            self.bases.popitem(last=False)
+
+    async def base(self, wanted: str | None) -> Base:
+        """The parsed conditioned commit ``wanted`` (None: the one planned last)."""
+        sha = wanted or self.current or self.last_input
+        if sha is None:
+            latest = await self.snapshot.latest(self.upstream)
+            if latest.commit is None:
+                raise EditError("there is no conditioned data yet to plan a what-if on")
+            sha = latest.commit
+        for known, base in reversed(self.bases.items()):
+            if known.startswith(sha):
+                self.bases.move_to_end(known)
+                return base
+        try:
+            snapshot = await self.snapshot.get(self.upstream, sha)
+        except RemoteError as exc:
+            raise EditError(f"unknown base {sha!r}: {exc}") from None
+        try:
+            base = read_base(snapshot)
+        except PlanFailed as exc:
+            raise EditError(f"base {sha[:12]} cannot be planned: {exc}") from None
+        base.plan_commit = await self._plan_commit_of(base.conditioned)
+        self.remember(base)
+        return base
+
+    async def _plan_commit_of(self, conditioned: str) -> str | None:
+        """The plan commit made from ``conditioned``, if it is among the recent ones."""
+        source = f"{self.upstream}@{conditioned}"
+        for entry in await self.snapshot.log(self.output, limit=PLAN_LOG_SEARCH):
+            if entry.get("source") == source:
+                return entry.get("commit")
+        return None
+
+    # -- what-if requests ----------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Answer WHATIF requests until cancelled, one at a time."""
+        while True:
+            frames = await self.router.recv_multipart()
+            self.counters.requests += 1
+            try:
+                envelope, body = split_envelope(frames)
+            except ProtocolError as exc:
+                self.counters.errors += 1
+                self.log.warning("dropped a request of %d frames: %s", len(frames), exc)
+                continue
+            reply = await self.answer(body)
+            await reply.send(self.router, envelope=envelope)
+            self.counters.worked()
+
+    async def answer(self, body: list[bytes]) -> Message:
+        """The answer to one request: OK with the what-if plan, or ERR naming the problem."""
+        try:
+            _, request = Message.from_frames(body)
+            if request.kind != "WHATIF":
+                raise EditError(f"unknown request {request.kind!r}; this service answers WHATIF")
+            return Message("OK", await self.whatif(request.header))
+        except ProtocolError as exc:
+            return self._refuse(f"malformed request: {exc}", "bad_request")
+        except EditError as exc:
+            return self._refuse(str(exc), "bad_request")
+        except QPlanError as exc:
+            return self._refuse(f"the store did not answer: {exc}", "unavailable")
+        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the service
+            self.log.exception("internal error answering a what-if")
+            return self._refuse(f"internal error: {type(exc).__name__}: {exc}", "internal")
+
+    def _refuse(self, text: str, code: str) -> Message:
+        self.counters.errors += 1
+        self.log.info("WHATIF refused (%s): %s", code, text)
+        return Message.error(text, code)
+
+    async def whatif(self, header: dict[str, Any]) -> dict[str, Any]:
+        """The what-if answer for one request header; raises EditError for a bad one."""
+        wanted = header.get("base")
+        if wanted is not None and (not isinstance(wanted, str) or not _SHA.match(wanted)):
+            raise EditError(f'"base" must be null or a conditioned commit SHA, not {wanted!r}')
+        if "edits" not in header:
+            raise EditError('the request has no "edits" (a list of edits)')
+        base = await self.base(wanted.lower() if wanted else None)
+        if base.model is None:
+            raise EditError(f"base {base.conditioned[:12]} has no streams to plan (see problems)")
+        started = time.monotonic()
+        plan = finish_plan(compute_plan(apply_edits(base.model, header["edits"])), base)
+        changes = compare_plans(base.plan(), plan)
+        self.log.info(
+            "WHATIF on conditioned@%s: %d edits, %d changes, %.0f ms",
+            base.conditioned[:12],
+            len(header["edits"]),
+            len(changes),
+            (time.monotonic() - started) * 1000,
+        )
+        return {
+            "base": {"conditioned": base.conditioned, "plan": base.plan_commit},
+            "plan": plan,
+            "changes": changes,
+        }
