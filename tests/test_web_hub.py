@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from web.app import answer_client
-from web.hub import Hub
+from web.hub import Hub, text_frame
 
 
 class FakeSocket:
@@ -18,7 +18,7 @@ class FakeSocket:
         self.pending: list[asyncio.Future] = []
         self.closed = False
 
-    def write_message(self, message: bytes, binary: bool = False):
+    def send_frame(self, message: bytes):
         if self.broken:
             raise OSError("connection reset")
         self.got.append(message)
@@ -49,7 +49,7 @@ async def settle(predicate, rounds: int = 200) -> None:
 def test_a_stalled_client_does_not_delay_the_others_and_only_gets_the_newest_plan():
     async def scenario():
         sent = []
-        hub = Hub(sent=lambda: sent.append(1))
+        hub = Hub(sent=sent.append)
         fast, slow = FakeSocket(), FakeSocket(fast=False)
         hub.add(fast)
         hub.add(slow)
@@ -65,8 +65,8 @@ def test_a_stalled_client_does_not_delay_the_others_and_only_gets_the_newest_pla
         assert fast.closed and slow.closed
         return sent
 
-    # Five writes to the fast client and the one the slow client finished.
-    assert len(asyncio.run(scenario())) == 6
+    # Five writes to the fast client and two to the slow one.
+    assert asyncio.run(scenario()) == ["plan"] * 7
 
 
 def test_a_broken_client_is_dropped_and_the_rest_keep_getting_plans():
@@ -111,3 +111,10 @@ def test_browser_messages_get_a_pong_or_an_error():
     for bad in ("nope", "[1]", '{"type": 3}', '{"type": "shout"}', b"\x00\x01"):
         answer = answer_client(bad)
         assert answer["type"] == "error" and answer["error"]
+
+
+def test_text_frames_carry_their_length_in_the_smallest_form():
+    assert text_frame(b"hi") == b"\x81\x02hi"
+    assert text_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    big = text_frame(b"y" * 70000)
+    assert big[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big") and len(big) == 70010

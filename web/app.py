@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from asyncio import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -307,6 +308,20 @@ class Socket(tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         self.service.disconnect(self)
+
+    def send_frame(self, frame: bytes) -> Future | None:
+        """Write one complete websocket frame; a future that is done once it is flushed.
+
+        The hub frames each message once for every client (``web.hub.text_frame``)
+        and the same bytes go to each connection's stream: nothing is encoded
+        or copied per client. No extension (compression) is ever negotiated
+        here, so a plain frame is what the client expects.
+        """
+        connection = self.ws_connection
+        stream = getattr(connection, "stream", None)
+        if connection is None or connection.is_closing() or stream is None:
+            raise tornado.websocket.WebSocketClosedError()
+        return stream.write(frame)
 
 
 def answer_client(message: str | bytes) -> dict[str, Any]:

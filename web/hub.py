@@ -2,14 +2,19 @@
 
 Each connected client is a ``Peer`` with a tiny mailbox: one slot for the
 newest plan, one for the newest health, and a short queue of replies (hello,
-pong, error). ``Hub.broadcast`` only fills slots and never awaits a client;
-each peer's own sender writes its mailbox to the socket and waits for that
-write alone. A slow client therefore skips plans it had no time for (it only
-ever gets the newest) and a dead one is dropped, while every other client
-gets each message as fast as its own connection allows.
+pong, error). ``Hub.broadcast`` fills mailboxes and never waits for a
+client: a peer whose previous write has been flushed starts the next write
+at once (the bytes go to the kernel's socket buffer, or stay queued in the
+connection); a peer still writing only has its slot replaced, and its own
+write-completion callback sends the newest message when the socket drains.
+A slow client therefore skips plans it had no time for (it only ever gets
+the newest), a dead one is dropped, and every other client gets each message
+as fast as its own connection allows.
 
 Messages are handed over already encoded (UTF-8 JSON bytes, built once per
-plan by the caller) and go out as text frames.
+plan by the caller) and framed once (``text_frame``); each connection then
+writes the same bytes object: the plan is neither re-encoded nor copied per
+client, and goes out in one write.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-__all__ = ["Hub", "Peer", "Connection"]
+__all__ = ["Hub", "Peer", "Connection", "text_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -29,36 +35,44 @@ MAX_REPLIES = 16  # queued replies per client; more means it is not reading, so 
 SLOTS = ("plan", "health")  # kinds where only the newest message matters
 
 
-class Connection(Protocol):
-    """What the hub needs from a websocket: a write that returns an awaitable, and close."""
+def text_frame(message: bytes) -> bytes:
+    """A final, unmasked websocket text frame holding ``message`` (RFC 6455 section 5.2)."""
+    size = len(message)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + message
 
-    def write_message(self, message: bytes, binary: bool = False) -> Any: ...
+
+class Connection(Protocol):
+    """What the hub needs from a websocket."""
+
+    def send_frame(self, frame: bytes) -> asyncio.Future | None:
+        """Start writing one websocket frame; a future that is done once it is flushed (or None)."""
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
 class Peer:
-    """One client: its mailbox and the task that empties it onto its socket."""
+    """One client: its mailbox, and the send-when-drained chain that empties it."""
 
     def __init__(
-        self, connection: Connection, wants: frozenset[str], sent: Callable[[], None]
+        self, connection: Connection, wants: frozenset[str], sent: Callable[[str], None]
     ) -> None:
         self.connection = connection
         self.wants = wants
         self.slots: dict[str, bytes] = {}
         self.replies: deque[bytes] = deque(maxlen=MAX_REPLIES)
         self.skipped = 0  # plans or health replaced before they could be sent
-        self._sent = sent
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
         self.closed = False
+        self._sent = sent
+        self._writing: asyncio.Future | None = None
 
-    def start(self) -> None:
-        """Start the sender."""
-        self._task = asyncio.get_running_loop().create_task(self._send_loop())
-
-    def offer(self, kind: str, data: bytes) -> None:
-        """Put a message in the mailbox (replacing an unsent one of the same slot)."""
+    def offer(self, kind: str, frame: bytes) -> None:
+        """Put a framed message in the mailbox (replacing an unsent one of its slot) and send."""
         if self.closed:
             return
         if kind in SLOTS:
@@ -66,52 +80,70 @@ class Peer:
                 return
             if kind in self.slots:
                 self.skipped += 1
-            self.slots[kind] = data
+            self.slots[kind] = frame
         else:
-            self.replies.append(data)
-        self._wake.set()
+            self.replies.append(frame)
+        if self._writing is None:
+            self._pump()
 
-    def _next(self) -> bytes | None:
+    def _next(self) -> tuple[str, bytes] | None:
         """Replies first (they answer the client), then the plan, then health."""
         if self.replies:
-            return self.replies.popleft()
+            return "reply", self.replies.popleft()
         for kind in SLOTS:
             if kind in self.slots:
-                return self.slots.pop(kind)
+                return kind, self.slots.pop(kind)
         return None
 
-    async def _send_loop(self) -> None:
-        """Write the mailbox out, one message at a time, until the connection ends."""
-        try:
-            while True:
-                data = self._next()
-                if data is None:
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                await self.connection.write_message(data)
-                self._sent()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failed write ends only this client
-            log.info("websocket client dropped: %s", exc or type(exc).__name__)
-            self.closed = True
-            with contextlib.suppress(Exception):
-                self.connection.close()
+    def _pump(self) -> None:
+        """Send from the mailbox until it is empty or a write has to wait for the socket."""
+        while not self.closed:
+            item = self._next()
+            if item is None:
+                return
+            kind, data = item
+            try:
+                pending = self.connection.send_frame(data)
+            except Exception as exc:  # noqa: BLE001 - any failed write ends only this client
+                self._drop(exc)
+                return
+            self._sent(kind)
+            if pending is not None and not pending.done():
+                self._writing = pending
+                pending.add_done_callback(self._written)
+                return
+            if pending is not None and pending.exception() is not None:
+                self._drop(pending.exception())
+                return
 
-    async def stop(self) -> None:
-        """Stop the sender."""
+    def _written(self, future: asyncio.Future) -> None:
+        """The socket took the last write: send what arrived meanwhile."""
+        self._writing = None
+        if future.cancelled() or future.exception() is not None:
+            self._drop(future.exception() if not future.cancelled() else None)
+            return
+        self._pump()
+
+    def _drop(self, exc: BaseException | None) -> None:
+        """Give up on this client (the others are not affected)."""
+        log.info("websocket client dropped: %s", exc or "write cancelled")
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.slots.clear()
+        self.replies.clear()
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+    def stop(self) -> None:
+        """Send nothing more."""
+        self.closed = True
+        self.slots.clear()
+        self.replies.clear()
 
 
 class Hub:
     """Every connected client; broadcast fills mailboxes and returns at once."""
 
-    def __init__(self, sent: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, sent: Callable[[str], None] = lambda kind: None) -> None:
         self.peers: dict[int, Peer] = {}
         self._sent = sent
 
@@ -119,34 +151,32 @@ class Hub:
         return len(self.peers)
 
     def add(self, connection: Connection, wants: frozenset[str] = frozenset(SLOTS)) -> Peer:
-        """Register a new client and start its sender."""
+        """Register a new client."""
         peer = Peer(connection, wants, self._sent)
         self.peers[id(connection)] = peer
-        peer.start()
         return peer
 
     def remove(self, connection: Connection) -> None:
-        """Forget a client (its sender is cancelled)."""
+        """Forget a client."""
         peer = self.peers.pop(id(connection), None)
         if peer is not None:
-            peer.closed = True
-            if peer._task is not None:
-                peer._task.cancel()
+            peer.stop()
 
-    def broadcast(self, kind: str, data: bytes) -> int:
-        """Offer one encoded message to every client; returns how many clients took it."""
+    def broadcast(self, kind: str, frame: bytes) -> int:
+        """Offer one framed message to every client that wants it; returns how many."""
         count = 0
-        for peer in self.peers.values():
+        for peer in list(self.peers.values()):
             if not peer.closed and (kind not in SLOTS or kind in peer.wants):
-                peer.offer(kind, data)
+                peer.offer(kind, frame)
                 count += 1
         return count
 
     async def close(self) -> None:
-        """Close every connection and stop every sender."""
+        """Close every connection."""
         peers = list(self.peers.values())
         self.peers.clear()
         for peer in peers:
+            peer.stop()
             with contextlib.suppress(Exception):
                 peer.connection.close(1001, "server stopping")
-        await asyncio.gather(*(peer.stop() for peer in peers), return_exceptions=True)
+        await asyncio.sleep(0)  # let the close frames be written

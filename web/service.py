@@ -28,7 +28,7 @@ from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
 from web.app import make_app
 from web.health import HealthBoard
-from web.hub import Hub
+from web.hub import Hub, text_frame
 
 __all__ = ["WebService", "PlanVersion", "load_plan", "raise_open_files_limit"]
 
@@ -52,6 +52,7 @@ class PlanVersion:
     plan: dict[str, Any]
     document: bytes = b""  # the plan as compact JSON, made once
     message: bytes = field(default=b"", repr=False)  # the websocket "plan" message, made once
+    frame: bytes = field(default=b"", repr=False)  # the same, framed for a new client
 
     def version(self) -> dict[str, Any]:
         """The version fields every API answer about this plan carries."""
@@ -88,6 +89,7 @@ def load_plan(snapshot: Snapshot) -> PlanVersion:
     head = encode_json({"type": "plan", **version.version()})
     # Splice the already-encoded plan into the message instead of encoding it twice.
     version.message = head[:-1] + b',"plan":' + version.document + b"}"
+    version.frame = text_frame(version.message)
     return version
 
 
@@ -201,7 +203,7 @@ class WebService(Stage):
         """Push the dashboard rows to the browsers that want them."""
         while True:
             self._health = encode_json({"type": "health", **self.board.snapshot()})
-            self.hub.broadcast("health", self._health)
+            self.hub.broadcast("health", text_frame(self._health))
             await asyncio.sleep(HEALTH_INTERVAL)
 
     # -- the stage -----------------------------------------------------------------
@@ -233,7 +235,7 @@ class WebService(Stage):
         raw_time = _raw_time(version.chain)
         if raw_time:
             self.board.last_raw_time = raw_time
-        clients = self.hub.broadcast("plan", version.message)
+        clients = self.hub.broadcast("plan", version.frame)
         self.log.info(
             "plan@%s (seq %d, raw %s) pushed to %d clients",
             version.commit[:12],
@@ -252,8 +254,10 @@ class WebService(Stage):
 
     # -- what the handlers use ---------------------------------------------------------
 
-    def _sent_plan(self) -> None:
-        self.counters.messages_out += 1
+    def _sent_plan(self, kind: str) -> None:
+        """Count plan pushes (health pushes are the dashboard's own traffic)."""
+        if kind == "plan":
+            self.counters.messages_out += 1
 
     def connect(self, connection, wants: frozenset[str]) -> None:
         """A browser connected: greet it, then give it the plan and health it wants."""
@@ -265,17 +269,17 @@ class WebService(Stage):
             "waiting": waiting,
             "commit": None if waiting else self.current.commit,
         }
-        peer.offer("hello", encode_json(hello))
+        peer.offer("hello", text_frame(encode_json(hello)))
         if not waiting:
-            peer.offer("plan", self.current.message)
+            peer.offer("plan", self.current.frame)
         if self._health:
-            peer.offer("health", self._health)
+            peer.offer("health", text_frame(self._health))
 
     def reply(self, connection, data: bytes) -> None:
         """Queue an answer for one browser."""
         peer = self.hub.peers.get(id(connection))
         if peer is not None:
-            peer.offer("reply", data)
+            peer.offer("reply", text_frame(data))
 
     def disconnect(self, connection) -> None:
         """A browser went away."""

@@ -1,0 +1,391 @@
+"""End to end: from a raw commit to the plan built from it in the browsers' websockets.
+
+The whole mesh runs as real processes (run_all with a temp config, the store
+in a temp folder). Two variants of the sample workbook's raw sheets are PUT
+alternately as dataset ``raw`` through ``mesh.snapshot.SnapshotClient``;
+t0 is the moment the PUT is answered. For each pull the bench measures when
+websocket clients hold the plan whose ``lineage.raw`` is that commit: with
+one client, and with ``--clients`` (1,000) connected, where the figure is the
+time until the LAST of them has it.
+
+In the same run a plain SUB on the store's notifications gives the baseline
+(raw commit -> its NOTIFY: the transport floor) and the stage breakdown
+(raw NOTIFY -> conditioned NOTIFY -> plan NOTIFY -> websocket), so it is
+clear which stage the time goes to.
+
+``.venv/bin/python bench/e2e_bench.py [--pulls 40] [--clients 1000]``. It
+prints figures and never fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import resource
+import statistics
+import struct
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+import zmq.asyncio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pull_raw  # noqa: E402
+from mesh.config import Config  # noqa: E402
+from mesh.protocol import Message  # noqa: E402
+from mesh.snapshot import SnapshotClient  # noqa: E402
+from tests.support import PYTHON, Proc, wait_for, write_config  # noqa: E402
+
+SAMPLE = ROOT / "data" / "sample" / "plan.xlsx"
+WAIT = 20.0  # seconds a pull may take before it counts as lost
+CONNECT_BATCH = 100  # connections opened at once (the listen backlog is 128)
+RAW_SHA = re.compile(rb'"lineage":\{[^}]*"raw":"([0-9a-f]{40})"')
+HEAD_BYTES = 8192  # the version fields come before the plan in a "plan" message
+AIMS = {"p50_1": 50.0, "p99_1": 150.0, "last_of_many": 250.0}  # milliseconds
+
+
+# -- a minimal websocket client: enough to time 1,000 of them from one process ------------
+
+
+class WsClient(asyncio.Protocol):
+    """A websocket client that only records when a message containing the awaited SHA arrives."""
+
+    def __init__(self, host: str, port: int, watch: Watch) -> None:
+        self.request = (
+            f"GET /ws?want=plan HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
+        ).encode()
+        self.watch = watch
+        self.buffer = bytearray()
+        self.upgraded = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.messages = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(ConnectionError(f"closed before the upgrade: {exc}"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded.done():
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(self.buffer[: self.buffer.find(b"\r\n")])
+            del self.buffer[: end + 4]
+            if b" 101 " not in status:
+                self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
+                return
+            self.upgraded.set_result(True)
+        self._frames()
+
+    def _frames(self) -> None:
+        """Take every complete frame out of the buffer."""
+        while len(self.buffer) >= 2:
+            opcode, size = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
+            start = 2
+            if size == 126:
+                if len(self.buffer) < 4:
+                    return
+                size, start = struct.unpack_from("!H", self.buffer, 2)[0], 4
+            elif size == 127:
+                if len(self.buffer) < 10:
+                    return
+                size, start = struct.unpack_from("!Q", self.buffer, 2)[0], 10
+            if len(self.buffer) < start + size:
+                return
+            payload = bytes(self.buffer[start : start + size])
+            del self.buffer[: start + size]
+            if opcode == 0x9:  # ping: answer with a masked pong, as a client must
+                mask = os.urandom(4)
+                body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + body)
+            elif opcode == 0x1:
+                self.messages += 1
+                self.watch.seen(self, payload)
+
+
+@dataclass
+class Watch:
+    """When each client (and the SUB) saw the results of each raw commit.
+
+    Arrivals are kept per raw SHA from the moment they happen, because a plan
+    can reach a client before the coroutine that sent the PUT has resumed.
+    """
+
+    sha: bytes = b""
+    clients: int = 0
+    arrivals: dict[bytes, dict[int, float]] = field(default_factory=dict)
+    notes: dict[bytes, dict[str, float]] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def start(self, sha: str, clients: int) -> None:
+        """Wait for ``sha`` at ``clients`` clients (forgetting older commits)."""
+        self.sha, self.clients = sha.encode(), clients
+        self.arrivals = {self.sha: self.arrivals.get(self.sha, {})}
+        self.notes = {self.sha: self.notes.get(self.sha, {})}
+        self.done.clear()
+        if len(self.arrivals[self.sha]) >= clients:
+            self.done.set()
+
+    def seen(self, client: WsClient, payload: bytes) -> None:
+        """A client got a message: note when, per raw SHA of its plan."""
+        now = time.perf_counter()
+        match = RAW_SHA.search(payload, 0, HEAD_BYTES)
+        if match is None:
+            return
+        sha = match.group(1)
+        got = self.arrivals.setdefault(sha, {})
+        got.setdefault(id(client), now)
+        if sha == self.sha and len(got) >= self.clients:
+            self.done.set()
+
+    def noted(self, dataset: str, raw: str | None) -> None:
+        """The SUB heard a NOTIFY whose lineage is raw commit ``raw``."""
+        if raw:
+            self.notes.setdefault(raw.encode(), {}).setdefault(dataset, time.perf_counter())
+
+    def times(self) -> tuple[list[float], dict[str, float]]:
+        """Arrival times at the clients, sorted, and NOTIFY times, of the awaited SHA."""
+        return sorted(self.arrivals.get(self.sha, {}).values()), self.notes.get(self.sha, {})
+
+
+async def listen(endpoint: str, watch: Watch, context: zmq.asyncio.Context) -> None:
+    """A plain SUB on the store's notifications: the baseline and the stage times."""
+    sub = context.socket(zmq.SUB)
+    sub.linger = 0
+    sub.connect(endpoint)
+    for topic in (b"raw", b"conditioned", b"plan"):
+        sub.subscribe(topic)
+    try:
+        while True:
+            topic, message = Message.from_frames(await sub.recv_multipart(), topic=True)
+            head = message.header
+            raw = head["commit"] if topic == "raw" else (head.get("lineage") or {}).get("raw")
+            watch.noted(topic, raw)
+    finally:
+        sub.close(linger=0)
+
+
+async def connect(host: str, port: int, count: int, watch: Watch) -> list[WsClient]:
+    """Open ``count`` websocket clients, a batch at a time."""
+    loop = asyncio.get_running_loop()
+    clients: list[WsClient] = []
+    while len(clients) < count:
+        batch = min(CONNECT_BATCH, count - len(clients))
+        made = await asyncio.gather(
+            *(
+                loop.create_connection(lambda: WsClient(host, port, watch), host, port)
+                for _ in range(batch)
+            )
+        )
+        protocols = [protocol for _, protocol in made]
+        await asyncio.gather(*(p.upgraded for p in protocols))
+        clients += protocols
+    return clients
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def variants() -> list[dict[str, str]]:
+    """Two versions of the sample's raw sheets that plan differently."""
+    files = pull_raw.raw_files(pull_raw.read_sheets(pull_raw.resolve_source(str(SAMPLE))))
+    work = files["work.tsv"].split("\n")
+    other = work[:]
+    cells = other[3].split("\t")
+    cells[2] = cells[2] + " (re-estimated)"
+    cells[5:8] = ["20", "20", "20"]
+    other[3] = "\t".join(cells)
+    return [files, {**files, "work.tsv": "\n".join(other)}]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Phase:
+    """The timings of one run of pulls, in milliseconds."""
+
+    clients: int
+    first: list[float] = field(default_factory=list)
+    last: list[float] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=dict)
+    lost: int = 0
+
+    def stage(self, name: str, value: float) -> None:
+        self.stages.setdefault(name, []).append(value)
+
+
+def _put(store: SnapshotClient, files: dict[str, str]) -> tuple[dict, float]:
+    """PUT raw; the answer and the moment it came (t0)."""
+    answer = store.put("raw", files, source="e2e_bench")
+    return answer, time.perf_counter()
+
+
+async def run_phase(store: SnapshotClient, clients: int, pulls: int, watch: Watch, files) -> Phase:
+    """PUT alternating raw variants and time each until every client has its plan."""
+    phase = Phase(clients)
+    for n in range(pulls):
+        answer, t0 = await asyncio.to_thread(_put, store, files[n % 2])
+        watch.start(answer["commit"], clients)
+        try:
+            await asyncio.wait_for(watch.done.wait(), WAIT)
+        except TimeoutError:
+            phase.lost += 1
+            continue
+        times, notes = watch.times()
+        phase.first.append((times[0] - t0) * 1000)
+        phase.last.append((times[-1] - t0) * 1000)
+        notes = {k: (v - t0) * 1000 for k, v in notes.items()}
+        if {"raw", "conditioned", "plan"} <= notes.keys():
+            phase.stage("raw NOTIFY (baseline)", notes["raw"])
+            phase.stage(
+                "condition: raw NOTIFY -> conditioned NOTIFY", notes["conditioned"] - notes["raw"]
+            )
+            phase.stage(
+                "qplan: conditioned NOTIFY -> plan NOTIFY", notes["plan"] - notes["conditioned"]
+            )
+            phase.stage("web: plan NOTIFY -> first client", phase.first[-1] - notes["plan"])
+            phase.stage("web: plan NOTIFY -> last client", phase.last[-1] - notes["plan"])
+    return phase
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "no data"
+    return (
+        f"p50 {percentile(values, 50):7.1f}  p95 {percentile(values, 95):7.1f}  "
+        f"p99 {percentile(values, 99):7.1f}  max {max(values):7.1f} ms"
+    )
+
+
+def report(phases: list[Phase], pulls: int) -> None:
+    print(f"\nraw commit (PUT answered) -> plan in websocket clients, {pulls} pulls per row")
+    for phase in phases:
+        label = "1 client" if phase.clients == 1 else f"{phase.clients} clients, last"
+        print(
+            f"  {label:<22} {summary(phase.last)}"
+            + (f"  ({phase.lost} lost)" if phase.lost else "")
+        )
+        if phase.clients > 1:
+            print(f"  {f'{phase.clients} clients, first':<22} {summary(phase.first)}")
+    print("\nstage breakdown (same pulls):")
+    for phase in phases:
+        print(f"  with {phase.clients} client(s):")
+        for name, values in phase.stages.items():
+            print(
+                f"    {name:<46} p50 {statistics.median(values):7.2f}  p99 "
+                f"{percentile(values, 99):7.2f} ms"
+            )
+    one = phases[0]
+    base = one.stages.get("raw NOTIFY (baseline)", [])
+    if base and one.last:
+        floor = max(statistics.median(base), 0.001)
+        print(
+            f"\nbaseline (raw commit -> NOTIFY at a plain SUB) p50 {floor:.2f} ms; "
+            f"e2e/baseline p50 ratio {statistics.median(one.last) / floor:.0f}x"
+        )
+    aims = []
+    if one.last:
+        aims.append(f"1 client p50 {percentile(one.last, 50):.0f} ms (aim <= {AIMS['p50_1']:.0f})")
+        aims.append(f"1 client p99 {percentile(one.last, 99):.0f} ms (aim <= {AIMS['p99_1']:.0f})")
+    if len(phases) > 1 and phases[1].last:
+        aims.append(
+            f"last of {phases[1].clients} p50 {percentile(phases[1].last, 50):.0f} ms "
+            f"(aim <= {AIMS['last_of_many']:.0f})"
+        )
+    print("aims: " + "; ".join(aims))
+
+
+async def bench(config: Config, pulls: int, many: int) -> list[Phase]:
+    """Connect the clients and the SUB, then run the phases."""
+    context = zmq.asyncio.Context()
+    watch = Watch()
+    host, port = config.text("web", "host"), config.port("web", "port")
+    listener = asyncio.create_task(
+        listen(config.endpoint("snapshot_service", "publish_endpoint"), watch, context)
+    )
+    files = variants()
+    phases = []
+    connections: list[WsClient] = []
+    try:
+        with SnapshotClient(
+            config.endpoint("snapshot_service", "request_endpoint"), timeout=10
+        ) as store:
+            connections = await connect(host, port, 1, watch)
+            await run_phase(store, 1, 4, watch, files)  # warm-up: every stage has run once
+            phases.append(await run_phase(store, 1, pulls, watch, files))
+            if many > 1:
+                connections += await connect(host, port, many - 1, watch)
+                print(f"{len(connections)} websocket clients connected", flush=True)
+                await run_phase(store, many, 2, watch, files)
+                phases.append(await run_phase(store, many, pulls, watch, files))
+    finally:
+        for client in connections:
+            if client.transport is not None:
+                client.transport.close()
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        context.term()
+    return phases
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pulls", type=int, default=40, help="pulls per phase (default 40)")
+    parser.add_argument("--clients", type=int, default=1000, help="clients in the big phase")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with tempfile.TemporaryDirectory(prefix="e2e_bench-") as tmp:
+        folder = Path(tmp)
+        path = write_config(
+            folder, {"mesh": {"log_level": "WARNING", "request_timeout": "5"}, "run_all": {}}
+        )
+        config = Config(path)
+        mesh = Proc(
+            [PYTHON, str(ROOT / "run_all.py"), "--config", str(path)], folder / "run_all.out"
+        )
+        try:
+            status = f"http://{config.text('web', 'host')}:{config.port('web', 'port')}/api/health"
+            wait_for(lambda: _get(status), 60, 0.2, "the web to answer")
+            print(f"mesh up (run_all pid {mesh.pid}); {args.pulls} pulls per phase", flush=True)
+            phases = asyncio.run(bench(config, args.pulls, args.clients))
+        finally:
+            mesh.stop()
+    report(phases, args.pulls)
+    return 0
+
+
+def _get(url: str) -> bool:
+    """True when ``url`` answers 200 with JSON."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200 and bool(json.loads(response.read()))
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
