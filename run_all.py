@@ -244,6 +244,17 @@ def prefix(name: str, width: int) -> bytes:
     return f"{name:<{width}} | ".encode()
 
 
+def _collapse(lines: Iterable[str]) -> list[str]:
+    # A service that dies the same way each time would fill the banner with one line.
+    runs: list[list] = []
+    for line in lines:
+        if runs and runs[-1][0] == line:
+            runs[-1][1] += 1
+        else:
+            runs.append([line, 1])
+    return [line if count == 1 else f"{line}  (x{count})" for line, count in runs]
+
+
 def give_up_banner(
     name: str, failures: int, window: float, last_exit: int | None, log: Path, tail: Iterable[str]
 ) -> str:
@@ -257,7 +268,7 @@ def give_up_banner(
         f"run_all: {name} will NOT be restarted; the other services keep running.",
         f"run_all: its log: {where}",
     ]
-    tail = list(tail)
+    tail = _collapse(tail)
     if tail:
         lines.append("run_all: its last output:")
         lines += [f"    {line}" for line in tail]

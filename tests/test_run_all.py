@@ -70,9 +70,9 @@ def gone(pid: int) -> bool:
 class RunAllProc:
     """run_all.py as a child of the test, stdout and stderr in separate files."""
 
-    def __init__(self, folder: Path, args: list[str]) -> None:
-        self.out_path = folder / "run_all.stdout"
-        self.err_path = folder / "run_all.stderr"
+    def __init__(self, folder: Path, args: list[str], number: int = 0) -> None:
+        self.out_path = folder / f"run_all-{number}.stdout"
+        self.err_path = folder / f"run_all-{number}.stderr"
         path = os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.popen = subprocess.Popen(
@@ -160,12 +160,14 @@ def run_all(tmp_path: Path):
     started: list[RunAllProc] = []
 
     def start(config: Path, *more: str) -> RunAllProc:
-        started.append(RunAllProc(tmp_path, ["--config", str(config), *more]))
+        started.append(RunAllProc(tmp_path, ["--config", str(config), *more], len(started)))
         return started[-1]
 
     yield start
     for proc in started:
         proc.stop()
+        # Shown by pytest when the test failed.
+        print(f"--- {proc.out_path.name}:\n{proc.out()}--- {proc.err_path.name}:\n{proc.err()}")
     # Whatever a failing test left behind must not outlive it.
     for pid_file in (tmp_path / "pids").glob("*.pids"):
         for pid in recorded(tmp_path, pid_file.stem):
@@ -232,6 +234,8 @@ def test_banner_names_the_service_the_count_the_exit_code_and_the_log(tmp_path: 
     assert "GAVE UP on crasher" in text and "4 times within 60 s" in text
     assert "last exit code 1" in text and str(log) in text and "boom" in text
     assert len(text.splitlines()) > 4
+    repeated = give_up_banner("crasher", 4, 60.0, 1, log, ["a", "boom", "boom", "boom"])
+    assert "    a\n    boom  (x3)\n" in repeated
     log.write_text("x")
     assert "not written" not in give_up_banner("crasher", 4, 60.0, 1, log, [])
 
