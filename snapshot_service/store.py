@@ -13,22 +13,16 @@ trailers that record where the content came from::
 
 Objects are built and hashed in-process (``objects``) and written through a
 ``disk.Transaction``, which moves the branch last and atomically; in durable
-mode every file is fsync'ed before the call returns. The store keeps an
-index in memory, dataset -> (latest commit, sequence number, folder tree),
-rebuilt at start by walking back from the branch head, and caches what it
-parsed per commit (commits never change).
-
-Only one store may write a repository at a time: the first one holds an
-advisory lock on ``<git dir>/snapshot_service.pid`` (released by the kernel
-even after kill -9), and a second one refuses to start.
+mode every file is fsync'ed before ``put`` returns. The store keeps an index
+in memory, dataset -> (latest commit, sequence number, folder tree), rebuilt
+at start by walking back from the branch head, and caches each commit's
+lineage (commits never change).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -37,13 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
-from gitdb.db.pack import PackedDB
-from gitdb.exc import AmbiguousObjectName, BadObject
-
-from mesh.errors import QPlanError
 from snapshot_service.diffs import dataset_diff
-from snapshot_service.disk import Transaction, prepare_objects, read_loose, remove_leftovers
+from snapshot_service.disk import Transaction
 from snapshot_service.objects import (
     BLOB_MODE,
     TREE_MODE,
@@ -52,9 +41,9 @@ from snapshot_service.objects import (
     iso_time,
     object_sha,
     parse_commit,
-    parse_tree,
     tree_bytes,
 )
+from snapshot_service.repository import Repository, StoreError, remember
 
 __all__ = [
     "GitStore",
@@ -71,23 +60,12 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_BYTES = 255  # bytes of UTF-8 in a file or dataset name
 MAX_LOG_LIMIT = 10_000  # commits one LOG answer lists at most
-CACHE_SIZE = 20_000  # parsed commits and lineages kept in memory
 FSYNC_THREADS = 4
 DEFAULT_PRODUCER = "qplan"
-OWNER_FILE = "snapshot_service.pid"
 
-_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 _SOURCE_REF = re.compile(r"^([A-Za-z0-9_.-]+)@([0-9a-fA-F]{7,40})$")
 _BRANCH = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 _EMAIL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class StoreError(QPlanError):
-    """A request the store cannot carry out; ``code`` says why in one word."""
-
-    def __init__(self, message: str, code: str = "bad_request") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -206,84 +184,50 @@ class GitStore:
         branch: str = "main",
         durable: bool = True,
     ) -> None:
-        self.path = Path(path)
         self.datasets = [check_name(name, "dataset name") for name in datasets]
         self.branch = check_branch(branch)
         self.durable = durable
-        self.repo = _open_repository(self.path, branch)
-        self.git_dir = Path(self.repo.git_dir)
-        self.objects = self.git_dir / "objects"
-        self.ref = self.git_dir / "refs" / "heads" / branch
-        self._owner_fd = _claim(self.git_dir / OWNER_FILE, self.path)
-        self._packs: PackedDB | None = None
+        self.repository = Repository(path, branch)
+        self.path = self.repository.path
         self._pool = ThreadPoolExecutor(FSYNC_THREADS, "fsync") if durable else None
-        self._commits: dict[str, CommitInfo] = {}
         self._lineages: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
         self.head: str | None = None
         self.index: dict[str, Head] = {}
-        self._root: dict[bytes, tuple[bytes, bytes]] = {}
-        for leftover in remove_leftovers(self.objects, self.ref.with_name(self.ref.name + ".lock")):
-            log.warning("removed %s left by a crashed writer", leftover)
-        prepare_objects(self.objects)
-        self.reload()
-
-    # -- opening -----------------------------------------------------------------
+        self._root: dict[bytes, tuple[bytes, bytes]] = {}  # the head's tree: name -> (mode, sha)
+        try:
+            self.reload()
+        except BaseException:
+            self.close()
+            raise
 
     def reload(self) -> None:
         """Rebuild the index by walking back from the branch head."""
-        self.head = self._read_ref()
+        repo = self.repository
+        self.head = repo.read_ref()
         self.index = {}
         self._root = {}
         if self.head is None:
             log.info("store %s: branch %s has no commits yet", self.path, self.branch)
             return
-        head_info = self.commit(self.head)
-        self._root = {name: (mode, sha) for mode, name, sha in self._tree(head_info.tree)}
+        info: CommitInfo | None = repo.commit(self.head)
+        self._root = {name: (mode, sha) for mode, name, sha in repo.tree(info.tree)}
         wanted = set(self.datasets)
-        info: CommitInfo | None = head_info
         while info is not None and wanted:
             name = info.dataset
             if name in wanted:
                 wanted.discard(name)
                 entry = self._root.get(name.encode())
                 self.index[name] = Head(info.sha, info.seq, entry[1].hex() if entry else None)
-            info = self.commit(info.parent) if info.parent else None
+            info = repo.commit(info.parent) if info.parent else None
         for name, item in self.index.items():
             log.info("store %s: %s is at %s (seq %d)", self.path, name, item.commit[:12], item.seq)
-
-    def _read_ref(self) -> str | None:
-        """The branch's commit from its ref file (or packed-refs), None when unborn."""
-        try:
-            text = self.ref.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            text = self._packed_ref()
-        if text is None:
-            return None
-        if not re.fullmatch(r"[0-9a-f]{40}", text):
-            raise StoreError(f"{self.ref} does not hold a commit SHA: {text[:60]!r}", "internal")
-        return text
-
-    def _packed_ref(self) -> str | None:
-        try:
-            lines = (self.git_dir / "packed-refs").read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return None
-        wanted = f"refs/heads/{self.branch}"
-        for line in lines:
-            sha, _, name = line.partition(" ")
-            if name.strip() == wanted:
-                return sha
-        return None
 
     def close(self) -> None:
         """Release the writer lock and the threads."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        if self._owner_fd is not None:
-            os.close(self._owner_fd)
-            self._owner_fd = None
-        self.repo.close()
+        self.repository.close()
 
     def __enter__(self) -> GitStore:
         return self
@@ -291,55 +235,17 @@ class GitStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- reading objects ---------------------------------------------------------
-
-    def _object(self, hexsha: str) -> tuple[bytes, bytes] | None:
-        """``(kind, data)`` of an object, loose or packed; None when absent."""
-        found = read_loose(self.objects, hexsha)
-        if found is not None:
-            return found
-        packs = self._pack_db()
-        if packs is None:
-            return None
-        try:
-            stream = packs.stream(bytes.fromhex(hexsha))
-        except BadObject:
-            return None
-        return stream.type, stream.read()
-
-    def _pack_db(self) -> PackedDB | None:
-        # Packs appear only when someone runs `git gc` on the store; look each time, it is cheap.
-        folder = self.objects / "pack"
-        if not any(folder.glob("pack-*.pack")):
-            return None
-        if self._packs is None:
-            self._packs = PackedDB(str(folder))
-        self._packs.update_cache()
-        return self._packs
-
     def commit(self, sha: str) -> CommitInfo:
         """The parsed commit ``sha`` (a full SHA)."""
-        info = self._commits.get(sha)
-        if info is None:
-            found = self._object(sha)
-            if found is None or found[0] != b"commit":
-                what = "not in the store" if found is None else f"a {found[0].decode()}"
-                raise StoreError(f"{sha} is {what}, not a commit", "unknown_commit")
-            info = parse_commit(sha, found[1])
-            _remember(self._commits, sha, info)
-        return info
+        return self.repository.commit(sha)
 
-    def _tree(self, hexsha: str | None) -> list[tuple[bytes, bytes, bytes]]:
-        if hexsha is None:
-            return []
-        found = self._object(hexsha)
-        if found is None or found[0] != b"tree":
-            raise StoreError(f"tree {hexsha} is missing from the store", "internal")
-        return parse_tree(found[1])
+    def resolve(self, text: object) -> str:
+        """The full SHA of the commit ``text`` names (7 to 40 hex digits, unique)."""
+        return self.repository.resolve(text)
 
     def _dataset_tree(self, commit: str, dataset: str) -> str | None:
         """The SHA of ``dataset``'s folder in ``commit``'s tree (None: no folder)."""
-        for mode, name, sha in self._tree(self.commit(commit).tree):
+        for mode, name, sha in self.repository.tree(self.commit(commit).tree):
             if name == dataset.encode() and mode == TREE_MODE:
                 return sha.hex()
         return None
@@ -348,18 +254,13 @@ class GitStore:
         """File name -> blob SHA of a dataset folder."""
         return {
             name.decode("utf-8", errors="replace"): sha.hex()
-            for mode, name, sha in self._tree(tree)
+            for mode, name, sha in self.repository.tree(tree)
             if mode.startswith(b"100")
         }
 
-    def _blob(self, hexsha: str) -> bytes:
-        found = self._object(hexsha)
-        if found is None or found[0] != b"blob":
-            raise StoreError(f"blob {hexsha} is missing from the store", "internal")
-        return found[1]
-
     def _files(self, tree: str | None) -> dict[str, bytes]:
-        return {name: self._blob(sha) for name, sha in self._blob_entries(tree).items()}
+        blob = self.repository.blob
+        return {name: blob(sha) for name, sha in self._blob_entries(tree).items()}
 
     # -- names -------------------------------------------------------------------
 
@@ -373,49 +274,6 @@ class GitStore:
                 f"unknown dataset {dataset[:80]!r} (known: {known})", "unknown_dataset"
             )
         return dataset
-
-    def resolve(self, text: object) -> str:
-        """The full SHA of the commit ``text`` names (7 to 40 hex digits, unique)."""
-        if not isinstance(text, str) or not _SHA.match(text):
-            shown = repr(text[:60]) if isinstance(text, str) else type(text).__name__
-            raise StoreError(f"{shown} is not a commit SHA (7 to 40 hex digits)")
-        text = text.lower()
-        if len(text) == 40:
-            candidates = {text}
-        else:
-            candidates = self._loose_matches(text) | self._packed_matches(text)
-        commits = sorted(sha for sha in candidates if self._is_commit(sha))
-        if not commits:
-            raise StoreError(f"unknown commit {text}", "unknown_commit")
-        if len(commits) > 1:
-            raise StoreError(f"commit {text} is ambiguous: it starts {len(commits)} commits")
-        return commits[0]
-
-    def _is_commit(self, sha: str) -> bool:
-        if sha in self._commits:
-            return True
-        found = self._object(sha)
-        return found is not None and found[0] == b"commit"
-
-    def _loose_matches(self, prefix: str) -> set[str]:
-        try:
-            names = os.listdir(self.objects / prefix[:2])
-        except FileNotFoundError:
-            return set()
-        rest = prefix[2:]
-        return {prefix[:2] + name for name in names if name.startswith(rest) and len(name) == 38}
-
-    def _packed_matches(self, prefix: str) -> set[str]:
-        packs = self._pack_db()
-        if packs is None:
-            return set()
-        even = prefix + "0" * (len(prefix) % 2)
-        try:
-            return {packs.partial_to_complete_sha(bytes.fromhex(even), len(prefix)).hex()}
-        except BadObject:
-            return set()
-        except AmbiguousObjectName:
-            raise StoreError(f"commit {prefix} is ambiguous") from None
 
     # -- lineage -----------------------------------------------------------------
 
@@ -431,7 +289,7 @@ class GitStore:
         source = info.source
         while source:
             match = _SOURCE_REF.match(source)
-            upstream = self._try_resolve(match.group(2)) if match else None
+            upstream = self.repository.try_resolve(match.group(2)) if match else None
             if upstream is None:
                 if match:
                     lineage.setdefault(match.group(1), match.group(2))  # gone from the store
@@ -445,14 +303,8 @@ class GitStore:
             upstream_info = self.commit(upstream)
             chain.append(_link(match.group(1), upstream_info))
             source = upstream_info.source
-        _remember(self._lineages, sha, (lineage, chain))
+        remember(self._lineages, sha, (lineage, chain))
         return lineage, chain
-
-    def _try_resolve(self, text: str) -> str | None:
-        try:
-            return self.resolve(text)
-        except StoreError:
-            return None
 
     # -- the verbs ---------------------------------------------------------------
 
@@ -472,7 +324,7 @@ class GitStore:
             check_name(name)
         source = self._expand_source(one_line(source))
         producer = one_line(producer)
-        if self._read_ref() != self.head:
+        if self.repository.read_ref() != self.head:
             # Someone else moved the branch (a git command): never write over their commit.
             log.warning("branch %s moved outside the service; re-reading the store", self.branch)
             self.reload()
@@ -496,7 +348,7 @@ class GitStore:
                 iso_time(info.time),
             )
         seq = (current.seq if current else 0) + 1
-        txn = Transaction(self.objects, self.durable, self._pool)
+        txn = Transaction(self.repository.objects, self.durable, self._pool)
         try:
             for data, sha in blobs.values():
                 txn.add_object(b"blob", data, sha)
@@ -509,10 +361,10 @@ class GitStore:
             when = int(time.time())
             data = self._commit_data(dataset, root_sha.hex(), seq, source, message, producer, when)
             sha = txn.add_object(b"commit", data).hex()
-            txn.finish(self.ref, sha)
+            txn.finish(self.repository.ref, sha)
         except FileExistsError:
             raise StoreError(
-                f"{self.ref}.lock exists: another git command is writing the store; try again",
+                f"{self.repository.ref}.lock exists: a git command is writing the store; try again",
                 "locked",
             ) from None
         except BaseException:
@@ -521,7 +373,7 @@ class GitStore:
             with contextlib.suppress(StoreError, OSError):
                 self.reload()
             raise
-        _remember(self._commits, sha, parse_commit(sha, data))
+        self.repository.learn(parse_commit(sha, data))
         self.head = sha
         self._root = root
         self.index[dataset] = Head(sha, seq, folder_sha.hex())
@@ -639,8 +491,9 @@ class GitStore:
         after = self._blob_entries(self._dataset_tree(ends[1], dataset))
         # Read only the blobs that differ; equal SHAs mean equal files.
         changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
-        old_files = {n: self._blob(before[n]) for n in changed if n in before}
-        new_files = {n: self._blob(after[n]) for n in changed if n in after}
+        blob = self.repository.blob
+        old_files = {n: blob(before[n]) for n in changed if n in before}
+        new_files = {n: blob(after[n]) for n in changed if n in after}
         return ends[0], ends[1], dataset_diff(dataset, old_files, new_files)
 
     def heads(self) -> dict[str, dict[str, Any]]:
@@ -662,51 +515,3 @@ def _link(dataset: str, info: CommitInfo) -> dict[str, Any]:
         "time": iso_time(info.time),
         "source": info.source,
     }
-
-
-def _remember(cache: dict, key: str, value: Any) -> None:
-    """Keep ``value``; forget the oldest entry once the cache is full."""
-    cache[key] = value
-    if len(cache) > CACHE_SIZE:
-        del cache[next(iter(cache))]
-
-
-def _open_repository(path: Path, branch: str) -> git.Repo:
-    """Open the repository at ``path``, creating a bare one when the folder is new or empty."""
-    try:
-        return git.Repo(path, odbt=git.GitDB)
-    except git.NoSuchPathError:
-        pass
-    except git.InvalidGitRepositoryError:
-        if any(path.iterdir()):
-            raise StoreError(
-                f"{path} is not a git repository and not empty; "
-                "point [snapshot_service] store at a new folder",
-                "config",
-            ) from None
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        repo = git.Repo.init(path, bare=True, initial_branch=branch)
-    except git.GitCommandError as exc:
-        raise StoreError(
-            f"cannot create the store at {path}: {exc.stderr.strip()}", "config"
-        ) from None
-    log.info("created a new store at %s (branch %s)", path, branch)
-    repo.close()
-    return git.Repo(path, odbt=git.GitDB)
-
-
-def _claim(owner: Path, store: Path) -> int:
-    """Hold the store's writer lock (kept until the process ends) or refuse."""
-    fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip() or "?"
-        os.close(fd)
-        raise StoreError(
-            f"the store {store} is in use by another snapshot service (pid {other})", "config"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd

@@ -1,0 +1,533 @@
+"""GitStore on real git repositories in temporary folders, checked with plain git."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from snapshot_service import disk
+from snapshot_service.diffs import dataset_diff, file_diff
+from snapshot_service.objects import commit_bytes, object_sha, parse_trailers
+from snapshot_service.repository import OWNER_FILE
+from snapshot_service.store import GitStore, StoreError
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+WORK = b"Rank\tName\tTrack\n10\tSplit payments\tCheckout\n20\tLanding page\tGrowth\n"
+STAFF = b"Name\tSkill\nAda\tApps\n"
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run plain git on a store."""
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=check
+    )
+
+
+def fsck(repo: Path) -> None:
+    """``git fsck --full`` must pass (dangling objects are fine)."""
+    result = git(repo, "fsck", "--full", "--no-progress", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def store(path: Path):
+    with GitStore(path) as opened:
+        yield opened
+
+
+def pipeline(store: GitStore) -> tuple[str, str, str]:
+    """raw -> conditioned -> plan, each naming its source; their commit SHAs."""
+    raw = store.put("raw", {"work.tsv": WORK}, source="/data/plan.xlsx", producer="pull_raw")
+    cond = store.put(
+        "conditioned",
+        {"streams.txt": b"streams\n"},
+        source=f"raw@{raw.commit[:7]}",
+        producer="condition_service",
+    )
+    plan = store.put(
+        "plan",
+        {"plan.json": b"{}\n"},
+        source=f"conditioned@{cond.commit}",
+        producer="qplan_service",
+    )
+    return raw.commit, cond.commit, plan.commit
+
+
+# -- PUT, GET, LATEST ------------------------------------------------------------------
+
+
+def test_the_first_put_creates_a_bare_repository_and_commits(path: Path) -> None:
+    assert not path.exists()
+    with GitStore(path) as store:
+        result = store.put("raw", {"work.tsv": WORK, "staff.tsv": STAFF}, source="/data/plan.xlsx")
+        assert (result.dataset, result.seq, result.changed) == ("raw", 1, True)
+        assert re.fullmatch(r"[0-9a-f]{40}", result.commit)
+        assert git(path, "rev-parse", "--is-bare-repository").stdout.strip() == "true"
+        assert git(path, "rev-parse", "main").stdout.strip() == result.commit
+        assert git(path, "ls-tree", "-r", "--name-only", "main").stdout.split() == [
+            "raw/staff.tsv",
+            "raw/work.tsv",
+        ]
+        assert git(path, "show", "main:raw/work.tsv").stdout.encode() == WORK
+        got = store.get("raw")
+        assert got.commit == result.commit
+        assert got.files == {"work.tsv": WORK, "staff.tsv": STAFF}
+        assert got.header()["files"] == ["staff.tsv", "work.tsv"]
+        assert got.bodies() == [STAFF, WORK]
+    fsck(path)
+
+
+def test_a_put_replaces_the_whole_folder_of_its_dataset(store: GitStore, path: Path) -> None:
+    store.put("raw", {"work.tsv": WORK, "staff.tsv": STAFF})
+    store.put("plan", {"plan.json": b"{}\n"})
+    store.put("raw", {"work.tsv": WORK + b"30\tNew\tGrowth\n"})
+    assert store.get("raw").files == {"work.tsv": WORK + b"30\tNew\tGrowth\n"}
+    assert store.get("plan").files == {"plan.json": b"{}\n"}
+    assert git(path, "ls-tree", "-r", "--name-only", "main").stdout.split() == [
+        "plan/plan.json",
+        "raw/work.tsv",
+    ]
+    # Each commit changes one dataset.
+    changed = git(path, "show", "--name-only", "--format=", "main").stdout.split()
+    assert changed == ["raw/staff.tsv", "raw/work.tsv"]
+
+
+def test_a_put_of_the_current_content_makes_no_commit(store: GitStore, path: Path) -> None:
+    first = store.put("raw", {"work.tsv": WORK, "staff.tsv": STAFF}, source="/data/plan.xlsx")
+    store.put("plan", {"plan.json": b"{}\n"})
+    head = git(path, "rev-parse", "main").stdout
+    again = store.put("raw", {"staff.tsv": STAFF, "work.tsv": WORK}, source="/other.xlsx")
+    assert (again.commit, again.seq, again.changed) == (first.commit, 1, False)
+    assert again.lineage == {"origin": "/data/plan.xlsx"}
+    assert git(path, "rev-parse", "main").stdout == head
+    assert git(path, "rev-list", "--count", "main").stdout.strip() == "2"
+    # Changing it back after a change is a change again.
+    store.put("raw", {"work.tsv": WORK})
+    assert store.put("raw", {"work.tsv": WORK, "staff.tsv": STAFF}).seq == 3
+
+
+def test_latest_and_get_of_a_dataset_without_commits(store: GitStore) -> None:
+    assert store.latest("plan").commit is None
+    assert store.get("plan").header()["files"] == []
+    store.put("raw", {"work.tsv": WORK})
+    raw = store.latest("raw")
+    assert raw.commit is not None and raw.files == {}
+    assert "files" not in raw.header(with_files=False)
+    assert store.latest("plan").commit is None
+
+
+def test_plain_git_log_shows_the_trailers(store: GitStore, path: Path) -> None:
+    raw, cond, plan = pipeline(store)
+    out = git(path, "log", "--format=%an <%ae>|%s|%(trailers:only,unfold)%x00", "main").stdout
+    entries = [entry.strip() for entry in out.split("\0") if entry.strip()]
+    assert entries[0] == (
+        "qplan_service <qplan_service@qplan.local>|Update plan|"
+        f"Dataset: plan\nSource: conditioned@{cond}\nProducer: qplan_service\nSequence: 1"
+    )
+    assert entries[1].endswith(f"Source: raw@{raw}\nProducer: condition_service\nSequence: 1")
+    assert entries[2] == (
+        "pull_raw <pull_raw@qplan.local>|Update raw|"
+        "Dataset: raw\nSource: /data/plan.xlsx\nProducer: pull_raw\nSequence: 1"
+    )
+    body = git(path, "log", "-1", "--format=%B", plan).stdout
+    assert body.startswith("Update plan\n\nDataset: plan\n")
+
+
+def test_message_producer_and_empty_source(store: GitStore, path: Path) -> None:
+    store.put("raw", {"work.tsv": WORK}, message="pulled\nby hand", producer="")
+    out = git(path, "log", "-1", "--format=%an <%ae>|%s|%(trailers:only)", "main").stdout
+    assert out.strip() == "qplan <qplan@qplan.local>|pulled by hand|Dataset: raw\nSequence: 1"
+    store.put("raw", {"work.tsv": STAFF}, producer="Eve <x> Smith")
+    assert git(path, "log", "-1", "--format=%an|%ae", "main").stdout.strip() == (
+        "Eve x Smith|Eve-x-Smith@qplan.local"
+    )
+    fsck(path)
+
+
+def test_sequence_numbers_count_per_dataset_and_survive_a_restart(path: Path) -> None:
+    with GitStore(path) as store:
+        assert [store.put("raw", {"w.tsv": bytes([n])}).seq for n in range(3)] == [1, 2, 3]
+        assert store.put("plan", {"plan.json": b"1"}).seq == 1
+    with GitStore(path) as store:
+        assert store.index["raw"].seq == 3
+        assert store.put("raw", {"w.tsv": b"new"}).seq == 4
+        assert store.put("plan", {"plan.json": b"2"}).seq == 2
+        assert store.heads() == {
+            "raw": {"commit": store.index["raw"].commit, "seq": 4},
+            "conditioned": {"commit": None, "seq": 0},
+            "plan": {"commit": store.index["plan"].commit, "seq": 2},
+        }
+
+
+def test_lineage_follows_the_sources_upstream(store: GitStore) -> None:
+    raw, cond, plan = pipeline(store)
+    got = store.get("plan", plan)
+    assert got.source == f"conditioned@{cond}"
+    assert got.lineage == {"conditioned": cond, "raw": raw, "origin": "/data/plan.xlsx"}
+    assert [(link["dataset"], link["commit"]) for link in got.chain] == [
+        ("plan", plan),
+        ("conditioned", cond),
+        ("raw", raw),
+    ]
+    assert got.chain[1]["source"] == f"raw@{raw}"  # the abbreviated source was stored in full
+    assert got.chain[2]["source"] == "/data/plan.xlsx"
+    assert all(ISO.match(link["time"]) for link in got.chain)
+    assert ISO.match(got.time) and got.producer == "qplan_service" and got.seq == 1
+    assert store.latest("raw").lineage == {"origin": "/data/plan.xlsx"}
+
+
+def test_a_source_naming_an_unknown_commit_is_refused(store: GitStore) -> None:
+    with pytest.raises(StoreError, match="unknown commit") as caught:
+        store.put("plan", {"plan.json": b"{}"}, source="conditioned@" + "ab" * 20)
+    assert caught.value.code == "unknown_commit"
+    # Not the form dataset@sha of a known dataset: kept as written, as an origin.
+    result = store.put("raw", {"w.tsv": b"1"}, source="user@deadbeefcafe.example/plan.csv")
+    assert result.lineage == {"origin": "user@deadbeefcafe.example/plan.csv"}
+
+
+def test_get_at_a_commit_of_another_dataset(store: GitStore) -> None:
+    raw1 = store.put("raw", {"work.tsv": WORK}).commit
+    plan1 = store.put("plan", {"plan.json": b"1"}).commit
+    raw2 = store.put("raw", {"work.tsv": STAFF}).commit
+    plan2 = store.put("plan", {"plan.json": b"2"}).commit
+    at_plan1 = store.get("raw", plan1)
+    assert (at_plan1.commit, at_plan1.files) == (raw1, {"work.tsv": WORK})
+    at_plan2 = store.get("raw", plan2[:10])
+    assert (at_plan2.commit, at_plan2.seq, at_plan2.files) == (raw2, 2, {"work.tsv": STAFF})
+    assert store.get("plan", raw2).files == {"plan.json": b"1"}
+    before = store.get("plan", raw1)
+    assert (before.commit, before.files) == (None, {})
+
+
+def test_log_lists_a_datasets_commits_newest_first(store: GitStore) -> None:
+    raws = []
+    for n in range(4):
+        raws.append(store.put("raw", {"w.tsv": b"%d" % n}, source="/p.xlsx", message=f"pull {n}"))
+        store.put("plan", {"plan.json": b"%d" % n})
+    log = store.log("raw", 3)
+    assert [entry["commit"] for entry in log] == [r.commit for r in reversed(raws)][:3]
+    assert [entry["seq"] for entry in log] == [4, 3, 2]
+    assert log[0]["message"] == "pull 3" and log[0]["source"] == "/p.xlsx"
+    assert log[0]["lineage"] == {"origin": "/p.xlsx"} and ISO.match(log[0]["time"])
+    assert set(log[0]) == {"commit", "seq", "time", "message", "source", "producer", "lineage"}
+    assert len(store.log("raw", 100)) == 4
+    assert store.log("conditioned") == []
+
+
+# -- DIFF --------------------------------------------------------------------------------
+
+
+def test_diff_reads_like_git(store: GitStore, path: Path) -> None:
+    old = store.put("raw", {"work.tsv": WORK, "staff.tsv": STAFF}).commit
+    store.put("plan", {"plan.json": b"{}"})
+    new = store.put(
+        "raw", {"work.tsv": WORK.replace(b"Growth", b"Search"), "holidays.tsv": b"Date\n"}
+    ).commit
+    start, end, text = store.diff("raw", old[:8], "latest")
+    assert (start, end) == (old, store.head)
+    assert text == (
+        "--- /dev/null\n"
+        "+++ b/raw/holidays.tsv\n"
+        "@@ -0,0 +1 @@\n"
+        "+Date\n"
+        "--- a/raw/staff.tsv\n"
+        "+++ /dev/null\n"
+        "@@ -1,2 +0,0 @@\n"
+        "-Name\tSkill\n"
+        "-Ada\tApps\n"
+        "--- a/raw/work.tsv\n"
+        "+++ b/raw/work.tsv\n"
+        "@@ -1,3 +1,3 @@\n"
+        " Rank\tName\tTrack\n"
+        " 10\tSplit payments\tCheckout\n"
+        "-20\tLanding page\tGrowth\n"
+        "+20\tLanding page\tSearch\n"
+    )
+    # git agrees on which lines changed.
+    git_diff = git(path, "diff", old, new, "--", "raw/work.tsv").stdout
+    assert "-20\tLanding page\tGrowth\n+20\tLanding page\tSearch\n" in git_diff
+    assert store.diff("raw", new, new)[2] == ""
+    assert store.diff("plan", old, new)[2].startswith("--- /dev/null\n+++ b/plan/plan.json\n")
+
+
+def test_file_diff_marks_missing_newlines_and_binary_files() -> None:
+    text = file_diff(b"a\nb", b"a\nc", "a/x", "b/x")
+    assert text.endswith("-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n")
+    assert file_diff(b"\x00\x01", b"\x00\x02", "a/x", "b/x") == "Binary files a/x and b/x differ\n"
+    assert file_diff(b"\xff", b"ok\n", "a/x", "b/x") == "Binary files a/x and b/x differ\n"
+    assert dataset_diff("raw", {}, {"empty.tsv": b""}) == "--- /dev/null\n+++ b/raw/empty.tsv\n"
+
+
+# -- names and SHAs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "non-empty"),
+        ("a/b.tsv", "plain name"),
+        ("a\\b.tsv", "plain name"),
+        ("nul\0.tsv", "control character"),
+        ("line\n.tsv", "control character"),
+        (".hidden", "must not start with '.'"),
+        ("x" * 256, "longer than 255 bytes"),
+        ("é" * 128, "longer than 255 bytes"),
+        ("bad\udc80.tsv", "not valid UTF-8"),
+    ],
+)
+def test_bad_file_names_are_refused(store: GitStore, name: str, problem: str) -> None:
+    with pytest.raises(StoreError, match=re.escape(problem)) as caught:
+        store.put("raw", {name: b"x"})
+    assert caught.value.code == "bad_request"
+    assert store.head is None
+
+
+def test_names_that_are_fine(store: GitStore, path: Path) -> None:
+    names = {"x" * 255: b"1", "é" * 127: b"2", "a b.tsv": b"3", "a.b": b"4", "a": b"5"}
+    store.put("raw", names)
+    assert store.get("raw").files == names
+    fsck(path)
+
+
+def test_unknown_dataset_and_empty_put(store: GitStore) -> None:
+    with pytest.raises(StoreError, match="unknown dataset 'cooked'") as caught:
+        store.put("cooked", {"a": b"1"})
+    assert caught.value.code == "unknown_dataset"
+    with pytest.raises(StoreError, match="at least one file"):
+        store.put("raw", {})
+    for call in (lambda: store.get("cooked"), lambda: store.log("cooked")):
+        with pytest.raises(StoreError, match="unknown dataset"):
+            call()
+
+
+def test_shas_resolve_from_7_to_40_hex_digits(store: GitStore) -> None:
+    sha = store.put("raw", {"w.tsv": WORK}).commit
+    for size in (7, 12, 40):
+        assert store.resolve(sha[:size]) == sha
+        assert store.resolve(sha[:size].upper()) == sha
+    for bad in (sha[:6], sha + "0", "g" * 7, "", "HEAD", "main", 1234567):
+        with pytest.raises(StoreError, match="not a commit SHA") as caught:
+            store.resolve(bad)
+        assert caught.value.code == "bad_request"
+    unknown = "0" * 40 if not sha.startswith("0000000") else "f" * 40
+    with pytest.raises(StoreError) as caught:
+        store.resolve(unknown)
+    assert caught.value.code == "unknown_commit"
+    tree = store.commit(sha).tree
+    with pytest.raises(StoreError, match="unknown commit"):
+        store.resolve(tree[:10])  # a tree is not a commit
+
+
+def test_an_abbreviated_sha_that_starts_two_commits_is_ambiguous(store: GitStore) -> None:
+    head = store.put("raw", {"w.tsv": WORK}).commit
+    tree = store.commit(head).tree
+    # Make commit objects until two share 7 hex digits (about 2**14 tries), then store both.
+    seen: dict[str, bytes] = {}
+    n = 0
+    while True:
+        data = commit_bytes(tree, None, "t", "t@qplan.local", 1_700_000_000, f"try {n}\n")
+        prefix = object_sha(b"commit", data).hex()[:7]
+        if prefix in seen:
+            break
+        seen[prefix] = data
+        n += 1
+    txn = disk.Transaction(store.repository.objects, durable=False, pool=None)
+    txn.add_object(b"commit", seen[prefix])
+    txn.add_object(b"commit", data)
+    txn.finish(store.repository.ref, head)  # the branch stays where it was
+    with pytest.raises(StoreError, match="ambiguous") as caught:
+        store.resolve(prefix)
+    assert caught.value.code == "bad_request"
+    full = object_sha(b"commit", data).hex()
+    assert store.resolve(full) == full
+
+
+# -- the repository on disk --------------------------------------------------------------
+
+
+def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
+    with GitStore(path) as store:
+        store.put("raw", {"w.tsv": WORK})
+    objects = path / "objects"
+    temp = objects / f"{disk.TEMP_PREFIX}123_abc"
+    temp.write_bytes(b"half an object")
+    lock = path / "refs" / "heads" / "main.lock"
+    lock.write_text("0" * 40 + "\n")
+    with GitStore(path) as store:
+        assert not temp.exists() and not lock.exists()
+        assert store.put("raw", {"w.tsv": STAFF}).seq == 2
+    fsck(path)
+
+
+def test_a_second_writer_is_refused_until_the_first_closes(path: Path) -> None:
+    first = GitStore(path)
+    try:
+        with pytest.raises(
+            StoreError, match=f"in use by another snapshot service .pid {os.getpid()}"
+        ):
+            GitStore(path)
+    finally:
+        first.close()
+    GitStore(path).close()
+    assert (path / OWNER_FILE).exists()
+
+
+def test_a_folder_that_is_not_a_repository_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.txt").write_text("x")
+    with pytest.raises(StoreError, match="not a git repository"):
+        GitStore(folder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    GitStore(empty).close()
+    assert (empty / "HEAD").exists()
+
+
+def test_a_commit_made_by_git_itself_is_kept(store: GitStore, path: Path) -> None:
+    store.put("raw", {"w.tsv": WORK})
+    tree = git(path, "rev-parse", "main^{tree}").stdout.strip()
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "x",
+        "GIT_AUTHOR_EMAIL": "x@y",
+        "GIT_COMMITTER_NAME": "x",
+    }
+    env["GIT_COMMITTER_EMAIL"] = "x@y"
+    foreign = subprocess.run(
+        ["git", "-C", str(path), "commit-tree", tree, "-p", "main", "-m", "by hand"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    git(path, "update-ref", "refs/heads/main", foreign)
+    result = store.put("raw", {"w.tsv": STAFF})
+    assert git(path, "rev-parse", f"{result.commit}^").stdout.strip() == foreign
+    assert result.seq == 2
+    fsck(path)
+
+
+def test_a_store_packed_by_git_gc_still_works(path: Path) -> None:
+    with GitStore(path) as store:
+        raw, cond, plan = pipeline(store)
+    git(path, "gc", "--quiet", "--prune=now")
+    assert not (path / "refs" / "heads" / "main").exists()  # now in packed-refs
+    with GitStore(path) as store:
+        assert store.index["plan"].commit == plan
+        assert store.resolve(cond[:9]) == cond
+        assert store.get("raw", raw).files == {"work.tsv": WORK}
+        assert store.get("plan").lineage["raw"] == raw
+        assert store.put("raw", {"work.tsv": STAFF}).seq == 2
+        assert store.diff("raw", raw, "latest")[2].startswith("--- a/raw/work.tsv")
+    fsck(path)
+
+
+def test_tree_order_follows_git(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with GitStore(path, datasets=["a", "a.b", "a-b", "ab"]) as store:
+        for name in ("a.b", "ab", "a", "a-b"):
+            store.put(name, {"f": name.encode(), "f.x": b"1", "f-x": b"2", "fx": b"3"})
+        assert store.get("a").files["f"] == b"a"
+    fsck(path)
+    assert git(path, "ls-tree", "--name-only", "main").stdout.split() == ["a-b", "a.b", "a", "ab"]
+
+
+def test_not_durable_mode_writes_the_same_history(tmp_path: Path) -> None:
+    with GitStore(tmp_path / "store", durable=False) as store:
+        raw, cond, plan = pipeline(store)
+        assert store.get("plan").lineage["raw"] == raw
+    fsck(tmp_path / "store")
+
+
+def test_branch_names(tmp_path: Path) -> None:
+    with GitStore(tmp_path / "store", branch="qplan/data") as store:
+        store.put("raw", {"w.tsv": WORK})
+    assert (
+        git(tmp_path / "store", "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() == "qplan/data"
+    )
+    for bad in ("a..b", "x.lock", "/x", "x/", ".x", "a b", "a//b"):
+        with pytest.raises(StoreError, match="not a usable branch name"):
+            GitStore(tmp_path / "other", branch=bad)
+
+
+def test_trailers_are_read_from_the_last_paragraph() -> None:
+    assert parse_trailers("Subject\n\nbody text\n\nDataset: raw\nSequence: 3\n") == {
+        "Dataset": "raw",
+        "Sequence": "3",
+    }
+    assert parse_trailers("Dataset: raw\n") == {}  # a subject alone has no trailers
+    digest = hashlib.sha1(b"blob 3\0abc").digest()  # noqa: S324 - git's object name
+    assert object_sha(b"blob", b"abc") == digest
+
+
+# -- crashes ---------------------------------------------------------------------------
+
+
+CRASHING_CALLS = ("open", "write", "fsync", "replace", "mkdir", "unlink")
+
+
+def put_and_crash(path: Path, after: int, files: dict[str, bytes]) -> int:
+    """In a forked child, PUT ``files`` and die (os._exit) at file-system call number ``after``.
+
+    Returns the child's exit status: 0 when the PUT finished before that call.
+    """
+    pid = os.fork()
+    if pid == 0:  # the child: no cleanup, no except blocks, no atexit, like kill -9
+        try:
+            store = GitStore(path)
+            count = [0]
+            for name in CRASHING_CALLS:
+                real = getattr(os, name)
+
+                def crashing(*args, _real=real, **kwargs):
+                    count[0] += 1
+                    if count[0] > after:
+                        os._exit(86)
+                    return _real(*args, **kwargs)
+
+                setattr(os, name, crashing)
+            store.put("raw", files, source="crash-test")
+            os._exit(0)
+        finally:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> None:
+    with GitStore(path) as store:
+        answered = store.put("raw", {"work.tsv": WORK}).commit
+        store.put("plan", {"plan.json": b"{}"})
+    step = 0
+    finished = False
+    before = WORK
+    while not finished:
+        files = {"work.tsv": WORK + b"%d\n" % step}
+        code = put_and_crash(path, step, files)
+        assert code in (0, 86), f"child failed with {code} at step {step}"
+        finished = code == 0
+        with GitStore(path) as store:
+            # What was answered before is there; the interrupted PUT is all there or not at all.
+            assert store.get("raw", answered).files == {"work.tsv": WORK}
+            assert store.get("plan").files == {"plan.json": b"{}"}
+            content = store.get("raw").files["work.tsv"]
+            assert (
+                content == files["work.tsv"] if finished else content in (before, files["work.tsv"])
+            )
+            before = content
+            assert not list((path / "objects").glob(f"{disk.TEMP_PREFIX}*"))
+            assert not (path / "refs" / "heads" / "main.lock").exists()
+        fsck(path)
+        step += 1
+    assert step > 10  # the commit really went through many steps, each one crashed once
