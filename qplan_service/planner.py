@@ -263,10 +263,6 @@ def _cumulative(per_level: list[dict[str, list[float]]], skills: list[str]) -> d
 
 def _short(work: _Work, supply: dict[str, float]) -> dict[str, float | int]:
     """What ``work`` lacks per skill; takes it from ``supply``, which holds skills not yet gone."""
-    # A skill whose supply is gone stays gone (it only ever becomes -d), so an item
-    # whose skills have all run out lacks its whole estimate: ``work.lacking``.
-    if supply.keys().isdisjoint(work.estimate):
-        return work.lacking
     short = {}
     for skill, weeks in work.estimate.items():
         have = supply.get(skill)
@@ -308,7 +304,10 @@ def _view(
         demand = per_level[work.level]
         for skill, weeks in work.estimate.items():
             demand[skill].append(weeks)
-        short = _short(work, supply)
+        # A skill whose supply is gone stays gone (it only ever becomes -d), so an item
+        # whose skills have all run out lacks its whole estimate: ``work.lacking``.
+        gone = supply.keys().isdisjoint(work.estimate)
+        short = work.lacking if gone else _short(work, supply)
         work_list.append(
             {**work.head, "shortage": short, "end": None if end is None else iso_days[end]}
         )

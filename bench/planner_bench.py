@@ -1,0 +1,226 @@
+"""How fast the planner plans, and how fast a what-if comes back through the mesh.
+
+1. The filter process ``python -m qplan_service.filter`` (parse stdin, plan,
+   print JSON) on seeded random inputs (bench/planner_inputs.py) of 300
+   items / 30 people, 2,000 / 200 and 20,000 / 2,000: wall time (median of
+   a few runs) and peak memory (the child's ru_maxrss), next to the
+   day-by-day reference planner (bench/reference_planner.py) run the same
+   way, and the ratio. Both plans must be the same JSON, which is checked.
+   For the largest input it also shows where the filter's time goes.
+2. A what-if on the sample workbook through the real mesh (snapshot_service,
+   condition_service and qplan_service as subprocesses, the sample pulled
+   with pull_raw.py): ~200 WHATIF requests adding two Web engineers, p50 /
+   p95 / max, next to the same what-if done the old way, as a filter run on
+   edited streams.
+
+It prints figures and never fails on time:
+``.venv/bin/python bench/planner_bench.py [--runs N] [--requests N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.planner_inputs import make_streams  # noqa: E402
+from mesh.client import Client  # noqa: E402
+from mesh.config import Config  # noqa: E402
+from mesh.snapshot import SnapshotClient  # noqa: E402
+from qplan_service import planner  # noqa: E402
+from qplan_service.streams import format_streams, parse_streams  # noqa: E402
+from qplan_service.whatif import apply_edits  # noqa: E402
+from tests.support import PYTHON, Proc, service_args, wait_for, write_config  # noqa: E402
+
+SIZES = ((300, 30), (2_000, 200), (20_000, 2_000))
+FILTER = [PYTHON, "-m", "qplan_service.filter"]
+REFERENCE = [PYTHON, str(ROOT / "bench" / "reference_planner.py")]
+SAMPLE = ROOT / "data" / "sample" / "plan.xlsx"
+AIM_FILTER = 0.3  # seconds for 20,000 items
+AIM_WHATIF = 0.020  # seconds for a what-if round trip on the sample
+
+
+def run_once(command: list[str], source: Path, out: Path) -> tuple[float, int]:
+    """Run ``command`` with ``source`` on stdin; returns (wall seconds, peak KiB)."""
+    with open(source, "rb") as stdin, open(out, "wb") as stdout:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=ROOT, stdin=stdin, stdout=stdout)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed with exit code {proc.returncode}")
+    return elapsed, usage.ru_maxrss  # KiB on Linux
+
+
+def measure(command: list[str], source: Path, out: Path, runs: int) -> tuple[float, int]:
+    """Median wall time and largest peak memory over ``runs`` runs."""
+    results = [run_once(command, source, out) for _ in range(runs)]
+    return statistics.median(t for t, _ in results), max(m for _, m in results)
+
+
+def breakdown(text: str) -> str:
+    """Where the filter's time goes, measured in this process: parse, plan, JSON."""
+    gc.disable()  # as the filter does
+    try:
+        started = time.perf_counter()
+        model = parse_streams(text)
+        parsed = time.perf_counter()
+        plan = planner.compute_plan(model)
+        planned = time.perf_counter()
+        planner.plan_to_json(plan)
+        written = time.perf_counter()
+    finally:
+        gc.enable()
+    return (
+        f"parse {parsed - started:.3f} s, plan {planned - parsed:.3f} s, "
+        f"JSON {written - planned:.3f} s"
+    )
+
+
+def filter_table(runs: int) -> None:
+    """Part 1: the filter against the reference on three input sizes."""
+    encoder = "orjson" if planner.orjson is not None else "json (standard library)"
+    print(f"1. filter process, parse + plan + JSON (median of runs; JSON by {encoder})")
+    print(
+        f"   {'items/people':>14} {'filter':>9} {'peak':>8} {'reference':>10} "
+        f"{'peak':>8} {'ratio':>7}  same plan"
+    )
+    with tempfile.TemporaryDirectory(prefix="planner_bench_") as tmp:
+        folder = Path(tmp)
+        for items, people in SIZES:
+            source = folder / f"in_{items}.streams"
+            text = make_streams(items, people, seed=1)
+            source.write_text(text, encoding="utf-8")
+            ours_out, ref_out = folder / "ours.json", folder / "ref.json"
+            run_once(FILTER, source, ours_out)  # warm-up: imports compiled, files cached
+            ours, ours_mem = measure(FILTER, source, ours_out, runs)
+            ref_runs = max(1, runs // 2) if items >= 20_000 else runs
+            ref, ref_mem = measure(REFERENCE, source, ref_out, ref_runs)
+            same = ours_out.read_bytes() == ref_out.read_bytes()
+            print(
+                f"   {f'{items:,}/{people:,}':>14} {ours:>7.3f} s {ours_mem / 1024:>5.0f} MB "
+                f"{ref:>8.3f} s {ref_mem / 1024:>5.0f} MB {ref / ours:>6.1f}x  "
+                f"{'yes' if same else 'NO'}"
+            )
+        print(f"   20,000 items in this process: {breakdown(text)}")
+        print(f"   aim: 20,000 items in <= {AIM_FILTER} s; measured {ours:.3f} s")
+
+
+def percentiles(samples: list[float]) -> str:
+    """p50 / p95 / max in milliseconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return (
+        f"p50 {statistics.median(ordered) * 1000:6.1f} ms  p95 {p95 * 1000:6.1f} ms  "
+        f"max {ordered[-1] * 1000:6.1f} ms"
+    )
+
+
+def start_mesh(folder: Path) -> tuple[Path, list[Proc]]:
+    """snapshot_service, condition_service and qplan_service on a fresh config."""
+    config = write_config(folder)
+    procs = [
+        Proc(service_args(name, config), folder / f"{name}.out")
+        for name in ("snapshot_service", "condition_service", "qplan_service")
+    ]
+    return config, procs
+
+
+def whatif_table(requests: int) -> None:
+    """Part 2: WHATIF round trips on the sample through the mesh, and the filter way."""
+    print(f"2. what-if on the sample ({SAMPLE.relative_to(ROOT)}): add 2 Web engineers")
+    with tempfile.TemporaryDirectory(prefix="planner_bench_mesh_") as tmp:
+        folder = Path(tmp)
+        config, procs = start_mesh(folder)
+        cfg = Config(config)
+        store = SnapshotClient(cfg.endpoint("snapshot_service", "request_endpoint"), timeout=5)
+        asker = Client(cfg.endpoint("qplan_service", "request_endpoint"), timeout=10, retries=0)
+        try:
+            wait_for(lambda: store.latest("raw"), timeout=30, what="the snapshot service")
+            pulled = subprocess.run(
+                [PYTHON, "pull_raw.py", "--config", str(config), str(SAMPLE)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            raw = pulled.stdout.strip().splitlines()[-1]
+            wait_for(
+                lambda: store.latest("plan").lineage.get("raw") == raw,
+                timeout=60,
+                what="the plan of the sample",
+            )
+            conditioned = store.get("conditioned")
+            plan = store.get("plan")
+            tracks = [t for t in conditioned_tracks(conditioned.text("streams.txt"))]
+            track = "Checkout" if "Checkout" in tracks else tracks[0]
+            edits = [{"op": "add_people", "skill": "Web", "track": track, "count": 2}]
+            header = {"base": None, "edits": edits}
+            asker.call("WHATIF", header)  # the first one parses the base and fills the cache
+            samples = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                answer = asker.call("WHATIF", header)
+                samples.append(time.perf_counter() - started)
+            changes = len(answer.header["changes"])
+            items = len(answer.header["plan"]["by_track"]["All"]["work"])
+            old_way = filter_whatif(folder, conditioned.text("streams.txt"), edits)
+        finally:
+            store.close()
+            asker.close()
+            for proc in reversed(procs):
+                proc.stop()
+    print(f"   sample: {items} work items; plan@{plan.commit[:12]}; {changes} changes")
+    print(f"   {'WHATIF round trip (' + str(requests) + ')':<34} {percentiles(samples)}")
+    print(
+        f"   {'filter run on edited streams (' + str(len(old_way)) + ')':<34} "
+        f"{percentiles(old_way)}"
+    )
+    print(
+        f"   aim: a what-if round trip on the sample < {AIM_WHATIF * 1000:.0f} ms; "
+        f"measured p50 {statistics.median(samples) * 1000:.1f} ms"
+    )
+
+
+def conditioned_tracks(streams: str) -> list[str]:
+    """The tracks of a streams text."""
+    model = parse_streams(streams)
+    return sorted({p.track for p in model.staff} | {i.track for i in model.work})
+
+
+def filter_whatif(folder: Path, streams: str, edits: list[dict], runs: int = 20) -> list[float]:
+    """The same what-if the old way: edit the streams, run the filter process on them."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        edited = format_streams(apply_edits(parse_streams(streams), edits))
+        subprocess.run(FILTER, cwd=ROOT, input=edited.encode(), capture_output=True, check=True)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both parts and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="filter runs per size (default 5)")
+    parser.add_argument("--requests", type=int, default=200, help="WHATIF requests (default 200)")
+    args = parser.parse_args(argv)
+    print(f"planner_bench (machine: {os.cpu_count()} cores, shared; figures vary run to run)")
+    filter_table(max(1, args.runs))
+    whatif_table(max(1, args.requests))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
