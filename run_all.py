@@ -326,6 +326,8 @@ def _die_with_parent() -> Callable[[], None] | None:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
+    # The signal follows the death of the forking thread: run_all forks from its
+    # event-loop thread, which lives as long as run_all does.
     parent = os.getpid()
     sigterm = int(signal.SIGTERM)
 
@@ -365,14 +367,17 @@ class ChildProcess(asyncio.SubprocessProtocol):
         return self.transport.get_pid()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport: it knows the pid and the exit code."""
         self.transport = transport
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
+        """Pass on every complete line."""
         lines = self.splitter.feed(data)
         if lines:
             self.on_lines(lines)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        """Pass on the last partial line; the output is over."""
         lines = self.splitter.finish()
         if lines:
             self.on_lines(lines)
@@ -380,6 +385,7 @@ class ChildProcess(asyncio.SubprocessProtocol):
             self.drained.set_result(None)
 
     def process_exited(self) -> None:
+        """Note the exit code (the pipe may stay open in a grandchild's hands)."""
         if not self.exited.done():
             self.exited.set_result(self.transport.get_returncode())
 
