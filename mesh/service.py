@@ -23,6 +23,7 @@ import zmq
 import zmq.asyncio
 
 from mesh.config import Config
+from mesh.errors import QPlanError
 from mesh.heartbeat import Counters, Heartbeat
 from mesh.snapshot import AsyncSnapshotClient
 
@@ -50,6 +51,7 @@ class Service:
         self._tasks: set[asyncio.Task] = set()
         self._stop_event: asyncio.Event | None = None
         self.heartbeat: Heartbeat | None = None
+        self._beating: asyncio.Task | None = None
         self._snapshot: AsyncSnapshotClient | None = None
 
     # -- what subclasses use -------------------------------------------------
@@ -59,6 +61,18 @@ class Service:
         sock = self.context.socket(kind)
         sock.linger = 0
         self._sockets.append(sock)
+        return sock
+
+    def bound(self, kind: int, section: str, key: str) -> zmq.asyncio.Socket:
+        """A new socket bound at the endpoint config.ini names; a clear error if it can't bind."""
+        endpoint = self.config.endpoint(section, key)
+        sock = self.socket(kind)
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            raise QPlanError(
+                f"cannot bind [{section}] {key} {endpoint}: {exc} (is another {self.name} running?)"
+            ) from None
         return sock
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
@@ -134,8 +148,8 @@ class Service:
             detail=self.heartbeat_detail,
         )
         try:
+            self._beating = self.spawn(self.heartbeat.run(), "heartbeat")
             await self.setup()
-            self.spawn(self.heartbeat.run(), "heartbeat")
             self.log.info("%s started", self.name)
             await self._stop_event.wait()
         finally:
@@ -144,15 +158,20 @@ class Service:
                 loop.remove_signal_handler(sig)
         return self.exit_code
 
-    async def _shutdown(self) -> None:
-        self.log.info("%s stopping", self.name)
-        tasks = list(self._tasks)
+    @staticmethod
+    async def _cancel(tasks: list[asyncio.Task]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        self.log.info("%s stopping", self.name)
+        # The heartbeat goes on through teardown (run_all's can take a grace period).
+        await self._cancel([task for task in self._tasks if task is not self._beating])
         try:
             await self.teardown()
         finally:
+            await self._cancel(list(self._tasks))
             if self._snapshot is not None:
                 self._snapshot.close()
             if self.heartbeat is not None:
