@@ -200,14 +200,7 @@ class QplanService(Stage):
 
     async def setup(self) -> None:
         """Bind the what-if socket, then follow the conditioned dataset."""
-        self.router = self.socket(zmq.ROUTER)
-        try:
-            self.router.bind(self.request_endpoint)
-        except zmq.ZMQError as exc:
-            raise QPlanError(
-                f"cannot bind [{SECTION}] request_endpoint {self.request_endpoint}: {exc} "
-                "(is another qplan_service running?)"
-            ) from None
+        self.router = self.bound(zmq.ROUTER, SECTION, "request_endpoint")
         await super().setup()
         self.spawn(self.serve(), "serve")
         planner = shlex.join(self.filter_command) if self.filter_command else "built-in"
