@@ -21,6 +21,7 @@ gives the same model back.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -155,7 +156,7 @@ def _number(text: str, what: str, lineno: int) -> float:
         value = float(text)
     except ValueError:
         raise StreamsError(f"line {lineno}: {what} {text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise StreamsError(f"line {lineno}: {what} {text!r} is not a finite number")
     return value
 
@@ -211,32 +212,50 @@ def _fields(row: list[str], count: int, what: str, lineno: int) -> list[str]:
     return [value.strip() for value in row]
 
 
+class _Cache(dict):
+    """Memoises a parse of repeated field texts (dates, estimates) within one document."""
+
+    def __init__(self, parse) -> None:
+        super().__init__()
+        self.parse = parse
+
+    def get_parsed(self, text: str, lineno: int):
+        try:
+            return self[text]
+        except KeyError:
+            value = self[text] = self.parse(text, lineno)
+            return value
+
+
 def parse_streams(text: str) -> Model:
     """Parse streams text into a Model; raises StreamsError naming the bad line."""
     streams = _split_streams(text)
+    dates = _Cache(_date)
+    estimates = _Cache(_estimate)
     params_rows = streams[STREAM_NAMES[0]]
     if len(params_rows) != 1:
         raise StreamsError(f"the params stream must have one line, it has {len(params_rows)}")
     lineno, row = params_rows[0]
     start, end, skills = _fields(row, 3, "params", lineno)
     params = Params(
-        _date(start, lineno),
-        _date(end, lineno),
+        dates.get_parsed(start, lineno),
+        dates.get_parsed(end, lineno),
         tuple(s.strip() for s in skills.split(":") if s.strip()),
     )
     if params.end < params.start:
         raise StreamsError(f"line {lineno}: the quarter ends before it starts")
     holidays = tuple(
-        _date(_fields(row, 1, "holiday", n)[0], n) for n, row in streams[STREAM_NAMES[1]]
+        dates.get_parsed(_fields(row, 1, "holiday", n)[0], n) for n, row in streams[STREAM_NAMES[1]]
     )
     staff = []
     for n, row in streams[STREAM_NAMES[2]]:
         pid, name, team, track, skill, vacation = _fields(row, 6, "staff", n)
-        days = tuple(_date(v, n) for v in vacation.split(":") if v.strip())
+        days = tuple(dates.get_parsed(v.strip(), n) for v in vacation.split(":") if v.strip())
         staff.append(Person(pid, name, team, track, skill, days))
     work = []
     for n, row in streams[STREAM_NAMES[3]]:
         iid, rank, name, estimate, triage, track = _fields(row, 6, "work", n)
         level = _number(triage, "triage", n) if triage else 3.0
-        work.append(Item(iid, _number(rank, "rank", n), name, _estimate(estimate, n), level, track))
+        effort = estimates.get_parsed(estimate, n)
+        work.append(Item(iid, _number(rank, "rank", n), name, effort, level, track))
     return Model(params, holidays, staff, work)
