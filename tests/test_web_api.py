@@ -8,6 +8,7 @@ known. What-ifs meet a planner that is not running (503).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -71,6 +72,14 @@ class Mesh:
             )
 
 
+async def _close(conn) -> None:
+    """Close a websocket client and wait until the server has closed it too."""
+    conn.close()
+    with contextlib.suppress(TimeoutError):
+        while await asyncio.wait_for(conn.read_message(), 5) is not None:
+            pass
+
+
 async def _ws_exchange(url: str, sends: list, wanted: int, timeout: float = 10.0) -> list[dict]:
     """Connect, send each message, and collect ``wanted`` messages (health excluded)."""
     conn = await websocket_connect(url)
@@ -85,7 +94,7 @@ async def _ws_exchange(url: str, sends: list, wanted: int, timeout: float = 10.0
             if message["type"] != "health":
                 got.append(message)
     finally:
-        conn.close()
+        await _close(conn)
     return got
 
 
@@ -125,7 +134,7 @@ def test_a_new_plan_is_pushed_to_a_connected_client(mesh):
             message = json.loads(await asyncio.wait_for(conn.read_message(), 10))
             return put, message
         finally:
-            conn.close()
+            await _close(conn)
 
     put, message = asyncio.run(scenario())
     assert message["type"] == "plan"

@@ -264,7 +264,7 @@ class WhatIfApi(ApiHandler):
         plan = answer.get("plan")
         if not isinstance(plan, dict):
             raise ApiError(503, "the planner's answer has no plan")
-        shared = (answer.get("base") or {}).get("plan") or current.plan
+        shared = await self._shared_plan(answer.get("base"), current)
         track = body.get("track") if isinstance(body.get("track"), str) else "All"
         if track not in (plan.get("by_track") or {}):
             track = "All"
@@ -282,6 +282,22 @@ class WhatIfApi(ApiHandler):
                 "plan": plan,
             }
         )
+
+    async def _shared_plan(self, base: Any, current) -> dict[str, Any]:
+        """The shared plan the what-if is marked against: the one its base produced."""
+        made = base.get("plan") if isinstance(base, dict) else None
+        if isinstance(made, dict):
+            return made
+        if isinstance(made, str) and made and made != current.commit:
+            try:
+                return (await self.service.plan_at(made)).plan
+            except (RemoteError, RequestTimeout, ProtocolError, ValueError) as exc:
+                log.info(
+                    "what-if base plan@%s not found (%s); marking against the shown plan",
+                    made[:12],
+                    exc,
+                )
+        return current.plan
 
 
 class NotFound(ApiHandler):
