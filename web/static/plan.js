@@ -11,6 +11,7 @@
     edits: [],       // the what-if edits, in order; empty = the shared plan
     view: null,      // the view on screen
     request: 0,      // the newest load; older answers are dropped
+    shared: null,    // the last shared view: its version is what a what-if starts from
     chart: null,
   };
 
@@ -36,6 +37,7 @@
       } else {
         const query = new URLSearchParams({ track: state.track, triage: state.triage });
         view = await getJSON(`/api/plan?${query}`);
+        state.shared = view;
       }
       if (request !== state.request) return;
       $("waiting").hidden = true;
@@ -125,10 +127,11 @@
     return parts.length ? parts.join(", ") : "";
   }
 
-  // A cell that shows "before → after" when a what-if changed it.
-  function changeCell(before, after, text, cls) {
-    if (before === null) return el("td", { class: cls, text: text(after) });
-    const was = text(before), now = text(after);
+  // A cell that shows "before → after" when a what-if changed it (before.end null is DNF).
+  function changeCell(before, field, value, text, cls) {
+    const now = text(value);
+    if (!before) return el("td", { class: cls, text: now });
+    const was = text(before[field]);
     if (was === now) return el("td", { class: cls, text: now });
     return el("td", { class: `${cls || ""} changed`.trim() },
       el("span", { class: "before", text: was || "none" }), " → ",
@@ -157,8 +160,8 @@
       el("td", { class: "num", text: num(item.triage) }),
       el("td", { class: "name", text: item.name }),
       el("td", { text: skills(item.estimate) }),
-      changeCell(before ? before.shortage : null, item.shortage, shortageText, "shortage"),
-      changeCell(before ? before.end : null, item.end, endText, item.dnf ? "end dnf" : "end")));
+      changeCell(before, "shortage", item.shortage, shortageText, "shortage"),
+      changeCell(before, "end", item.end, endText, item.dnf ? "end dnf" : "end")));
     }
     if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "no work items in this track" })));
     fill($("work").tBodies[0], rows);
@@ -204,8 +207,9 @@
   }
 
   function renderVersion(view, whatif) {
-    const links = (view.chain && view.chain.length ? view.chain : [
-      { dataset: "plan", commit: view.commit, time: view.time },
+    const from = whatif && state.shared ? state.shared : view;
+    const links = (from.chain && from.chain.length ? from.chain : [
+      { dataset: "plan", commit: from.commit, time: from.time },
     ]);
     const parts = [];
     if (whatif) parts.push(el("strong", { class: "whatif-tag", text: "what-if on " }));
