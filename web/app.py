@@ -10,8 +10,10 @@ JSON API (every bad request gets a 4xx with ``{"error": message}``):
 - ``GET /api/diff?from=SHA&to=SHA``       what changed between two plans
   (``&raw=1`` adds the raw sheets' unified diff)
 - ``POST /api/whatif``  ``{"edits": [...], "track"?, "triage"?}``  a what-if
-  plan, computed by qplan_service and committed nowhere (400 names a bad
-  edit, 503 when the planner does not answer)
+  plan, computed by qplan_service and committed nowhere: ``view`` (rows
+  marked before -> after), ``diff``, ``changes``, ``plan``, and ``shared``
+  (the version it starts from); 400 names a bad edit, 503 when the planner
+  does not answer
 - ``/ws``  the websocket (``?want=plan``, ``?want=health`` or both, the default)
 
 Websocket messages, JSON text: server to client ``hello`` (``state``,
@@ -275,6 +277,7 @@ class WhatIfApi(ApiHandler):
         self.send(
             {
                 "base": {"conditioned": (answer.get("base") or {}).get("conditioned", base)},
+                "shared": current.version(),
                 "edits": edits,
                 "changes": answer.get("changes") or [],
                 "diff": diff_plans(shared, plan),

@@ -245,6 +245,27 @@ def test_a_whatif_turns_a_dnf_into_a_date_on_that_page_only(mesh, visit):
     wait_for(lambda: item_row(mine, item_id).locator("td.end").inner_text() == "DNF", 10)
 
 
+def test_a_new_shared_plan_reapplies_the_whatif_edits(mesh, visit):
+    page = visit("/?track=Checkout&triage=3").page
+    form = page.locator("#add-people")
+    form.locator('select[name="skill"]').select_option("Web")
+    form.locator('select[name="track"]').select_option("Checkout")
+    form.locator('button[type="submit"]').click()
+    page.wait_for_selector("#whatif-banner:not([hidden])")
+    page.wait_for_selector("#work tbody tr.marked")
+    sheets = copy.deepcopy(mesh.renamed)
+    checkout = next(row for row in sheets["work"][1:] if row[3] == "Checkout")
+    checkout[2] = "Changed while in a what-if"
+    raw = mesh.pull_sheets(sheets, "during-whatif")
+    mesh.plan_for(raw)
+    row = item_row(page, checkout[1])
+    wait_for(lambda: "Changed while in a what-if" in row.inner_text(), 15, what="the new plan")
+    assert page.locator("#whatif-banner").is_visible()
+    assert "+1 Web on Checkout" in page.locator("#edits").inner_text()
+    assert raw[:8] in page.locator("#version").inner_text()
+    mesh.renamed = sheets
+
+
 def test_a_bad_whatif_edit_is_reported_and_dropped(mesh, visit):
     page = visit("/?track=Checkout").page
     page.locator("#work tbody tr.in").first.click()

@@ -34,6 +34,7 @@
           edits: state.edits.map(wireEdit), track: state.track, triage: Number(state.triage),
         });
         view = whatif.view;
+        state.shared = whatif.shared;
       } else {
         const query = new URLSearchParams({ track: state.track, triage: state.triage });
         view = await getJSON(`/api/plan?${query}`);
