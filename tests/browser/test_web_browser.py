@@ -357,3 +357,20 @@ def test_the_plan_page_fits_a_phone(mesh, visit):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1
     shot(page, "plan-phone")
+
+
+def test_a_sheet_that_cannot_be_read_shows_a_banner_over_the_last_good_plan(mesh, visit):
+    page = visit("/").page
+    good = cut_count(page)
+    sheets = copy.deepcopy(mesh.renamed)
+    sheets["work"][0][3] = "Where"  # the Track column no longer has a name anyone accepts
+    raw = mesh.pull_sheets(sheets, "unreadable")
+    mesh.plan_for(raw)
+    banner = page.locator("#fatal")
+    banner.wait_for()
+    assert "showing the last good plan" in banner.inner_text()
+    assert "Track" in banner.inner_text()
+    assert cut_count(page) == good  # the items of the last good sheet are still shown
+    fatal = page.locator("#problems tbody tr.sev-fatal")
+    assert fatal.count() == 1 and "work" in fatal.inner_text()
+    assert "stale" in page.locator("#version").inner_text()
