@@ -270,8 +270,12 @@ class WhatIfApi(ApiHandler):
         track = body.get("track") if isinstance(body.get("track"), str) else "All"
         if track not in (plan.get("by_track") or {}):
             track = "All"
-        view = plan_view(plan, track, level)
-        marks = item_marks(shared, plan, track)
+        try:
+            view = plan_view(plan, track, level)
+            marks = item_marks(shared, plan, track)
+            diff = diff_plans(shared, plan)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ApiError(503, f"the planner's what-if plan is malformed: {exc}") from None
         for row in view["work"]:
             row["mark"] = marks.get(str(row.get("id")))
         self.send(
@@ -280,7 +284,7 @@ class WhatIfApi(ApiHandler):
                 "shared": current.version(),
                 "edits": edits,
                 "changes": answer.get("changes") or [],
-                "diff": diff_plans(shared, plan),
+                "diff": diff,
                 "view": view,
                 "plan": plan,
             }

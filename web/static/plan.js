@@ -160,7 +160,8 @@
       el("td", { class: "num", text: num(item.rank) }),
       el("td", { class: "num", text: num(item.triage) }),
       el("td", { class: "name", text: item.name }),
-      el("td", { text: skills(item.estimate) }),
+      el("td", { class: item.estimate && Object.keys(item.estimate).length ? null : "muted",
+        text: skills(item.estimate) || "no estimate" }),
       changeCell(before, "shortage", item.shortage, shortageText, "shortage"),
       changeCell(before, "end", item.end, endText, item.dnf ? "end dnf" : "end")));
     }
