@@ -1,0 +1,539 @@
+"""The snapshot service as a real process: typed clients, raw frames, a subscriber, kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import zmq
+
+from mesh.config import Config
+from mesh.errors import QPlanError, RemoteError
+from mesh.protocol import SIGNATURE, Message
+from mesh.snapshot import AsyncSnapshotClient, SnapshotClient
+from snapshot_service import disk
+from tests.support import Proc, service_args, wait_for, write_config
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+MAX_PAYLOAD = 64 * 1024
+WORK = "Rank\tName\tTrack\n10\tSplit payments\tCheckout\n20\tLanding page\tGrowth\n"
+
+
+class Running:
+    """A started snapshot service and what tests need to reach it."""
+
+    def __init__(self, folder: Path, proc: Proc, config_path: Path) -> None:
+        self.folder = folder
+        self.proc = proc
+        self.config_path = config_path
+        self.config = Config(config_path)
+        self.requests = self.config.endpoint("snapshot_service", "request_endpoint")
+        self.publish = self.config.endpoint("snapshot_service", "publish_endpoint")
+        self.store = self.config.path("snapshot_service", "store")
+
+    def client(self, **kwargs) -> SnapshotClient:
+        kwargs.setdefault("timeout", 10.0)
+        kwargs.setdefault("retries", 0)
+        return SnapshotClient(self.requests, **kwargs)
+
+
+def start(folder: Path, config_path: Path, name: str = "snapshot") -> Running:
+    """Start the service and wait until it answers."""
+    proc = Proc(service_args("snapshot_service", config_path), folder / f"{name}.out")
+    running = Running(folder, proc, config_path)
+    with running.client(timeout=1.0) as client:
+        wait_for(lambda: client.latest("raw"), timeout=30, what="the snapshot service to answer")
+    return running
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """One service for the tests that only need it to answer (module-wide, it starts once)."""
+    folder = tmp_path_factory.mktemp("snapshot")
+    config_path = write_config(folder, {"snapshot_service": {"max_payload": "64KiB"}})
+    assert not Config(config_path).path("snapshot_service", "store").exists()
+    running = start(folder, config_path)
+    yield running
+    running.proc.stop()
+
+
+@pytest.fixture
+def client(service: Running):
+    with service.client() as opened:
+        yield opened
+
+
+@pytest.fixture
+def sockets():
+    """Make raw sockets (``sockets(zmq.SUB)``); all are closed, linger 0, after the test."""
+    ctx = zmq.Context()
+    made: list[zmq.Socket] = []
+
+    def make(kind: int) -> zmq.Socket:
+        made.append(ctx.socket(kind))
+        made[-1].linger = 0
+        return made[-1]
+
+    yield make
+    for sock in made:
+        sock.close(linger=0)
+    ctx.term()
+
+
+def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+
+def test_the_store_is_created_on_first_start(service: Running) -> None:
+    assert (service.store / "HEAD").is_file()
+    assert git(service.store, "rev-parse", "--is-bare-repository").stdout.strip() == "true"
+
+
+def test_put_get_latest_log_and_diff(client: SnapshotClient, service: Running) -> None:
+    before = client.latest("raw").seq
+    first = client.put("raw", {"work.tsv": WORK, "staff.tsv": b"Name\nAda\n"}, source="/p.xlsx")
+    assert set(first) == {"dataset", "commit", "seq", "changed", "lineage"}
+    assert (first["seq"], first["changed"], first["lineage"]) == (
+        before + 1,
+        True,
+        {"origin": "/p.xlsx"},
+    )
+    changed = WORK.replace("Growth", "Search")
+    second = client.put(
+        "raw", {"work.tsv": changed}, source="/p.xlsx", message="moved", producer="me"
+    )
+
+    got = client.get("raw", first["commit"][:7])
+    assert got.commit == first["commit"] and got.text("work.tsv") == WORK
+    assert got.files["staff.tsv"] == b"Name\nAda\n"
+    latest = client.get("raw")
+    assert (latest.commit, latest.seq, latest.source) == (second["commit"], before + 2, "/p.xlsx")
+    assert list(latest.files) == ["work.tsv"] and ISO.match(latest.time)
+    assert latest.chain == [
+        {"dataset": "raw", "commit": second["commit"], "time": latest.time, "source": "/p.xlsx"}
+    ]
+    head = client.latest("raw")
+    assert (head.commit, head.files) == (second["commit"], {})
+
+    log = client.log("raw", 2)
+    assert [entry["commit"] for entry in log] == [second["commit"], first["commit"]]
+    assert log[0]["message"] == "moved" and log[0]["producer"] == "me"
+
+    diff = client.diff("raw", first["commit"], second["commit"])
+    assert "--- a/raw/staff.tsv\n+++ /dev/null\n" in diff
+    assert "-20\tLanding page\tGrowth\n+20\tLanding page\tSearch\n" in diff
+
+
+def test_the_asyncio_client_works_too(service: Running) -> None:
+    async def talk() -> tuple[dict, str]:
+        client = AsyncSnapshotClient(service.requests, timeout=10.0, retries=0)
+        try:
+            answer = await client.put("conditioned", {"streams.txt": "async\n"})
+            got = await client.get("conditioned", answer["commit"])
+            return answer, got.text("streams.txt")
+        finally:
+            client.close()
+
+    answer, text = asyncio.run(talk())
+    assert answer["changed"] and text == "async\n"
+
+
+def test_an_unchanged_put_makes_no_commit(client: SnapshotClient, service: Running) -> None:
+    first = client.put("plan", {"plan.json": '{"same": true}\n'})
+    head = git(service.store, "rev-parse", "main").stdout
+    again = client.put("plan", {"plan.json": '{"same": true}\n'})
+    assert (again["commit"], again["seq"], again["changed"]) == (
+        first["commit"],
+        first["seq"],
+        False,
+    )
+    assert git(service.store, "rev-parse", "main").stdout == head
+
+
+def test_plain_git_log_shows_lineage_trailers(client: SnapshotClient, service: Running) -> None:
+    raw = client.put("raw", {"work.tsv": WORK + "30\tTrailers\tGrowth\n"}, source="/data/plan.xlsx")
+    cond = client.put(
+        "conditioned",
+        {"streams.txt": "s\n"},
+        source=f"raw@{raw['commit'][:10]}",
+        producer="condition_service",
+    )
+    plan = client.put(
+        "plan",
+        {"plan.json": "{}\n"},
+        source=f"conditioned@{cond['commit']}",
+        producer="qplan_service",
+    )
+    assert plan["lineage"] == {
+        "conditioned": cond["commit"],
+        "raw": raw["commit"],
+        "origin": "/data/plan.xlsx",
+    }
+    out = git(service.store, "log", "-1", "--format=%an <%ae>%n%s%n%(trailers)", "main").stdout
+    assert out == (
+        "qplan_service <qplan_service@qplan.local>\nUpdate plan\n"
+        f"Dataset: plan\nSource: conditioned@{cond['commit']}\n"
+        f"Producer: qplan_service\nSequence: {plan['seq']}\n\n"
+    )
+
+
+# -- notifications -------------------------------------------------------------------------
+
+
+def test_a_subscriber_sees_every_commit_in_order(
+    client: SnapshotClient, service: Running, sockets
+) -> None:
+    sub = sockets(zmq.SUB)
+    sub.connect(service.publish)
+    sub.subscribe(b"")
+    # A SUB joins late: commit probes until one of their notifications arrives.
+    probe = [0]
+
+    def joined() -> bool:
+        probe[0] += 1
+        client.put("conditioned", {"streams.txt": f"probe {probe[0]}\n"})
+        return bool(sub.poll(200))
+
+    wait_for(joined, timeout=20, interval=0, what="the subscriber to join")
+    while sub.poll(300):
+        sub.recv_multipart()
+    answers = [client.put("raw", {"work.tsv": f"{WORK}{n}\n"}, source="/p.xlsx") for n in range(20)]
+    client.put("raw", {"work.tsv": f"{WORK}19\n"})  # unchanged: no notification
+    answers.append(client.put("raw", {"work.tsv": "last\n"}))
+    notes = []
+    while len(notes) < len(answers):
+        assert sub.poll(10_000), f"only {len(notes)} of {len(answers)} notifications arrived"
+        topic, note = Message.from_frames(sub.recv_multipart(), topic=True)
+        notes.append((topic, note))
+    assert not sub.poll(300)  # and nothing more
+    assert [topic for topic, _ in notes] == ["raw"] * len(answers)
+    assert all(note.kind == "NOTIFY" for _, note in notes)
+    assert [note.header["commit"] for _, note in notes] == [a["commit"] for a in answers]
+    seqs = [note.header["seq"] for _, note in notes]
+    assert seqs == list(range(seqs[0], seqs[0] + len(answers)))
+    head = notes[0][1].header
+    assert set(head) == {"dataset", "seq", "commit", "lineage", "time"}
+    assert head["dataset"] == "raw" and head["lineage"] == {"origin": "/p.xlsx"}
+    assert ISO.match(head["time"])
+
+
+def test_the_heartbeat_carries_the_store_and_its_heads(service: Running, sockets) -> None:
+    sub = sockets(zmq.SUB)
+    sub.bind(service.config.endpoint("mesh", "heartbeat_endpoint"))
+    sub.subscribe(b"heartbeat")
+
+    def beat():
+        if not sub.poll(500):
+            return None
+        _, message = Message.from_frames(sub.recv_multipart(), topic=True)
+        return message.header if message.header.get("component") == "snapshot_service" else None
+
+    header = wait_for(beat, timeout=20, interval=0, what="a heartbeat")
+    detail = header["detail"]
+    assert detail["store"] == str(service.store)
+    assert set(detail["datasets"]) == {"raw", "conditioned", "plan"}
+    assert set(detail["datasets"]["raw"]) == {"commit", "seq"}
+    assert header["requests"] >= 1
+
+
+# -- bad requests --------------------------------------------------------------------------
+
+
+def frames(kind: str, header: object, *bodies: bytes) -> list[bytes]:
+    """Request frames built by hand, header given as an object or as raw bytes."""
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return [SIGNATURE, kind.encode(), raw, *bodies]
+
+
+SHA40 = "0123456789abcdef0123456789abcdef01234567"
+BAD_REQUESTS = {
+    "unknown verb": (frames("FROB", {}), "unknown_verb", "unknown verb 'FROB'"),
+    "a reply kind": (frames("OK", {}), "unknown_verb", "unknown verb 'OK'"),
+    "too few frames": ([SIGNATURE, b"GET"], "bad_request", "at least 3 frames"),
+    "no signature": ([b"QPM0", b"GET", b"{}"], "bad_request", "bad signature"),
+    "kind not UTF-8": (
+        [SIGNATURE, b"\xff\xfe", b"{}"],
+        "bad_request",
+        "kind frame is not valid UTF-8",
+    ),
+    "header not UTF-8": (
+        frames("GET", b'{"dataset": "\xff"}'),
+        "bad_request",
+        "header frame is not valid UTF-8",
+    ),
+    "header not JSON": (frames("GET", b"{nope"), "bad_request", "header is not valid JSON"),
+    "header not an object": (frames("GET", b"[1, 2]"), "bad_request", "must be a JSON object"),
+    "field missing": (frames("GET", {}), "bad_request", "GET needs the header field 'dataset'"),
+    "field of wrong type": (
+        frames("LATEST", {"dataset": 7}),
+        "bad_request",
+        "'dataset' must be a string, not a whole number",
+    ),
+    "unknown dataset": (
+        frames("LATEST", {"dataset": "cooked"}),
+        "unknown_dataset",
+        "unknown dataset 'cooked'",
+    ),
+    "GET with a body": (
+        frames("GET", {"dataset": "raw"}, b"x"),
+        "bad_request",
+        "GET takes no bodies, got 1",
+    ),
+    "LOG with bodies": (
+        frames("LOG", {"dataset": "raw"}, b"x", b"y"),
+        "bad_request",
+        "LOG takes no bodies, got 2",
+    ),
+    "fewer bodies than files": (
+        frames("PUT", {"dataset": "raw", "files": ["a.tsv", "b.tsv"]}, b"1"),
+        "bad_request",
+        "names 2 files but carries 1 bodies",
+    ),
+    "more bodies than files": (
+        frames("PUT", {"dataset": "raw", "files": ["a.tsv"]}, b"1", b"2"),
+        "bad_request",
+        "names 1 files but carries 2 bodies",
+    ),
+    "files not a list": (
+        frames("PUT", {"dataset": "raw", "files": "a.tsv"}, b"1"),
+        "bad_request",
+        "'files' must be a list",
+    ),
+    "file name not a string": (
+        frames("PUT", {"dataset": "raw", "files": [3]}, b"1"),
+        "bad_request",
+        "list of strings",
+    ),
+    "a file twice": (
+        frames("PUT", {"dataset": "raw", "files": ["a", "a"]}, b"1", b"2"),
+        "bad_request",
+        "names a file twice",
+    ),
+    "no files": (
+        frames("PUT", {"dataset": "raw", "files": []}),
+        "bad_request",
+        "at least one file",
+    ),
+    "path in a name": (
+        frames("PUT", {"dataset": "raw", "files": ["../x.tsv"]}, b"1"),
+        "bad_request",
+        "plain name",
+    ),
+    "backslash in a name": (
+        frames("PUT", {"dataset": "raw", "files": ["a\\b"]}, b"1"),
+        "bad_request",
+        "plain name",
+    ),
+    "NUL in a name": (
+        frames("PUT", {"dataset": "raw", "files": ["a\u0000b"]}, b"1"),
+        "bad_request",
+        "control character",
+    ),
+    "dot name": (
+        frames("PUT", {"dataset": "raw", "files": [".git"]}, b"1"),
+        "bad_request",
+        "must not start with '.'",
+    ),
+    "long name": (
+        frames("PUT", {"dataset": "raw", "files": ["n" * 256]}, b"1"),
+        "bad_request",
+        "longer than 255 bytes",
+    ),
+    "lone surrogate name": (
+        frames("PUT", {"dataset": "raw", "files": ["\udc80"]}, b"1"),
+        "bad_request",
+        "not valid UTF-8",
+    ),
+    "source not a string": (
+        frames("PUT", {"dataset": "raw", "files": ["a"], "source": 5}, b"1"),
+        "bad_request",
+        "'source' must be a string",
+    ),
+    "source of an unknown commit": (
+        frames("PUT", {"dataset": "plan", "files": ["p"], "source": f"conditioned@{SHA40}"}, b"1"),
+        "unknown_commit",
+        f"unknown commit {SHA40}",
+    ),
+    "too large": (
+        frames("PUT", {"dataset": "raw", "files": ["a", "b"]}, b"x" * MAX_PAYLOAD, b"y"),
+        "too_large",
+        f"is {MAX_PAYLOAD + 1} bytes; the limit is {MAX_PAYLOAD}",
+    ),
+    "unknown commit": (
+        frames("GET", {"dataset": "raw", "commit": SHA40}),
+        "unknown_commit",
+        f"unknown commit {SHA40}",
+    ),
+    "malformed SHA": (
+        frames("GET", {"dataset": "raw", "commit": "xyz1234"}),
+        "bad_request",
+        "not a commit SHA",
+    ),
+    "short SHA": (
+        frames("GET", {"dataset": "raw", "commit": "abcdef"}),
+        "bad_request",
+        "not a commit SHA",
+    ),
+    "SHA not a string": (
+        frames("GET", {"dataset": "raw", "commit": 1234567}),
+        "bad_request",
+        "'commit' must be a string",
+    ),
+    "limit zero": (
+        frames("LOG", {"dataset": "raw", "limit": 0}),
+        "bad_request",
+        "positive whole number",
+    ),
+    "limit negative": (
+        frames("LOG", {"dataset": "raw", "limit": -3}),
+        "bad_request",
+        "positive whole number",
+    ),
+    "limit fraction": (
+        frames("LOG", {"dataset": "raw", "limit": 1.5}),
+        "bad_request",
+        "'limit' must be a whole number",
+    ),
+    "limit text": (
+        frames("LOG", {"dataset": "raw", "limit": "10"}),
+        "bad_request",
+        "'limit' must be a whole number",
+    ),
+    "limit true": (
+        frames("LOG", {"dataset": "raw", "limit": True}),
+        "bad_request",
+        "'limit' must be a whole number",
+    ),
+    "DIFF without to": (
+        frames("DIFF", {"dataset": "raw", "from": SHA40}),
+        "bad_request",
+        "DIFF needs the header field 'to'",
+    ),
+    "DIFF of an unknown commit": (
+        frames("DIFF", {"dataset": "raw", "from": SHA40, "to": "latest"}),
+        "unknown_commit",
+        "unknown commit",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
+def test_a_bad_request_gets_an_error_and_the_next_good_one_works(
+    case: str, service: Running, sockets
+) -> None:
+    request, code, text = BAD_REQUESTS[case]
+    dealer = sockets(zmq.DEALER)
+    dealer.connect(service.requests)
+    dealer.send_multipart([b"", *request])
+    assert dealer.poll(10_000), "no answer to a bad request"
+    answer = dealer.recv_multipart()
+    assert answer[0] == b""
+    _, reply = Message.from_frames(answer[1:])
+    assert reply.kind == "ERR", reply
+    assert reply.header["code"] == code
+    assert text in reply.header["error"]
+    Message("LATEST", {"dataset": "raw"}).send(dealer, envelope=[b""])
+    assert dealer.poll(10_000)
+    _, good = Message.from_frames(dealer.recv_multipart()[1:])
+    assert good.kind == "OK" and good.header["dataset"] == "raw"
+
+
+def test_the_typed_client_raises_the_error(client: SnapshotClient) -> None:
+    with pytest.raises(RemoteError, match="unknown dataset 'cooked'") as caught:
+        client.get("cooked")
+    assert caught.value.code == "unknown_dataset"
+    with pytest.raises(RemoteError, match="plain name"):
+        client.put("raw", {"a/b": "x"})
+
+
+def test_a_request_without_an_envelope_is_dropped(service: Running, sockets) -> None:
+    dealer = sockets(zmq.DEALER)
+    dealer.connect(service.requests)
+    dealer.send_multipart(frames("LATEST", {"dataset": "plan"}))  # no empty delimiter
+    Message("LATEST", {"dataset": "raw"}).send(dealer, envelope=[b""])
+    assert dealer.poll(10_000)
+    _, first = Message.from_frames(dealer.recv_multipart()[1:])
+    assert first.header["dataset"] == "raw"  # the first answer is the good request's
+    wait_for(lambda: "dropped a request" in service.proc.output(), what="the log line")
+
+
+# -- crashes and configuration -------------------------------------------------------------
+
+
+def test_kill_9_during_puts_loses_no_answered_put(tmp_path: Path, spawn) -> None:
+    config_path = write_config(tmp_path)
+    running = Running(tmp_path, spawn.service("snapshot_service", config_path), config_path)
+    answered: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def keep_putting() -> None:
+        with running.client(timeout=2.0) as client:
+            wait_for(lambda: client.latest("raw"), timeout=30, what="the service")
+            n = 0
+            while not stop.is_set():
+                text = f"{WORK}{n}\n" * 50
+                try:
+                    answer = client.put("raw", {"work.tsv": text}, source="/kill.xlsx")
+                except QPlanError:
+                    return  # the service is gone
+                answered.append((answer["commit"], text))
+                n += 1
+
+    writer = threading.Thread(target=keep_putting)
+    writer.start()
+    try:
+        wait_for(lambda: len(answered) >= 40, timeout=60, what="40 answered PUTs")
+        running.proc.signal(signal.SIGKILL)
+    finally:
+        stop.set()
+        writer.join(30)
+    assert running.proc.popen.wait(10) == -signal.SIGKILL
+    count = len(answered)
+
+    again = Running(tmp_path, spawn.service("snapshot_service", config_path), config_path)
+    with again.client() as client:
+        wait_for(lambda: client.latest("raw"), timeout=30, what="the restarted service")
+        for commit, text in answered:
+            assert client.get("raw", commit).text("work.tsv") == text
+        assert client.latest("raw").seq >= count
+        assert client.put("raw", {"work.tsv": "after the crash\n"})["seq"] > count
+    fsck = git(again.store, "fsck", "--full", "--no-progress")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert not list((again.store / "objects").glob(f"{disk.TEMP_PREFIX}*"))
+    assert not (again.store / "refs" / "heads" / "main.lock").exists()
+
+
+def test_a_missing_config_key_is_one_line_naming_it(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path)
+    text = config_path.read_text()
+    config_path.write_text(re.sub(r"(?m)^request_endpoint = .*\n", "", text, count=1))
+    result = subprocess.run(
+        service_args("snapshot_service", config_path), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"snapshot_service: error: {config_path}: [snapshot_service] request_endpoint: missing key"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_service_on_the_same_store_refuses_to_start(
+    tmp_path: Path, service: Running
+) -> None:
+    config_path = write_config(tmp_path, {"snapshot_service": {"store": str(service.store)}})
+    result = subprocess.run(
+        service_args("snapshot_service", config_path), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "in use by another snapshot service" in result.stderr
+    assert "Traceback" not in result.stderr
