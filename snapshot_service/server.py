@@ -15,7 +15,7 @@ from typing import Any
 
 import zmq
 
-from mesh.errors import ConfigError, ProtocolError, QPlanError
+from mesh.errors import ConfigError, ProtocolError
 from mesh.protocol import Message, split_envelope
 from mesh.service import Service
 from snapshot_service.store import GitStore, StoreError, check_branch, check_name
@@ -69,8 +69,8 @@ class SnapshotService(Service):
             settings["path"], settings["datasets"], settings["branch"], settings["durable"]
         )
         self.verbs = Verbs(self.store, settings["max_payload"])
-        self.router = self._bound(zmq.ROUTER, settings["requests"], "request_endpoint")
-        self.publisher = self._bound(zmq.PUB, settings["publish"], "publish_endpoint")
+        self.router = self.bound(zmq.ROUTER, SECTION, "request_endpoint")
+        self.publisher = self.bound(zmq.PUB, SECTION, "publish_endpoint")
         self.log.info(
             "store %s: requests on %s, notifications on %s (durable %s)",
             settings["path"],
@@ -79,17 +79,6 @@ class SnapshotService(Service):
             "yes" if settings["durable"] else "no",
         )
         self.spawn(self.serve(), "serve")
-
-    def _bound(self, kind: int, endpoint: str, key: str):
-        sock = self.socket(kind)
-        try:
-            sock.bind(endpoint)
-        except zmq.ZMQError as exc:
-            raise QPlanError(
-                f"cannot bind [{SECTION}] {key} {endpoint}: {exc} "
-                "(is another snapshot service running?)"
-            ) from None
-        return sock
 
     async def teardown(self) -> None:
         """Let go of the store."""
