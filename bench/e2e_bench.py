@@ -237,17 +237,19 @@ class Phase:
         self.stages.setdefault(name, []).append(value)
 
 
-def _put(store: SnapshotClient, files: dict[str, str]) -> tuple[dict, float]:
-    """PUT raw; the answer and the moment it came (t0)."""
+def _put(store: SnapshotClient, files: dict[str, str]) -> tuple[dict, float, float]:
+    """PUT raw; the answer, how long the PUT took (ms) and the moment it was answered (t0)."""
+    start = time.perf_counter()
     answer = store.put("raw", files, source="e2e_bench")
-    return answer, time.perf_counter()
+    t0 = time.perf_counter()
+    return answer, (t0 - start) * 1000, t0
 
 
 async def run_phase(store: SnapshotClient, clients: int, pulls: int, watch: Watch, files) -> Phase:
     """PUT alternating raw variants and time each until every client has its plan."""
     phase = Phase(clients)
     for n in range(pulls):
-        answer, t0 = await asyncio.to_thread(_put, store, files[n % 2])
+        answer, put_ms, t0 = await asyncio.to_thread(_put, store, files[n % 2])
         watch.start(answer["commit"], clients)
         try:
             await asyncio.wait_for(watch.done.wait(), WAIT)
@@ -259,6 +261,7 @@ async def run_phase(store: SnapshotClient, clients: int, pulls: int, watch: Watc
         phase.last.append((times[-1] - t0) * 1000)
         notes = {k: (v - t0) * 1000 for k, v in notes.items()}
         if {"raw", "conditioned", "plan"} <= notes.keys():
+            phase.stage("(raw PUT round trip, before t0)", put_ms)
             phase.stage("raw NOTIFY (baseline)", notes["raw"])
             phase.stage(
                 "condition: raw NOTIFY -> conditioned NOTIFY", notes["conditioned"] - notes["raw"]

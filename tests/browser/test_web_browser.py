@@ -276,6 +276,13 @@ def test_a_bad_whatif_edit_is_reported_and_dropped(mesh, visit):
     error.wait_for()
     assert "Skill:weeks" in error.inner_text()
     assert page.locator("#whatif-banner").is_hidden()
+    # An edit the planner refuses: the page says why and drops it.
+    form.locator('input[name="estimate"]').fill("Juggling:3")
+    form.locator('button[type="submit"]').click()
+    wait_for(lambda: "unknown skill" in error.inner_text(), 15, what="the planner's refusal")
+    assert "Not applied" in error.inner_text()
+    assert "none" in page.locator("#edits").inner_text()
+    assert page.locator("#whatif-banner").is_hidden()
 
 
 # -- the dashboard ---------------------------------------------------------------------------

@@ -28,42 +28,51 @@
   async function load() {
     const request = ++state.request;
     try {
-      let view, whatif = null;
+      let view, whatif = null, shared;
       if (state.edits.length) {
         whatif = await postJSON("/api/whatif", {
           edits: state.edits.map(wireEdit), track: state.track, triage: Number(state.triage),
         });
         view = whatif.view;
-        state.shared = whatif.shared;
+        shared = whatif.shared;
       } else {
         const query = new URLSearchParams({ track: state.track, triage: state.triage });
         view = await getJSON(`/api/plan?${query}`);
-        state.shared = view;
+        shared = view;
       }
       if (request !== state.request) return;
+      state.shared = shared;
       $("waiting").hidden = true;
-      $("whatif-error").hidden = true;
       render(view, whatif);
     } catch (err) {
       if (request !== state.request) return;
-      if (err.status === 503 && !state.edits.length) {
-        $("waiting").hidden = false;
-      } else if (err.status === 404 && state.track !== "All" && !state.edits.length) {
-        state.track = "All";
+      const editing = state.edits.length > 0;
+      if (err.status === 503 && !editing) {
+        showWaiting("Waiting for data: no plan has been computed yet.");
+      } else if (err.status === 404 && state.track !== "All" && !editing) {
+        state.track = "All";  // a track that no longer exists: show them all
         syncUrl();
         load();
-      } else if (err.status === 400 && state.edits.length) {
+      } else if (err.status === 400 && !editing && state.triage !== "3") {
+        state.triage = "3";  // a triage from a bad link: show the whole plan
+        syncUrl();
+        load();
+      } else if (err.status === 400 && editing) {
         const dropped = state.edits.pop();
         showError(`Not applied (${describe(dropped)}): ${err.message}`);
         renderEdits();
         load();
-      } else if (state.edits.length) {
+      } else if (editing) {
         showError(`The what-if could not be computed: ${err.message}`);
       } else {
-        $("waiting").hidden = false;
-        $("waiting").textContent = `Cannot load the plan: ${err.message}`;
+        showWaiting(`Cannot load the plan: ${err.message}`);
       }
     }
+  }
+
+  function showWaiting(text) {
+    $("waiting").textContent = text;
+    $("waiting").hidden = false;
   }
 
   function showError(text) {
@@ -285,6 +294,7 @@
   }
 
   function addEdit(edit) {
+    $("whatif-error").hidden = true;
     state.edits.push(edit);
     renderEdits();
     load();
@@ -359,11 +369,13 @@
       const triage = Number(form.elements.triage.value);
       if (triage !== item.triage) state.edits.push({ op: "set_triage", item: item.id, triage, label });
       form.hidden = true;
+      $("whatif-error").hidden = true;
       renderEdits();
       load();
     });
     $("edit-cancel").addEventListener("click", () => { $("edit-item").hidden = true; });
     $("reset").addEventListener("click", () => {
+      $("whatif-error").hidden = true;
       state.edits = [];
       renderEdits();
       load();
