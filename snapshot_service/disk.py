@@ -12,11 +12,13 @@ command running at the same time is noticed). ``finish`` then, in order:
 
 So a file under an object's final name is always complete (an object that
 exists never needs writing again), and the ref never names an object that
-is not on disk. Step 1's fsyncs run in parallel threads so that the kernel
-can flush them in fewer journal commits (fsync blocks; a coroutine cannot
-overlap them). A crash leaves at most temp files, a lock and unreferenced
-objects: ``remove_leftovers`` clears the first two at start, and
-``git fsck`` does not mind the last.
+is not on disk. The fsyncs of steps 1 and 2 each run in parallel threads:
+the kernel then serves them with one journal commit and one disk flush
+instead of one each (fsync blocks; a coroutine cannot overlap them).
+
+A crash leaves at most temp files, a lock and unreferenced objects:
+``remove_leftovers`` clears the first two at start, and ``git fsck`` does
+not mind the last.
 """
 
 from __future__ import annotations
@@ -138,10 +140,7 @@ class Transaction:
             self._close_all()
             folders = {self._place(temp, final) for temp, final in self._pending}
             self._pending = []
-            if self.durable:
-                # After the first, these find their folder's change already committed: no wait.
-                for folder in sorted(folders):
-                    fsync_dir(folder)
+            self._sync_all(fsync_dir, sorted(folders))
             os.replace(lock, ref)
             if self.durable:
                 fsync_dir(ref.parent)
@@ -165,14 +164,18 @@ class Transaction:
         return folder
 
     def _sync_files(self) -> None:
-        """fsync every staged file at once (durable mode); the first failure is raised."""
+        """fsync every staged file (durable mode)."""
+        self._sync_all(os.fsync, self._fds)
+
+    def _sync_all(self, sync, items: list) -> None:
+        """Apply ``sync`` to every item at once (durable mode); the first failure is raised."""
         if not self.durable:
             return
-        if self.pool is None or len(self._fds) < 2:
-            for fd in self._fds:
-                os.fsync(fd)
+        if self.pool is None or len(items) < 2:
+            for item in items:
+                sync(item)
             return
-        futures = [self.pool.submit(os.fsync, fd) for fd in self._fds]
+        futures = [self.pool.submit(sync, item) for item in items]
         wait(futures)  # no descriptor may be closed while a thread still fsyncs it
         for future in futures:
             future.result()

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_BYTES = 255  # bytes of UTF-8 in a file or dataset name
 MAX_LOG_LIMIT = 10_000  # commits one LOG answer lists at most
-FSYNC_THREADS = 4
+FSYNC_THREADS = 8  # enough for every file of a usual commit to be fsync'ed at once
 DEFAULT_PRODUCER = "qplan"
 
 _SOURCE_REF = re.compile(r"^([A-Za-z0-9_.-]+)@([0-9a-fA-F]{7,40})$")
