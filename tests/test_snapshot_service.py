@@ -18,6 +18,7 @@ from mesh.errors import QPlanError, RemoteError
 from mesh.protocol import SIGNATURE, Message
 from mesh.snapshot import AsyncSnapshotClient, SnapshotClient
 from snapshot_service import disk
+from snapshot_service.server import SnapshotService
 from tests.support import Proc, service_args, wait_for, write_config
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -464,6 +465,40 @@ def test_a_request_without_an_envelope_is_dropped(service: Running, sockets) -> 
     _, first = Message.from_frames(dealer.recv_multipart()[1:])
     assert first.header["dataset"] == "raw"  # the first answer is the good request's
     wait_for(lambda: "dropped a request" in service.proc.output(), what="the log line")
+
+
+def test_a_store_that_lost_an_object_answers_internal_and_keeps_serving(
+    client: SnapshotClient, service: Running
+) -> None:
+    answer = client.put("conditioned", {"streams.txt": "this blob will be lost\n"})
+    blob = git(service.store, "rev-parse", f"{answer['commit']}:conditioned/streams.txt").stdout
+    blob = blob.strip()
+    (service.store / "objects" / blob[:2] / blob[2:]).unlink()
+    with pytest.raises(RemoteError, match=f"blob {blob} is missing") as caught:
+        client.get("conditioned", answer["commit"])
+    assert caught.value.code == "internal"
+    client.put("conditioned", {"streams.txt": "the next content\n"})
+    assert client.get("conditioned").text("streams.txt") == "the next content\n"
+
+
+def test_a_bug_answers_internal_with_a_logged_traceback(tmp_path: Path, caplog) -> None:
+    class Broken:
+        def handle(self, body):
+            raise ZeroDivisionError("a bug")
+
+    snapshot = SnapshotService(Config(write_config(tmp_path)))
+    try:
+        snapshot.verbs = Broken()
+        outcome = snapshot.answer(frames("LATEST", {"dataset": "raw"}))
+    finally:
+        snapshot.context.term()
+    assert outcome.reply.kind == "ERR" and outcome.notify is None
+    assert outcome.reply.header == {
+        "error": "internal error: ZeroDivisionError: a bug",
+        "code": "internal",
+    }
+    assert snapshot.counters.errors == 1
+    assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
 
 
 # -- crashes and configuration -------------------------------------------------------------
