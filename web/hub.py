@@ -112,8 +112,8 @@ class Peer:
                 self._writing = pending
                 pending.add_done_callback(self._written)
                 return
-            if pending is not None and pending.exception() is not None:
-                self._drop(pending.exception())
+            if pending is not None and (pending.cancelled() or pending.exception() is not None):
+                self._drop(None if pending.cancelled() else pending.exception())
                 return
 
     def _written(self, future: asyncio.Future) -> None:
