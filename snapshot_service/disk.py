@@ -32,6 +32,7 @@ from pathlib import Path
 from snapshot_service.objects import object_sha
 
 __all__ = [
+    "BranchLocked",
     "TEMP_PREFIX",
     "LOOSE_COMPRESSION",
     "Transaction",
@@ -43,6 +44,10 @@ __all__ = [
 
 TEMP_PREFIX = "tmp_obj_"
 LOOSE_COMPRESSION = 1  # zlib level; git's core.looseCompression default (speed over size)
+
+
+class BranchLocked(FileExistsError):
+    """The branch's ``.lock`` file exists: another program is moving the branch."""
 
 
 def fsync_dir(path: Path | str) -> None:
@@ -132,7 +137,7 @@ class Transaction:
             lock_fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             self.abort()
-            raise
+            raise BranchLocked(f"{lock} exists") from None
         self._fds.append(lock_fd)
         try:
             _write_all(lock_fd, hexsha.encode("ascii") + b"\n")

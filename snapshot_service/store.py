@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from snapshot_service.diffs import dataset_diff
-from snapshot_service.disk import Transaction
+from snapshot_service.disk import BranchLocked, Transaction
 from snapshot_service.objects import (
     BLOB_MODE,
     TREE_MODE,
@@ -323,7 +323,6 @@ class GitStore:
         for name in files:
             check_name(name)
         source = self._expand_source(one_line(source))
-        producer = one_line(producer)
         if self.repository.read_ref() != self.head:
             # Someone else moved the branch (a git command): never write over their commit.
             log.warning("branch %s moved outside the service; re-reading the store", self.branch)
@@ -338,23 +337,17 @@ class GitStore:
             log.info(
                 "%s unchanged at %s (seq %d): no commit", dataset, current.commit[:12], current.seq
             )
-            info = self.commit(current.commit)
-            return PutResult(
-                dataset,
-                current.commit,
-                current.seq,
-                False,
-                self.lineage(current.commit)[0],
-                iso_time(info.time),
-            )
+            lineage = self.lineage(current.commit)[0]
+            when = self.commit(current.commit).time
+            return PutResult(dataset, current.commit, current.seq, False, lineage, iso_time(when))
         seq = (current.seq if current else 0) + 1
+        root = dict(self._root)
+        root[dataset.encode()] = (TREE_MODE, folder_sha)
         txn = Transaction(self.repository.objects, self.durable, self._pool)
         try:
             for data, sha in blobs.values():
                 txn.add_object(b"blob", data, sha)
             txn.add_object(b"tree", folder, folder_sha)
-            root = dict(self._root)
-            root[dataset.encode()] = (TREE_MODE, folder_sha)
             root_sha = txn.add_object(
                 b"tree", tree_bytes([(m, n, s) for n, (m, s) in root.items()])
             )
@@ -362,20 +355,18 @@ class GitStore:
             data = self._commit_data(dataset, root_sha.hex(), seq, source, message, producer, when)
             sha = txn.add_object(b"commit", data).hex()
             txn.finish(self.repository.ref, sha)
-        except FileExistsError:
+        except BranchLocked:
             raise StoreError(
-                f"{self.repository.ref}.lock exists: a git command is writing the store; try again",
+                f"{self.repository.ref}.lock exists: a git command is moving the branch; try again",
                 "locked",
             ) from None
         except BaseException:
             txn.abort()
-            # The branch may or may not have moved: believe the disk.
             with contextlib.suppress(StoreError, OSError):
-                self.reload()
+                self.reload()  # the branch may or may not have moved: believe the disk
             raise
         self.repository.learn(parse_commit(sha, data))
-        self.head = sha
-        self._root = root
+        self.head, self._root = sha, root
         self.index[dataset] = Head(sha, seq, folder_sha.hex())
         log.info("committed %s %s (seq %d, %d files)", dataset, sha[:12], seq, len(files))
         return PutResult(dataset, sha, seq, True, self.lineage(sha)[0], iso_time(when))
@@ -393,6 +384,8 @@ class GitStore:
     def _commit_data(
         self, dataset: str, tree: str, seq: int, source: str, message: str, producer: str, when: int
     ) -> bytes:
+        """The commit object: subject, blank line, trailers; the producer authors it."""
+        producer = one_line(producer)
         subject = one_line(message) or f"Update {dataset}"
         trailers = [f"Dataset: {dataset}"]
         if source:
