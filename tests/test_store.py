@@ -369,6 +369,23 @@ def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
     fsck(path)
 
 
+def test_a_branch_lock_held_by_git_refuses_the_put_and_loses_nothing(
+    store: GitStore, path: Path
+) -> None:
+    first = store.put("raw", {"w.tsv": WORK}).commit
+    lock = path / "refs" / "heads" / "main.lock"
+    lock.write_text("held by a git command\n")
+    with pytest.raises(StoreError, match="main.lock exists") as caught:
+        store.put("raw", {"w.tsv": STAFF})
+    assert caught.value.code == "locked"
+    assert lock.read_text() == "held by a git command\n"  # not ours to remove
+    assert not list((path / "objects").glob(f"{disk.TEMP_PREFIX}*"))
+    lock.unlink()
+    assert store.head == first
+    assert store.put("raw", {"w.tsv": STAFF}).seq == 2
+    fsck(path)
+
+
 def test_a_second_writer_is_refused_until_the_first_closes(path: Path) -> None:
     first = GitStore(path)
     try:
