@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from snapshot_service import disk
 from snapshot_service.diffs import dataset_diff, file_diff
@@ -486,6 +488,41 @@ def test_trailers_are_read_from_the_last_paragraph() -> None:
     assert parse_trailers("Dataset: raw\n") == {}  # a subject alone has no trailers
     digest = hashlib.sha1(b"blob 3\0abc").digest()  # noqa: S324 - git's object name
     assert object_sha(b"blob", b"abc") == digest
+
+
+# -- any sequence of PUTs -----------------------------------------------------------------
+
+NAMES = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"),
+    min_size=1,
+    max_size=12,
+).filter(lambda name: not name.startswith("."))
+FOLDERS = st.dictionaries(NAMES, st.binary(max_size=64), min_size=1, max_size=4)
+PUTS = st.lists(st.tuples(st.sampled_from(["raw", "conditioned", "plan"]), FOLDERS), max_size=8)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(puts=PUTS)
+def test_any_sequence_of_puts_reads_back_exactly(tmp_path: Path, puts) -> None:
+    path = tmp_path / f"store-{os.urandom(6).hex()}"
+    model: dict[str, dict[str, bytes]] = {}
+    seqs: dict[str, int] = {}
+    with GitStore(path, durable=False) as store:
+        for dataset, files in puts:
+            result = store.put(dataset, files)
+            assert result.changed == (model.get(dataset) != files)
+            if result.changed:
+                seqs[dataset] = seqs.get(dataset, 0) + 1
+            model[dataset] = files
+            assert result.seq == seqs[dataset]
+            assert store.get(dataset, result.commit).files == files
+        for dataset in ("raw", "conditioned", "plan"):
+            assert store.get(dataset).files == model.get(dataset, {})
+            assert len(store.log(dataset, 100)) == seqs.get(dataset, 0)
+    if puts:
+        fsck(path)
 
 
 # -- crashes ---------------------------------------------------------------------------
