@@ -212,11 +212,14 @@ def main(argv: list[str] | None = None) -> int:
             "git-fsync": GitLoopSide(folder / "git-fsync", "core.fsync=all"),
         }
         try:
-            # Taking turns spreads the shared machine's changing load over every side alike.
+            # Taking turns, in a rotating order, spreads the shared machine's changing load
+            # (and what one side leaves for the disk to write) over every side alike.
             size = -(-len(steps) // args.rounds)
+            order = list(sides)
             for start in range(0, len(steps), size):
-                for name, side in sides.items():
-                    seconds[name] += side.run(steps[start : start + size])
+                for name in order:
+                    seconds[name] += sides[name].run(steps[start : start + size])
+                order = order[1:] + order[:1]
             trees = {side.tree() for side in sides.values()}
         finally:
             for side in sides.values():
