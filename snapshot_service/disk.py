@@ -1,24 +1,28 @@
 """The store's files on disk, written so that a crash at any moment leaves a valid repository.
 
 A commit is a ``Transaction``: each new loose object is written to a temp
-file ``objects/tmp_obj_*`` and the branch's new value to
-``refs/heads/<branch>.lock`` (created exclusively, as git does, so a git
-command running at the same time is noticed). ``finish`` then, in order:
+file in its fan-out folder (``objects/ab/tmp_obj_<pid>_cdef…``, the name
+tells its SHA) and the branch's new value to ``refs/heads/<branch>.lock``
+(created exclusively, as git does, so a git command moving the branch at the
+same time is noticed). ``finish`` then, in order:
 
-1. fsyncs every one of those files (durable mode);
-2. renames the objects into place (``objects/ab/cdef…``) and fsyncs the
-   folders that got new names;
-3. renames the lock over the ref and fsyncs its folder.
+1. fsyncs every one of those files and the folders that hold them
+   (durable mode), all at once;
+2. renames the objects into place (``objects/ab/cdef…``), then the lock
+   over the ref, and fsyncs the ref's folder.
 
-So a file under an object's final name is always complete (an object that
-exists never needs writing again), and the ref never names an object that
-is not on disk. The fsyncs of steps 1 and 2 each run in parallel threads:
-the kernel then serves them with one journal commit and one disk flush
-instead of one each (fsync blocks; a coroutine cannot overlap them).
+A file under an object's final name is therefore always complete (an object
+that exists never needs writing again). The renames of step 2 reach the
+disk with the ref's journal commit at the latest; should power fail first,
+the durable temp files are still there and ``recover`` finishes their
+renames at the next start, so the ref never names a missing object. The
+fsyncs of step 1 run in parallel threads: the kernel then serves them with
+one journal commit and one disk flush instead of one each (fsync blocks; a
+coroutine cannot overlap them).
 
 A crash leaves at most temp files, a lock and unreferenced objects:
-``remove_leftovers`` clears the first two at start, and ``git fsck`` does
-not mind the last.
+``recover`` puts every complete temp file in place and deletes the rest and
+the lock; ``git fsck`` does not mind unreferenced objects.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ __all__ = [
     "Transaction",
     "fsync_dir",
     "read_loose",
-    "remove_leftovers",
+    "recover",
     "prepare_objects",
 ]
 
@@ -87,15 +91,47 @@ def prepare_objects(objects: Path) -> None:
         fsync_dir(objects)
 
 
-def remove_leftovers(objects: Path, lock: Path) -> list[Path]:
-    """Delete the temp files and the ref lock a crashed writer left; returns what went."""
-    found = [path for path in objects.glob(TEMP_PREFIX + "*") if path.is_file()]
+def recover(objects: Path, lock: Path, durable: bool = True) -> tuple[list[Path], list[Path]]:
+    """Finish or delete what a crashed writer left; returns (objects put in place, files deleted).
+
+    A temp file whose content has the SHA its name tells is a complete object
+    (it was fsync'ed before the branch could name it): it goes to its final
+    name. Anything else, and the branch's lock, is deleted.
+    """
+    placed: list[Path] = []
+    deleted: list[Path] = []
+    for temp in sorted(objects.glob(f"{TEMP_PREFIX}*")):
+        temp.unlink()  # a temp file outside the fan-out folders cannot be ours to finish
+        deleted.append(temp)
+    for temp in sorted(objects.glob(f"??/{TEMP_PREFIX}*")):
+        hexsha = temp.parent.name + temp.name.rsplit("_", 1)[-1]
+        final = temp.parent / hexsha[2:]
+        if len(hexsha) == 40 and not final.exists() and _holds(temp, hexsha):
+            os.replace(temp, final)
+            placed.append(final)
+        else:
+            temp.unlink()
+            deleted.append(temp)
     if lock.exists():
-        found.append(lock)
-    for path in found:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-    return found
+        lock.unlink()
+        deleted.append(lock)
+    if durable:
+        for folder in sorted({path.parent for path in placed + deleted}):
+            fsync_dir(folder)
+    return placed, deleted
+
+
+def _holds(path: Path, hexsha: str) -> bool:
+    """True when ``path`` is a whole loose object whose SHA is ``hexsha``."""
+    try:
+        raw = zlib.decompress(path.read_bytes())
+    except (OSError, zlib.error):
+        return False
+    header, nul, data = raw.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    if not nul or not size.isdigit() or int(size) != len(data):
+        return False
+    return object_sha(kind, data).hex() == hexsha
 
 
 class Transaction:
@@ -108,7 +144,8 @@ class Transaction:
         self._pending: list[tuple[str, str]] = []  # (temp path, final path)
         self._staged: set[str] = set()
         self._fds: list[int] = []
-        self._temp_base = os.path.join(self.objects, f"{TEMP_PREFIX}{os.getpid()}_")
+        self._temp_name = f"{TEMP_PREFIX}{os.getpid()}_"
+        self._folders: set[str] = set()
 
     def add_object(self, kind: bytes, data: bytes, binsha: bytes | None = None) -> bytes:
         """Stage one object unless it exists already; returns its 20-byte SHA."""
@@ -118,13 +155,25 @@ class Transaction:
         if hexsha in self._staged or os.path.exists(final):
             return binsha
         self._staged.add(hexsha)
-        temp = self._temp_base + hexsha
-        # Read-only from birth, like git's objects; the open descriptor can still write.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+        folder = os.path.dirname(final)
+        temp = os.path.join(folder, self._temp_name + hexsha[2:])
+        fd = self._create(temp, folder)
         self._fds.append(fd)
+        self._folders.add(folder)
         self._pending.append((temp, final))
         _write_all(fd, zlib.compress(b"%s %d\0" % (kind, len(data)) + data, LOOSE_COMPRESSION))
         return binsha
+
+    def _create(self, temp: str, folder: str) -> int:
+        """Open a new temp file (read-only from birth, like git's objects; the fd can write)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            return os.open(temp, flags, 0o444)
+        except FileNotFoundError:
+            # The fan-out folder is gone (`git prune` removes empty ones): make it again.
+            os.mkdir(folder)
+            self._folders.add(self.objects)
+            return os.open(temp, flags, 0o444)
 
     def finish(self, ref: Path, hexsha: str) -> None:
         """Put the staged objects in place, then point ``ref`` at ``hexsha``."""
@@ -141,11 +190,14 @@ class Transaction:
         self._fds.append(lock_fd)
         try:
             _write_all(lock_fd, hexsha.encode("ascii") + b"\n")
-            self._sync_files()
+            self._sync_all(
+                [(os.fsync, fd) for fd in self._fds]
+                + [(fsync_dir, folder) for folder in sorted(self._folders)]
+            )
             self._close_all()
-            folders = {self._place(temp, final) for temp, final in self._pending}
+            for temp, final in self._pending:
+                os.replace(temp, final)
             self._pending = []
-            self._sync_all(fsync_dir, sorted(folders))
             os.replace(lock, ref)
             if self.durable:
                 fsync_dir(ref.parent)
@@ -155,32 +207,15 @@ class Transaction:
                 os.unlink(lock)
             raise
 
-    def _place(self, temp: str, final: str) -> str:
-        """Rename one object into place; returns the folder that changed."""
-        folder = os.path.dirname(final)
-        try:
-            os.replace(temp, final)
-        except FileNotFoundError:
-            # The fan-out folder is gone (a `git prune` removes empty ones): make it again.
-            os.mkdir(folder)
-            if self.durable:
-                fsync_dir(self.objects)
-            os.replace(temp, final)
-        return folder
-
-    def _sync_files(self) -> None:
-        """fsync every staged file (durable mode)."""
-        self._sync_all(os.fsync, self._fds)
-
-    def _sync_all(self, sync, items: list) -> None:
-        """Apply ``sync`` to every item at once (durable mode); the first failure is raised."""
+    def _sync_all(self, calls: list[tuple]) -> None:
+        """Run every ``(fsync, target)`` at once (durable mode); the first failure is raised."""
         if not self.durable:
             return
-        if self.pool is None or len(items) < 2:
-            for item in items:
-                sync(item)
+        if self.pool is None or len(calls) < 2:
+            for sync, target in calls:
+                sync(target)
             return
-        futures = [self.pool.submit(sync, item) for item in items]
+        futures = [self.pool.submit(sync, target) for sync, target in calls]
         wait(futures)  # no descriptor may be closed while a thread still fsyncs it
         for future in futures:
             future.result()

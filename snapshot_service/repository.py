@@ -25,7 +25,7 @@ from gitdb.db.pack import PackedDB
 from gitdb.exc import AmbiguousObjectName, BadObject
 
 from mesh.errors import QPlanError
-from snapshot_service.disk import prepare_objects, read_loose, remove_leftovers
+from snapshot_service.disk import prepare_objects, read_loose, recover
 from snapshot_service.objects import CommitInfo, parse_commit, parse_tree
 
 __all__ = ["Repository", "StoreError", "remember", "CACHE_SIZE", "OWNER_FILE"]
@@ -67,8 +67,11 @@ class Repository:
         self._owner_fd: int | None = _claim(self.git_dir / OWNER_FILE, self.path)
         self._packs: PackedDB | None = None
         self._commits: dict[str, CommitInfo] = {}
-        for leftover in remove_leftovers(self.objects, Path(f"{self.ref}.lock")):
-            log.warning("removed %s, left by a crashed writer", leftover)
+        placed, deleted = recover(self.objects, Path(f"{self.ref}.lock"))
+        for path in placed:
+            log.warning("put %s in place, left by a crashed writer", path)
+        for path in deleted:
+            log.warning("removed %s, left by a crashed writer", path)
         prepare_objects(self.objects)
 
     def close(self) -> None:

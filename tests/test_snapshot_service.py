@@ -543,7 +543,7 @@ def test_kill_9_during_puts_loses_no_answered_put(tmp_path: Path, spawn) -> None
         assert client.put("raw", {"work.tsv": "after the crash\n"})["seq"] > count
     fsck = git(again.store, "fsck", "--full", "--no-progress")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
-    assert not list((again.store / "objects").glob(f"{disk.TEMP_PREFIX}*"))
+    assert not list((again.store / "objects").glob(f"??/{disk.TEMP_PREFIX}*"))
     assert not (again.store / "refs" / "heads" / "main.lock").exists()
 
 

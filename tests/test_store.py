@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -357,17 +358,56 @@ def test_an_abbreviated_sha_that_starts_two_commits_is_ambiguous(store: GitStore
 # -- the repository on disk --------------------------------------------------------------
 
 
-def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
+def temp_files(path: Path) -> list[Path]:
+    """Every temp file in the store's object folders."""
+    objects = path / "objects"
+    return [*objects.glob(f"{disk.TEMP_PREFIX}*"), *objects.glob(f"??/{disk.TEMP_PREFIX}*")]
+
+
+def loose(path: Path, hexsha: str) -> Path:
+    return path / "objects" / hexsha[:2] / hexsha[2:]
+
+
+def test_leftovers_of_a_crash_are_finished_or_removed_at_start(path: Path) -> None:
     with GitStore(path) as store:
         store.put("raw", {"w.tsv": WORK})
-    objects = path / "objects"
-    temp = objects / f"{disk.TEMP_PREFIX}123_abc"
-    temp.write_bytes(b"half an object")
+    # A whole object in a temp file is put in place; half objects and the lock go.
+    whole = zlib.compress(b"blob 5\0hello")
+    sha = object_sha(b"blob", b"hello").hex()
+    good = path / "objects" / sha[:2] / f"{disk.TEMP_PREFIX}77_{sha[2:]}"
+    good.write_bytes(whole)
+    half = path / "objects" / "ab" / f"{disk.TEMP_PREFIX}77_{'c' * 38}"
+    half.write_bytes(whole[:5])
+    wrong = path / "objects" / "ab" / f"{disk.TEMP_PREFIX}78_{'d' * 38}"
+    wrong.write_bytes(whole)  # whole, but not the object its name says
+    stray = path / "objects" / f"{disk.TEMP_PREFIX}123_abc"
+    stray.write_bytes(b"x")
     lock = path / "refs" / "heads" / "main.lock"
     lock.write_text("0" * 40 + "\n")
     with GitStore(path) as store:
-        assert not temp.exists() and not lock.exists()
+        assert temp_files(path) == [] and not lock.exists()
+        assert loose(path, sha).read_bytes() == whole
+        assert not loose(path, "ab" + "c" * 38).exists()
+        assert not loose(path, "ab" + "d" * 38).exists()
         assert store.put("raw", {"w.tsv": STAFF}).seq == 2
+    fsck(path)
+
+
+def test_renames_lost_by_a_power_cut_are_finished_at_start(path: Path) -> None:
+    """The ref reached the disk but the objects' renames did not: the temp files remain."""
+    with GitStore(path) as store:
+        store.put("raw", {"w.tsv": WORK})
+        commit = store.put("raw", {"w.tsv": STAFF}, source="/p.xlsx").commit
+        info = store.commit(commit)
+        blob = store._blob_entries(store._dataset_tree(commit, "raw"))["w.tsv"]
+    for hexsha in (commit, info.tree, blob):
+        final = loose(path, hexsha)
+        final.rename(final.with_name(f"{disk.TEMP_PREFIX}4242_{hexsha[2:]}"))
+    assert git(path, "fsck", "--full", check=False).returncode != 0
+    with GitStore(path) as store:
+        assert store.get("raw").files == {"w.tsv": STAFF}
+        assert store.latest("raw").source == "/p.xlsx"
+    assert temp_files(path) == []
     fsck(path)
 
 
@@ -381,7 +421,7 @@ def test_a_branch_lock_held_by_git_refuses_the_put_and_loses_nothing(
         store.put("raw", {"w.tsv": STAFF})
     assert caught.value.code == "locked"
     assert lock.read_text() == "held by a git command\n"  # not ours to remove
-    assert not list((path / "objects").glob(f"{disk.TEMP_PREFIX}*"))
+    assert temp_files(path) == []
     lock.unlink()
     assert store.head == first
     assert store.put("raw", {"w.tsv": STAFF}).seq == 2
@@ -580,7 +620,7 @@ def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> Non
                 content == files["work.tsv"] if finished else content in (before, files["work.tsv"])
             )
             before = content
-            assert not list((path / "objects").glob(f"{disk.TEMP_PREFIX}*"))
+            assert temp_files(path) == []
             assert not (path / "refs" / "heads" / "main.lock").exists()
         fsck(path)
         step += 1
