@@ -87,6 +87,16 @@ def test_board_counts_messages_in_the_last_minute_of_one_process():
     assert board.row("condition_service", NOW + 1, {})["in_per_min"] == 0
 
 
+def test_a_process_started_within_the_minute_counts_everything_since_its_start():
+    board = HealthBoard(3.0, 60.0)
+    board.record(beat(pid=102, messages_in=4, messages_out=7, started=NOW - 2), at=NOW)
+    row = board.row("condition_service", NOW, {})
+    assert (row["in_per_min"], row["out_per_min"]) == (4, 7)
+    # A minute after its start only the growth within the window counts.
+    board.record(beat(pid=102, messages_in=5, messages_out=7, started=NOW - 2), at=NOW + 70)
+    assert board.row("condition_service", NOW + 70, {})["in_per_min"] == 0
+
+
 def test_board_uses_run_all_children_only_while_run_all_beats():
     board = HealthBoard(3.0, 60.0)
     children = {"qplan_service": {"state": "backoff", "pid": None, "restarts": 1}}

@@ -113,6 +113,9 @@ def per_minute(samples: deque, now: float, key: str) -> int:
     if not samples:
         return 0
     last = samples[-1]
+    started = last.get("started")
+    if isinstance(started, int | float) and now - started <= RATE_WINDOW:
+        return max(0, int(last[key]))  # counters start at 0 when the process starts
     first = last
     for sample in samples:
         if sample["pid"] == last["pid"] and now - sample["at"] <= RATE_WINDOW:
@@ -149,7 +152,7 @@ class HealthBoard:
         if seen is None:
             seen = self.seen[name] = _Seen(beat, at)
         seen.beat, seen.at = beat, at
-        sample = {"at": at, "pid": beat.get("pid")}
+        sample = {"at": at, "pid": beat.get("pid"), "started": beat.get("started")}
         for key in ("messages_in", "messages_out", "requests"):
             value = beat.get(key)
             sample[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
