@@ -133,12 +133,7 @@ class WebService(Stage):
     async def setup(self) -> None:
         """Bind the heartbeat SUB and the HTTP server, then follow ``plan``."""
         limit = raise_open_files_limit()
-        beats = self.socket(zmq.SUB)
-        endpoint = self.config.endpoint("mesh", "heartbeat_endpoint")
-        try:
-            beats.bind(endpoint)
-        except zmq.ZMQError as exc:
-            raise QPlanError(f"web: cannot bind the heartbeat SUB at {endpoint}: {exc}") from None
+        beats = self.bound(zmq.SUB, "mesh", "heartbeat_endpoint")
         beats.subscribe(HEARTBEAT_TOPIC.encode())
         self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=1024 * 1024)
         try:
