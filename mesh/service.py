@@ -82,16 +82,24 @@ class Service:
         task.add_done_callback(self._task_done)
         return task
 
+    def client_options(self) -> dict[str, Any]:
+        """The ``[mesh]`` timeout and retries every request client of this service uses."""
+        return {
+            "timeout": self.config.number("mesh", "request_timeout", minimum=0.01),
+            "retries": self.config.integer("mesh", "request_retries", minimum=0),
+            "context": self.context,
+        }
+
+    def snapshot_client(self) -> AsyncSnapshotClient:
+        """A new client of the snapshot service (closed by the caller)."""
+        endpoint = self.config.endpoint("snapshot_service", "request_endpoint")
+        return AsyncSnapshotClient(endpoint, **self.client_options())
+
     @property
     def snapshot(self) -> AsyncSnapshotClient:
-        """A client of the snapshot service, made on first use."""
+        """The service's own client of the snapshot service, made on first use."""
         if self._snapshot is None:
-            self._snapshot = AsyncSnapshotClient(
-                self.config.endpoint("snapshot_service", "request_endpoint"),
-                timeout=self.config.number("mesh", "request_timeout", minimum=0.01),
-                retries=self.config.integer("mesh", "request_retries", minimum=0),
-                context=self.context,
-            )
+            self._snapshot = self.snapshot_client()
         return self._snapshot
 
     def stop(self, code: int | None = None) -> None:

@@ -284,12 +284,7 @@ class WebService(Stage):
     def store(self) -> AsyncSnapshotClient:
         """A snapshot client for API requests, apart from the one the stage follows with."""
         if self._store is None:
-            self._store = AsyncSnapshotClient(
-                self.config.endpoint("snapshot_service", "request_endpoint"),
-                timeout=self.config.number("mesh", "request_timeout", minimum=0.01),
-                retries=self.config.integer("mesh", "request_retries", minimum=0),
-                context=self.context,
-            )
+            self._store = self.snapshot_client()
         return self._store
 
     def _remember(self, version: PlanVersion) -> None:
@@ -312,11 +307,9 @@ class WebService(Stage):
         if self._planner is None:
             self._planner = AsyncClient(
                 self.config.endpoint("qplan_service", "request_endpoint"),
-                timeout=self.config.number("mesh", "request_timeout", minimum=0.01),
-                retries=0,
+                **{**self.client_options(), "retries": 0},
                 service="qplan_service",
                 hint="is the mesh running? (run_all restarts a planner that died)",
-                context=self.context,
             )
         self.counters.worked()
         reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
