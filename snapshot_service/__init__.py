@@ -38,6 +38,13 @@ are handled one at a time; every answer is OK with the header below, or ERR
   (a PUT over ``[snapshot_service] max_payload``), ``locked`` (a git command
   holds the branch lock), ``internal`` (a bug: logged with its traceback).
 
+With ``[snapshot_service] durable = yes`` a PUT is answered only once its
+commit survives a power cut: it is in the store's write-ahead journal
+(``<store>/qplan-journal``, fdatasync'ed), from which the next start redoes
+whatever the objects or the branch lost; the journal is emptied by a
+checkpoint (one syncfs) when it is long, when the service is idle and at
+shutdown (``disk`` tells how). With ``durable = no`` nothing is synced.
+
 After every commit a NOTIFY goes out on the PUB socket
 (``[snapshot_service] publish_endpoint``), topic = the dataset name, header
 ``{"dataset", "seq", "commit", "lineage", "time"}``; it is sent after the

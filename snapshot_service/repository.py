@@ -1,8 +1,9 @@
-"""The git repository under the store: opened or created, claimed, and read.
+"""The git repository under the store: opened or created, claimed, recovered, and read.
 
 ``Repository`` opens the folder with GitPython (``git init --bare`` once when
-it is new), holds the writer lock, clears what a crashed writer left, reads
-the branch ref and objects (loose ones directly, packed ones, after someone
+it is new), holds the writer lock, opens the write-ahead journal and redoes
+what a crashed writer left undone (``disk.recover``), reads the branch ref
+and objects (loose ones directly, packed ones, after someone
 ran ``git gc``, through gitdb), parses commits once (they never change) and
 turns abbreviated SHAs into full ones.
 
@@ -25,7 +26,7 @@ from gitdb.db.pack import PackedDB
 from gitdb.exc import AmbiguousObjectName, BadObject
 
 from mesh.errors import QPlanError
-from snapshot_service.disk import prepare_objects, read_loose, recover
+from snapshot_service.disk import JOURNAL_FILE, Journal, NotAJournal, read_loose, read_ref, recover
 from snapshot_service.objects import CommitInfo, parse_commit, parse_tree
 
 __all__ = ["Repository", "StoreError", "remember", "CACHE_SIZE", "OWNER_FILE"]
@@ -57,25 +58,32 @@ def remember(cache: dict, key: str, value: Any) -> None:
 class Repository:
     """One git repository, claimed by this process for writing."""
 
-    def __init__(self, path: Path | str, branch: str) -> None:
+    def __init__(self, path: Path | str, branch: str, durable: bool = True) -> None:
         self.path = Path(path)
         self.branch = branch
         self.repo = _open(self.path, branch)
         self.git_dir = Path(self.repo.git_dir)
         self.objects = self.git_dir / "objects"
-        self.ref = self.git_dir / "refs" / "heads" / branch
+        self.ref_name = f"refs/heads/{branch}"
+        self.ref = self.git_dir / self.ref_name
         self._owner_fd: int | None = _claim(self.git_dir / OWNER_FILE, self.path)
         self._packs: PackedDB | None = None
         self._commits: dict[str, CommitInfo] = {}
-        placed, deleted = recover(self.objects, Path(f"{self.ref}.lock"))
-        for path in placed:
-            log.warning("put %s in place, left by a crashed writer", path)
-        for path in deleted:
-            log.warning("removed %s, left by a crashed writer", path)
-        prepare_objects(self.objects)
+        self.journal: Journal | None = None
+        try:
+            self.journal = Journal(self.git_dir / JOURNAL_FILE)
+            recover(self.git_dir, self.journal, Path(f"{self.ref}.lock"), durable)
+        except NotAJournal as exc:
+            self.close()
+            raise StoreError(str(exc), "config") from None
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
-        """Let go of the writer lock and GitPython's handles."""
+        """Let go of the journal, the writer lock and GitPython's handles."""
+        if self.journal is not None:
+            self.journal.close()
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None
@@ -85,27 +93,12 @@ class Repository:
 
     def read_ref(self) -> str | None:
         """The branch's commit from its ref file (or packed-refs); None when it has none."""
-        try:
-            text = self.ref.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            text = self._packed_ref()
+        text = read_ref(self.git_dir, self.ref_name)
         if text is None:
             return None
         if not _FULL_SHA.match(text):
             raise StoreError(f"{self.ref} does not hold a commit SHA: {text[:60]!r}", "internal")
         return text
-
-    def _packed_ref(self) -> str | None:
-        try:
-            lines = (self.git_dir / "packed-refs").read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return None
-        wanted = f"refs/heads/{self.branch}"
-        for line in lines:
-            sha, _, name = line.partition(" ")
-            if name.strip() == wanted:
-                return sha
-        return None
 
     # -- objects -----------------------------------------------------------------
 

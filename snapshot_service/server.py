@@ -2,6 +2,9 @@
 
 Requests are handled one at a time, in arrival order, so the store has a
 single writer; each answer goes out before the NOTIFY of the commit it made.
+The store's journal is checkpointed between requests: when it is long
+(after an answer) and when no request came for ``IDLE_CHECKPOINT`` seconds,
+so a checkpoint never runs in the middle of a commit.
 Nothing a client sends can stop the service: bad requests get an ERR
 answer, a request without an envelope is logged and dropped (there is
 nobody to answer), and a bug answers ERR ``internal`` and is logged with its
@@ -10,6 +13,7 @@ traceback.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from snapshot_service.verbs import Outcome, Verbs
 __all__ = ["SnapshotService", "SECTION"]
 
 SECTION = "snapshot_service"
+IDLE_CHECKPOINT = 0.2  # seconds without a request before the journal is checkpointed
 
 
 class SnapshotService(Service):
@@ -36,6 +41,7 @@ class SnapshotService(Service):
         self.store: GitStore | None = None
         self.verbs: Verbs | None = None
         self.store_path: Path | None = None
+        self._last_request = 0.0  # loop time
 
     def _settings(self) -> dict[str, Any]:
         """Every key this service reads, checked before anything is opened."""
@@ -79,6 +85,8 @@ class SnapshotService(Service):
             "yes" if settings["durable"] else "no",
         )
         self.spawn(self.serve(), "serve")
+        if settings["durable"]:
+            self.spawn(self.checkpoint_when_idle(), "checkpoint")
 
     async def teardown(self) -> None:
         """Let go of the store."""
@@ -89,6 +97,7 @@ class SnapshotService(Service):
         """Answer requests, one at a time, until cancelled."""
         while True:
             frames = await self.router.recv_multipart()
+            self._last_request = asyncio.get_running_loop().time()
             self.counters.requests += 1
             try:
                 envelope, body = split_envelope(frames)
@@ -100,6 +109,17 @@ class SnapshotService(Service):
             await outcome.reply.send(self.router, envelope=envelope)
             if outcome.notify is not None:
                 await self.publish(outcome.notify)
+            self.store.checkpoint_if_due()
+
+    async def checkpoint_when_idle(self) -> None:
+        """Checkpoint the store's journal once no request came for ``IDLE_CHECKPOINT`` seconds."""
+        # A timer rather than a timeout on the ROUTER's poll: polling before each request costs
+        # ~40 us, a third of a commit's own disk work.
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(IDLE_CHECKPOINT)
+            if loop.time() - self._last_request >= IDLE_CHECKPOINT:
+                self.store.checkpoint_if_due(idle=True)
 
     def answer(self, body: list[bytes]) -> Outcome:
         """The outcome of one request; a bug becomes ERR ``internal``, never a dead service."""

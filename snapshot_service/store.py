@@ -12,8 +12,12 @@ trailers that record where the content came from::
     Sequence: 12
 
 Objects are built and hashed in-process (``objects``) and written through a
-``disk.Transaction``, which moves the branch last and atomically; in durable
-mode every file is fsync'ed before ``put`` returns. The store keeps an index
+``disk.Transaction``, which moves the branch last and atomically. In durable
+mode ``put`` returns once the commit is in the fdatasync'ed write-ahead
+journal (``disk``); nothing else is fsync'ed per commit. ``checkpoint``
+(one syncfs) makes the files themselves durable and empties the journal:
+``checkpoint_if_due`` runs one when the journal is long or the caller says
+the service is idle, and ``close`` runs one. The store keeps an index
 in memory, dataset -> (latest commit, sequence number, folder tree), rebuilt
 at start by walking back from the branch head, and caches each commit's
 lineage (commits never change).
@@ -26,7 +30,6 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,6 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_BYTES = 255  # bytes of UTF-8 in a file or dataset name
 MAX_LOG_LIMIT = 10_000  # commits one LOG answer lists at most
-FSYNC_THREADS = 8  # enough for every file of a usual commit to be fsync'ed at once
 DEFAULT_PRODUCER = "qplan"
 
 _SOURCE_REF = re.compile(r"^([A-Za-z0-9_.-]+)@([0-9a-fA-F]{7,40})$")
@@ -187,9 +189,9 @@ class GitStore:
         self.datasets = [check_name(name, "dataset name") for name in datasets]
         self.branch = check_branch(branch)
         self.durable = durable
-        self.repository = Repository(path, branch)
+        self.repository = Repository(path, branch, durable)
         self.path = self.repository.path
-        self._pool = ThreadPoolExecutor(FSYNC_THREADS, "fsync") if durable else None
+        self._journal = self.repository.journal if durable else None
         self._lineages: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
         self.head: str | None = None
         self.index: dict[str, Head] = {}
@@ -223,11 +225,30 @@ class GitStore:
             log.info("store %s: %s is at %s (seq %d)", self.path, name, item.commit[:12], item.seq)
 
     def close(self) -> None:
-        """Release the writer lock and the threads."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        self.repository.close()
+        """Checkpoint (durable mode) and release the writer lock."""
+        try:
+            self.checkpoint_if_due(idle=True)
+        finally:
+            self._journal = None
+            self.repository.close()
+
+    def checkpoint(self) -> None:
+        """Make every commit durable without the journal (one syncfs), then empty the journal."""
+        if self._journal is None:
+            return
+        started = time.perf_counter()
+        records = self._journal.records
+        self._journal.checkpoint()
+        took = 1e3 * (time.perf_counter() - started)
+        log.debug("checkpoint: %d commits synced in %.1f ms", records, took)
+
+    def checkpoint_if_due(self, idle: bool = False) -> bool:
+        """Checkpoint when the journal is long, or holds anything and the service is ``idle``."""
+        journal = self._journal
+        if journal is None or not journal.records or not (idle or journal.due()):
+            return False
+        self.checkpoint()
+        return True
 
     def __enter__(self) -> GitStore:
         return self
@@ -323,9 +344,13 @@ class GitStore:
         for name in files:
             check_name(name)
         source = self._expand_source(one_line(source))
+        self.checkpoint_if_due()
         if self.repository.read_ref() != self.head:
-            # Someone else moved the branch (a git command): never write over their commit.
+            # Someone else moved the branch (a git command): never write over their commit,
+            # and make it durable (git does not fsync by default) before building on it.
             log.warning("branch %s moved outside the service; re-reading the store", self.branch)
+            if self._journal is not None:
+                self.checkpoint()
             self.reload()
         blobs = {
             name.encode("utf-8"): (data, object_sha(b"blob", data)) for name, data in files.items()
@@ -343,7 +368,7 @@ class GitStore:
         seq = (current.seq if current else 0) + 1
         root = dict(self._root)
         root[dataset.encode()] = (TREE_MODE, folder_sha)
-        txn = Transaction(self.repository.objects, self.durable, self._pool)
+        txn = Transaction(self.repository.objects, self._journal)
         try:
             for data, sha in blobs.values():
                 txn.add_object(b"blob", data, sha)
@@ -354,7 +379,7 @@ class GitStore:
             when = int(time.time())
             data = self._commit_data(dataset, root_sha.hex(), seq, source, message, producer, when)
             sha = txn.add_object(b"commit", data).hex()
-            txn.finish(self.repository.ref, sha)
+            txn.finish(self.repository.ref, self.repository.ref_name, self.head, sha)
         except BranchLocked:
             raise StoreError(
                 f"{self.repository.ref}.lock exists: a git command is moving the branch; try again",

@@ -99,6 +99,15 @@ def test_the_store_is_created_on_first_start(service: Running) -> None:
     assert git(service.store, "rev-parse", "--is-bare-repository").stdout.strip() == "true"
 
 
+def test_the_journal_is_checkpointed_when_the_service_is_idle(
+    client: SnapshotClient, service: Running
+) -> None:
+    journal = service.store / disk.JOURNAL_FILE
+    client.put("raw", {"work.tsv": WORK + "30\tIdle\tGrowth\n"})
+    assert journal.stat().st_size > 0  # answered once the journal was synced, not the files
+    wait_for(lambda: journal.stat().st_size == 0, timeout=10, what="an idle checkpoint")
+
+
 def test_put_get_latest_log_and_diff(client: SnapshotClient, service: Running) -> None:
     before = client.latest("raw").seq
     first = client.put("raw", {"work.tsv": WORK, "staff.tsv": b"Name\nAda\n"}, source="/p.xlsx")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import zlib
 from pathlib import Path
@@ -344,10 +346,10 @@ def test_an_abbreviated_sha_that_starts_two_commits_is_ambiguous(store: GitStore
             break
         seen[prefix] = data
         n += 1
-    txn = disk.Transaction(store.repository.objects, durable=False, pool=None)
+    txn = disk.Transaction(store.repository.objects, journal=None)
     txn.add_object(b"commit", seen[prefix])
     txn.add_object(b"commit", data)
-    txn.finish(store.repository.ref, head)  # the branch stays where it was
+    txn.finish(store.repository.ref, store.repository.ref_name, head, head)  # the branch stays
     with pytest.raises(StoreError, match="ambiguous") as caught:
         store.resolve(prefix)
     assert caught.value.code == "bad_request"
@@ -368,47 +370,256 @@ def loose(path: Path, hexsha: str) -> Path:
     return path / "objects" / hexsha[:2] / hexsha[2:]
 
 
-def test_leftovers_of_a_crash_are_finished_or_removed_at_start(path: Path) -> None:
+def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
     with GitStore(path) as store:
         store.put("raw", {"w.tsv": WORK})
-    # A whole object in a temp file is put in place; half objects and the lock go.
-    whole = zlib.compress(b"blob 5\0hello")
+    # Temp files were never promised to anyone (the journal holds what was): all go, and the lock.
     sha = object_sha(b"blob", b"hello").hex()
-    good = path / "objects" / sha[:2] / f"{disk.TEMP_PREFIX}77_{sha[2:]}"
-    good.write_bytes(whole)
+    whole = path / "objects" / sha[:2] / f"{disk.TEMP_PREFIX}77_{sha[2:]}"
+    whole.write_bytes(zlib.compress(b"blob 5\0hello"))
     half = path / "objects" / "ab" / f"{disk.TEMP_PREFIX}77_{'c' * 38}"
-    half.write_bytes(whole[:5])
-    wrong = path / "objects" / "ab" / f"{disk.TEMP_PREFIX}78_{'d' * 38}"
-    wrong.write_bytes(whole)  # whole, but not the object its name says
+    half.write_bytes(b"x\x9c")
     stray = path / "objects" / f"{disk.TEMP_PREFIX}123_abc"
     stray.write_bytes(b"x")
     lock = path / "refs" / "heads" / "main.lock"
     lock.write_text("0" * 40 + "\n")
     with GitStore(path) as store:
         assert temp_files(path) == [] and not lock.exists()
-        assert loose(path, sha).read_bytes() == whole
-        assert not loose(path, "ab" + "c" * 38).exists()
-        assert not loose(path, "ab" + "d" * 38).exists()
+        assert not loose(path, sha).exists()
         assert store.put("raw", {"w.tsv": STAFF}).seq == 2
     fsck(path)
 
 
-def test_renames_lost_by_a_power_cut_are_finished_at_start(path: Path) -> None:
-    """The ref reached the disk but the objects' renames did not: the temp files remain."""
+# -- the journal -------------------------------------------------------------------------
+
+
+def journal_file(path: Path) -> Path:
+    return path / disk.JOURNAL_FILE
+
+
+def journal_records(path: Path) -> list[disk.Record]:
+    """The whole records in a store's journal."""
+    journal = disk.Journal(journal_file(path))
+    try:
+        return journal.read()[0]
+    finally:
+        journal.close()
+
+
+def puts_then_die(path: Path, puts: list[tuple[str, dict[str, bytes]]]) -> list[str]:
+    """In a forked child, make the PUTs and die without closing the store (like kill -9).
+
+    Returns the commits; their journal records are still there (no checkpoint ran).
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no cleanup, no except blocks, no atexit
+        try:
+            store = GitStore(path)
+            commits = [store.put(dataset, files).commit for dataset, files in puts]
+            os.write(write_end, " ".join(commits).encode())
+            os._exit(0)
+        finally:
+            os._exit(99)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        commits = pipe.read().decode().split()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return commits
+
+
+def set_ref(path: Path, commit: str) -> None:
+    (path / "refs" / "heads" / "main").write_text(commit + "\n")
+
+
+def test_a_durable_put_syncs_the_journal_once_and_nothing_else(
+    store: GitStore, path: Path, monkeypatch
+) -> None:
+    store.put("raw", {"w.tsv": WORK})
+    calls: list[str] = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(disk, "sync_filesystem", lambda fd: calls.append("syncfs"))
+
+    def fdatasync(fd: int) -> None:
+        calls.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    store.put("raw", {"w.tsv": STAFF}, source="/p.xlsx")
+    assert calls == [str(journal_file(path))]
+    records = journal_records(path)
+    assert records[-1].new == store.head and records[-1].ref == "refs/heads/main"
+    assert records[-1].old == records[-2].new
+    assert len(records[-1].objects) == 4  # blob, folder, root tree, commit
+
+
+def test_the_journal_is_emptied_by_a_checkpoint(path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(disk, "JOURNAL_RECORDS", 3)
     with GitStore(path) as store:
-        store.put("raw", {"w.tsv": WORK})
-        commit = store.put("raw", {"w.tsv": STAFF}, source="/p.xlsx").commit
-        info = store.commit(commit)
-        blob = store._blob_entries(store._dataset_tree(commit, "raw"))["w.tsv"]
-    for hexsha in (commit, info.tree, blob):
-        final = loose(path, hexsha)
-        final.rename(final.with_name(f"{disk.TEMP_PREFIX}4242_{hexsha[2:]}"))
+        assert journal_file(path).stat().st_size == 0
+        for n in range(3):
+            store.put("raw", {"w.tsv": b"%d" % n})
+        assert len(journal_records(path)) == 3
+        store.put("raw", {"w.tsv": b"3"})  # due: a checkpoint first, then the commit
+        assert len(journal_records(path)) == 1
+        assert not store.checkpoint_if_due()
+        assert store.checkpoint_if_due(idle=True)
+        assert journal_file(path).stat().st_size == 0
+        store.put("raw", {"w.tsv": b"4"})
+        assert journal_file(path).stat().st_size > 0
+    assert journal_file(path).stat().st_size == 0  # a clean close checkpoints
+    with GitStore(path, durable=False) as store:
+        store.put("raw", {"w.tsv": b"5"})
+        assert journal_file(path).stat().st_size == 0  # not durable: nothing journaled
+
+
+def test_a_put_whose_journal_sync_fails_is_not_redone(
+    store: GitStore, path: Path, monkeypatch
+) -> None:
+    first = store.put("raw", {"w.tsv": WORK}).commit
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "disk on fire")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    with pytest.raises(OSError, match="disk on fire"):
+        store.put("raw", {"w.tsv": STAFF})
+    monkeypatch.undo()
+    assert [record.new for record in journal_records(path)] == [first]
+    assert not loose(path, object_sha(b"blob", STAFF).hex()).exists()
+    assert temp_files(path) == [] and store.head == first
+    assert store.put("raw", {"w.tsv": STAFF}).seq == 2
+    fsck(path)
+
+
+def test_half_a_record_from_a_failed_write_does_not_hide_the_next_ones(
+    store: GitStore, path: Path, monkeypatch
+) -> None:
+    store.put("raw", {"w.tsv": WORK})
+    journal_fd = store.repository.journal.fd
+    real_write = os.write
+
+    def write_half(fd: int, data) -> int:
+        if fd != journal_fd:
+            return real_write(fd, data)
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "disk full")
+
+    monkeypatch.setattr(os, "write", write_half)
+    with pytest.raises(OSError, match="disk full"):
+        store.put("raw", {"w.tsv": STAFF})
+    monkeypatch.undo()
+    last = store.put("raw", {"w.tsv": b"after"}).commit
+    assert [record.new for record in journal_records(path)][-1] == last
+    assert len(journal_records(path)) == 2
+
+
+def test_a_syncfs_failure_is_an_error() -> None:
+    with pytest.raises(OSError, match="syncfs"):
+        disk.sync_filesystem(-1)
+
+
+def test_a_power_cut_after_the_journal_sync_is_redone_at_start(path: Path) -> None:
+    """The journal reached the disk, the objects and the ref did not: all is redone."""
+    with GitStore(path) as store:
+        first = store.put("raw", {"w.tsv": WORK}).commit
+    commits = puts_then_die(
+        path, [("raw", {"w.tsv": STAFF}), ("plan", {"plan.json": b"{}"}), ("raw", {"w.tsv": b"3"})]
+    )
+    records = journal_records(path)
+    assert [record.new for record in records] == commits
+    # What a power cut does to files never synced: gone, or there but empty; the ref goes back.
+    for hexsha, _ in records[0].objects + records[2].objects:
+        loose(path, hexsha).unlink()
+    for hexsha, _ in records[1].objects:
+        os.truncate(loose(path, hexsha), 0)
+    set_ref(path, first)
     assert git(path, "fsck", "--full", check=False).returncode != 0
     with GitStore(path) as store:
-        assert store.get("raw").files == {"w.tsv": STAFF}
-        assert store.latest("raw").source == "/p.xlsx"
+        assert store.head == commits[-1]
+        assert store.get("raw").files == {"w.tsv": b"3"}
+        assert store.get("raw", commits[0]).files == {"w.tsv": STAFF}
+        assert store.get("plan").files == {"plan.json": b"{}"}
+        assert store.index["raw"].seq == 3
+    assert journal_file(path).stat().st_size == 0
     assert temp_files(path) == []
     fsck(path)
+
+
+def test_an_empty_object_left_by_a_power_cut_is_rewritten_from_the_journal(path: Path) -> None:
+    (commit,) = puts_then_die(path, [("raw", {"w.tsv": WORK})])
+    (record,) = journal_records(path)
+    blob = object_sha(b"blob", WORK).hex()
+    assert blob in [hexsha for hexsha, _ in record.objects]
+    os.truncate(loose(path, blob), 0)  # renamed, but its data never reached the disk
+    assert git(path, "fsck", "--full", check=False).returncode != 0
+    with GitStore(path) as store:
+        assert store.head == commit
+        assert store.get("raw").files == {"w.tsv": WORK}
+    assert zlib.decompress(loose(path, blob).read_bytes()) == b"blob %d\0" % len(WORK) + WORK
+    fsck(path)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "cut to its frame", "a flipped byte"])
+def test_a_torn_last_record_is_ignored(path: Path, damage: str) -> None:
+    commits = puts_then_die(path, [("raw", {"w.tsv": WORK}), ("raw", {"w.tsv": STAFF})])
+    records = journal_records(path)
+    journal = journal_file(path)
+    data = journal.read_bytes()
+    last = len(records[-1].pack())
+    if damage == "cut short":
+        data = data[:-1]
+    elif damage == "cut to its frame":
+        data = data[: len(data) - last + 12]
+    else:
+        flipped = len(data) - last // 2
+        data = data[:flipped] + bytes([data[flipped] ^ 1]) + data[flipped + 1 :]
+    journal.write_bytes(data)
+    # The power cut came before the journal's sync: the objects stayed temp files, the ref put.
+    for hexsha, _ in records[-1].objects:
+        loose(path, hexsha).unlink()
+    set_ref(path, commits[0])
+    with GitStore(path) as store:
+        assert store.head == commits[0]
+        assert store.get("raw").files == {"w.tsv": WORK}
+        assert store.put("raw", {"w.tsv": b"again"}).seq == 2
+    assert journal.stat().st_size == 0
+    fsck(path)
+
+
+def test_a_ref_moved_by_git_since_the_journal_is_left_alone(path: Path, caplog) -> None:
+    commits = puts_then_die(path, [("raw", {"w.tsv": WORK}), ("raw", {"w.tsv": STAFF})])
+    tree = git(path, "rev-parse", f"{commits[0]}^{{tree}}").stdout.strip()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@y"}
+    env.update(GIT_COMMITTER_NAME="x", GIT_COMMITTER_EMAIL="x@y")
+    foreign = subprocess.run(
+        ["git", "-C", str(path), "commit-tree", tree, "-p", commits[0], "-m", "by hand"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    set_ref(path, foreign)
+    with GitStore(path) as store:
+        assert store.head == foreign
+    assert "outside the journal's commits: left there" in caplog.text
+    fsck(path)
+
+
+def test_a_file_that_is_not_a_journal_stops_the_start(path: Path) -> None:
+    GitStore(path).close()
+    journal_file(path).write_bytes(b"my notes\n")
+    with pytest.raises(
+        StoreError, match="qplan-journal is not a snapshot service journal"
+    ) as caught:
+        GitStore(path)
+    assert caught.value.code == "config"
+    assert "move it out of the store" in str(caught.value)
+    assert journal_file(path).read_bytes() == b"my notes\n"
+    journal_file(path).unlink()
+    GitStore(path).close()  # the failed start let go of the writer lock
 
 
 def test_a_branch_lock_held_by_git_refuses_the_put_and_loses_nothing(
@@ -568,35 +779,57 @@ def test_any_sequence_of_puts_reads_back_exactly(tmp_path: Path, puts) -> None:
 # -- crashes ---------------------------------------------------------------------------
 
 
-CRASHING_CALLS = ("open", "write", "fsync", "replace", "mkdir", "unlink")
+CRASHING_CALLS = ("open", "write", "fdatasync", "fsync", "ftruncate", "replace", "mkdir", "unlink")
+CRASHED, CRASHED_AFTER_SYNC = (
+    86,
+    87,
+)  # the child's exit status: died before / after the journal sync
 
 
-def put_and_crash(path: Path, after: int, files: dict[str, bytes]) -> int:
-    """In a forked child, PUT ``files`` and die (os._exit) at file-system call number ``after``.
+def crash_at(after: int) -> None:
+    """Make file-system call number ``after`` (from 0) end the process, like kill -9.
 
-    Returns the child's exit status: 0 when the PUT finished before that call.
+    The process then exits with CRASHED_AFTER_SYNC if the journal's fdatasync had returned
+    (the PUT was durable), else CRASHED.
     """
+    count = [0]
+    synced = [False]
+    for name in CRASHING_CALLS:
+        real = getattr(os, name)
+
+        def crashing(*args, _real=real, _name=name, **kwargs):
+            count[0] += 1
+            if count[0] > after:
+                os._exit(CRASHED_AFTER_SYNC if synced[0] else CRASHED)
+            result = _real(*args, **kwargs)
+            synced[0] = synced[0] or _name == "fdatasync"
+            return result
+
+        setattr(os, name, crashing)
+
+
+def in_a_child(work) -> int:
+    """Run ``work`` in a forked child; its exit status (0 when ``work`` returned)."""
     pid = os.fork()
     if pid == 0:  # the child: no cleanup, no except blocks, no atexit, like kill -9
         try:
-            store = GitStore(path)
-            count = [0]
-            for name in CRASHING_CALLS:
-                real = getattr(os, name)
-
-                def crashing(*args, _real=real, **kwargs):
-                    count[0] += 1
-                    if count[0] > after:
-                        os._exit(86)
-                    return _real(*args, **kwargs)
-
-                setattr(os, name, crashing)
-            store.put("raw", files, source="crash-test")
+            work()
             os._exit(0)
         finally:
             os._exit(99)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def put_and_crash(path: Path, after: int, files: dict[str, bytes]) -> int:
+    """In a forked child, PUT ``files`` and die at file-system call number ``after``."""
+
+    def work() -> None:
+        store = GitStore(path)
+        crash_at(after)
+        store.put("raw", files, source="crash-test")
+
+    return in_a_child(work)
 
 
 def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> None:
@@ -606,22 +839,58 @@ def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> Non
     step = 0
     finished = False
     before = WORK
+    codes = set()
     while not finished:
         files = {"work.tsv": WORK + b"%d\n" % step}
         code = put_and_crash(path, step, files)
-        assert code in (0, 86), f"child failed with {code} at step {step}"
+        assert code in (0, CRASHED, CRASHED_AFTER_SYNC), f"child failed with {code} at step {step}"
+        codes.add(code)
         finished = code == 0
         with GitStore(path) as store:
-            # What was answered before is there; the interrupted PUT is all there or not at all.
+            # What was answered before is there; the interrupted PUT is all there or not at all,
+            # and all there once the journal was synced.
             assert store.get("raw", answered).files == {"work.tsv": WORK}
             assert store.get("plan").files == {"plan.json": b"{}"}
             content = store.get("raw").files["work.tsv"]
-            assert (
-                content == files["work.tsv"] if finished else content in (before, files["work.tsv"])
-            )
+            if code == CRASHED:
+                assert content in (before, files["work.tsv"])
+            else:
+                assert content == files["work.tsv"]
             before = content
             assert temp_files(path) == []
             assert not (path / "refs" / "heads" / "main.lock").exists()
+        assert journal_file(path).stat().st_size == 0
         fsck(path)
         step += 1
     assert step > 10  # the commit really went through many steps, each one crashed once
+    assert codes == {0, CRASHED, CRASHED_AFTER_SYNC}
+
+
+def test_a_crash_at_any_step_of_the_recovery_loses_nothing(path: Path, tmp_path: Path) -> None:
+    with GitStore(path) as store:
+        first = store.put("raw", {"w.tsv": WORK}).commit
+    commits = puts_then_die(path, [("raw", {"w.tsv": STAFF}), ("plan", {"plan.json": b"{}"})])
+    records = journal_records(path)
+    for hexsha, _ in records[0].objects:
+        loose(path, hexsha).unlink()
+    for hexsha, _ in records[1].objects:
+        os.truncate(loose(path, hexsha), 0)
+    set_ref(path, first)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(path, damaged)
+    step = 0
+    while True:
+        shutil.rmtree(path)
+        shutil.copytree(damaged, path)
+        code = in_a_child(lambda: (crash_at(step), GitStore(path)))  # noqa: B023 - run at once
+        assert code in (0, CRASHED, CRASHED_AFTER_SYNC), f"child failed with {code} at step {step}"
+        with GitStore(path) as store:
+            assert store.head == commits[-1]
+            assert store.get("raw").files == {"w.tsv": STAFF}
+            assert store.get("plan").files == {"plan.json": b"{}"}
+        assert temp_files(path) == []
+        fsck(path)
+        if code == 0:
+            break
+        step += 1
+    assert step > 5  # the recovery rewrote objects and moved the ref, each step crashed once
