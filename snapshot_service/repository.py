@@ -26,7 +26,16 @@ from gitdb.db.pack import PackedDB
 from gitdb.exc import AmbiguousObjectName, BadObject
 
 from mesh.errors import QPlanError
-from snapshot_service.disk import JOURNAL_FILE, Journal, NotAJournal, read_loose, read_ref, recover
+from snapshot_service.disk import (
+    JOURNAL_FILE,
+    SPARE_FOLDER,
+    Journal,
+    NotAJournal,
+    Spares,
+    read_loose,
+    read_ref,
+    recover,
+)
 from snapshot_service.objects import CommitInfo, parse_commit, parse_tree
 
 __all__ = ["Repository", "StoreError", "remember", "CACHE_SIZE", "OWNER_FILE"]
@@ -71,8 +80,9 @@ class Repository:
         self._commits: dict[str, CommitInfo] = {}
         self.journal: Journal | None = None
         try:
+            self.spares = Spares(self.git_dir / SPARE_FOLDER)
             self.journal = Journal(self.git_dir / JOURNAL_FILE)
-            recover(self.git_dir, self.journal, Path(f"{self.ref}.lock"), durable)
+            recover(self.git_dir, self.journal, self.spares, Path(f"{self.ref}.lock"), durable)
         except NotAJournal as exc:
             self.close()
             raise StoreError(str(exc), "config") from None

@@ -242,6 +242,10 @@ class GitStore:
         took = 1e3 * (time.perf_counter() - started)
         log.debug("checkpoint: %d commits synced in %.1f ms", records, took)
 
+    def prepare_files(self, count: int) -> int:
+        """Make or free up to ``count`` files for commits (``disk.Spares``); how many remain."""
+        return self.repository.spares.prepare(count)
+
     def checkpoint_if_due(self, idle: bool = False) -> bool:
         """Checkpoint when the journal is long, or holds anything and the service is ``idle``."""
         journal = self._journal
@@ -368,7 +372,7 @@ class GitStore:
         seq = (current.seq if current else 0) + 1
         root = dict(self._root)
         root[dataset.encode()] = (TREE_MODE, folder_sha)
-        txn = Transaction(self.repository.objects, self._journal)
+        txn = Transaction(self.repository.objects, self.repository.spares, self._journal)
         try:
             for data, sha in blobs.values():
                 txn.add_object(b"blob", data, sha)

@@ -102,10 +102,17 @@ def test_the_store_is_created_on_first_start(service: Running) -> None:
 def test_the_journal_is_checkpointed_when_the_service_is_idle(
     client: SnapshotClient, service: Running
 ) -> None:
-    journal = service.store / disk.JOURNAL_FILE
-    client.put("raw", {"work.tsv": WORK + "30\tIdle\tGrowth\n"})
-    assert journal.stat().st_size > 0  # answered once the journal was synced, not the files
-    wait_for(lambda: journal.stat().st_size == 0, timeout=10, what="an idle checkpoint")
+    def records() -> list[disk.Record]:
+        journal = disk.Journal(service.store / disk.JOURNAL_FILE)
+        try:
+            return journal.read()
+        finally:
+            journal.close()
+
+    commit = client.put("raw", {"work.tsv": WORK + "30\tIdle\tGrowth\n"})["commit"]
+    # Answered once the commit was in the journal, before a checkpoint synced its files.
+    assert records()[-1].new == commit
+    wait_for(lambda: records() == [], timeout=10, what="an idle checkpoint")
 
 
 def test_put_get_latest_log_and_diff(client: SnapshotClient, service: Running) -> None:
@@ -543,17 +550,21 @@ def test_kill_9_during_puts_loses_no_answered_put(tmp_path: Path, spawn) -> None
     assert running.proc.popen.wait(10) == -signal.SIGKILL
     count = len(answered)
 
+    def written_spares() -> list[Path]:
+        return [file for file in (again.store / disk.SPARE_FOLDER).iterdir() if file.stat().st_size]
+
     again = Running(tmp_path, spawn.service("snapshot_service", config_path), config_path)
     with again.client() as client:
         wait_for(lambda: client.latest("raw"), timeout=30, what="the restarted service")
+        assert written_spares() == []  # no half-made object left
+        assert not (again.store / "refs" / "heads" / "main.lock").exists()
         for commit, text in answered:
             assert client.get("raw", commit).text("work.tsv") == text
         assert client.latest("raw").seq >= count
         assert client.put("raw", {"work.tsv": "after the crash\n"})["seq"] > count
     fsck = git(again.store, "fsck", "--full", "--no-progress")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
-    assert not list((again.store / "objects").glob(f"??/{disk.TEMP_PREFIX}*"))
-    assert not (again.store / "refs" / "heads" / "main.lock").exists()
+    wait_for(lambda: written_spares() == [], what="the old ref's file freed when idle")
 
 
 def test_a_missing_config_key_is_one_line_naming_it(tmp_path: Path) -> None:

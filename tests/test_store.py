@@ -346,7 +346,7 @@ def test_an_abbreviated_sha_that_starts_two_commits_is_ambiguous(store: GitStore
             break
         seen[prefix] = data
         n += 1
-    txn = disk.Transaction(store.repository.objects, journal=None)
+    txn = disk.Transaction(store.repository.objects, store.repository.spares, journal=None)
     txn.add_object(b"commit", seen[prefix])
     txn.add_object(b"commit", data)
     txn.finish(store.repository.ref, store.repository.ref_name, head, head)  # the branch stays
@@ -361,9 +361,8 @@ def test_an_abbreviated_sha_that_starts_two_commits_is_ambiguous(store: GitStore
 
 
 def temp_files(path: Path) -> list[Path]:
-    """Every temp file in the store's object folders."""
-    objects = path / "objects"
-    return [*objects.glob(f"{disk.TEMP_PREFIX}*"), *objects.glob(f"??/{disk.TEMP_PREFIX}*")]
+    """Spare files written into (the empty ones are ready for use)."""
+    return [spare for spare in (path / disk.SPARE_FOLDER).iterdir() if spare.stat().st_size]
 
 
 def loose(path: Path, hexsha: str) -> Path:
@@ -371,22 +370,28 @@ def loose(path: Path, hexsha: str) -> Path:
 
 
 def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
+    spares = path / disk.SPARE_FOLDER
     with GitStore(path) as store:
-        store.put("raw", {"w.tsv": WORK})
-    # Temp files were never promised to anyone (the journal holds what was): all go, and the lock.
-    sha = object_sha(b"blob", b"hello").hex()
-    whole = path / "objects" / sha[:2] / f"{disk.TEMP_PREFIX}77_{sha[2:]}"
-    whole.write_bytes(zlib.compress(b"blob 5\0hello"))
-    half = path / "objects" / "ab" / f"{disk.TEMP_PREFIX}77_{'c' * 38}"
-    half.write_bytes(b"x\x9c")
-    stray = path / "objects" / f"{disk.TEMP_PREFIX}123_abc"
-    stray.write_bytes(b"x")
+        assert store.prepare_files(11) == disk.SPARE_FILES - 11
+        store.put("raw", {"w.tsv": WORK})  # its four objects and the lock were spare files
+        assert len(list(spares.iterdir())) == 6
+        store.put("raw", {"w.tsv": STAFF})  # and the old ref's file is kept, to be freed later
+        assert len(temp_files(path)) == 1
+        store.prepare_files(1)
+        assert temp_files(path) == []
+        empty = sorted(spares.iterdir())
+        assert len(empty) == 1
+    # Spare files written into were never promised to anyone (the journal holds what was):
+    # they go, and the lock; the empty ones are kept for use.
+    (spares / "77-1").write_bytes(zlib.compress(b"blob 5\0hello"))
+    (spares / "77-2").write_bytes(b"x\x9c")
     lock = path / "refs" / "heads" / "main.lock"
     lock.write_text("0" * 40 + "\n")
     with GitStore(path) as store:
         assert temp_files(path) == [] and not lock.exists()
-        assert not loose(path, sha).exists()
-        assert store.put("raw", {"w.tsv": STAFF}).seq == 2
+        assert sorted(spares.iterdir()) == empty
+        assert not loose(path, object_sha(b"blob", b"hello").hex()).exists()
+        assert store.put("raw", {"w.tsv": b"3"}).seq == 3
     fsck(path)
 
 
@@ -397,26 +402,42 @@ def journal_file(path: Path) -> Path:
     return path / disk.JOURNAL_FILE
 
 
-def journal_records(path: Path) -> list[disk.Record]:
-    """The whole records in a store's journal."""
+def read_journal(path: Path) -> disk.Journal:
+    """A store's journal, read (closed: its ``epoch`` and ``size`` tell where records go)."""
     journal = disk.Journal(journal_file(path))
     try:
-        return journal.read()[0]
+        journal.read()
+    finally:
+        journal.close()
+    return journal
+
+
+def journal_records(path: Path) -> list[disk.Record]:
+    """The records of the current epoch in a store's journal."""
+    journal = disk.Journal(journal_file(path))
+    try:
+        return journal.read()
     finally:
         journal.close()
 
 
-def puts_then_die(path: Path, puts: list[tuple[str, dict[str, bytes]]]) -> list[str]:
+def puts_then_die(path: Path, puts: list[tuple[str, dict[str, bytes]] | None]) -> list[str]:
     """In a forked child, make the PUTs and die without closing the store (like kill -9).
 
-    Returns the commits; their journal records are still there (no checkpoint ran).
+    ``None`` among the PUTs is a checkpoint. Returns the commits; the journal records since
+    the last checkpoint are still there.
     """
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: no cleanup, no except blocks, no atexit
         try:
             store = GitStore(path)
-            commits = [store.put(dataset, files).commit for dataset, files in puts]
+            commits = []
+            for put in puts:
+                if put is None:
+                    store.checkpoint()
+                else:
+                    commits.append(store.put(*put).commit)
             os.write(write_end, " ".join(commits).encode())
             os._exit(0)
         finally:
@@ -453,12 +474,14 @@ def test_a_durable_put_syncs_the_journal_once_and_nothing_else(
     assert records[-1].new == store.head and records[-1].ref == "refs/heads/main"
     assert records[-1].old == records[-2].new
     assert len(records[-1].objects) == 4  # blob, folder, root tree, commit
+    # Records overwrite zeros written at start: the file does not grow.
+    assert journal_file(path).stat().st_size == disk.JOURNAL_BYTES
 
 
 def test_the_journal_is_emptied_by_a_checkpoint(path: Path, monkeypatch) -> None:
     monkeypatch.setattr(disk, "JOURNAL_RECORDS", 3)
     with GitStore(path) as store:
-        assert journal_file(path).stat().st_size == 0
+        assert journal_records(path) == []
         for n in range(3):
             store.put("raw", {"w.tsv": b"%d" % n})
         assert len(journal_records(path)) == 3
@@ -466,13 +489,13 @@ def test_the_journal_is_emptied_by_a_checkpoint(path: Path, monkeypatch) -> None
         assert len(journal_records(path)) == 1
         assert not store.checkpoint_if_due()
         assert store.checkpoint_if_due(idle=True)
-        assert journal_file(path).stat().st_size == 0
+        assert journal_records(path) == []
         store.put("raw", {"w.tsv": b"4"})
-        assert journal_file(path).stat().st_size > 0
-    assert journal_file(path).stat().st_size == 0  # a clean close checkpoints
+        assert journal_records(path)
+    assert journal_records(path) == []  # a clean close checkpoints
     with GitStore(path, durable=False) as store:
         store.put("raw", {"w.tsv": b"5"})
-        assert journal_file(path).stat().st_size == 0  # not durable: nothing journaled
+        assert journal_records(path) == []  # not durable: nothing journaled
 
 
 def test_a_put_whose_journal_sync_fails_is_not_redone(
@@ -499,15 +522,15 @@ def test_half_a_record_from_a_failed_write_does_not_hide_the_next_ones(
 ) -> None:
     store.put("raw", {"w.tsv": WORK})
     journal_fd = store.repository.journal.fd
-    real_write = os.write
+    real_pwrite = os.pwrite
 
-    def write_half(fd: int, data) -> int:
+    def write_half(fd: int, data, offset: int) -> int:
         if fd != journal_fd:
-            return real_write(fd, data)
-        real_write(fd, bytes(data[: len(data) // 2]))
+            return real_pwrite(fd, data, offset)
+        real_pwrite(fd, bytes(data[: len(data) // 2]), offset)
         raise OSError(errno.ENOSPC, "disk full")
 
-    monkeypatch.setattr(os, "write", write_half)
+    monkeypatch.setattr(os, "pwrite", write_half)
     with pytest.raises(OSError, match="disk full"):
         store.put("raw", {"w.tsv": STAFF})
     monkeypatch.undo()
@@ -543,7 +566,7 @@ def test_a_power_cut_after_the_journal_sync_is_redone_at_start(path: Path) -> No
         assert store.get("raw", commits[0]).files == {"w.tsv": STAFF}
         assert store.get("plan").files == {"plan.json": b"{}"}
         assert store.index["raw"].seq == 3
-    assert journal_file(path).stat().st_size == 0
+    assert journal_records(path) == []
     assert temp_files(path) == []
     fsck(path)
 
@@ -562,20 +585,20 @@ def test_an_empty_object_left_by_a_power_cut_is_rewritten_from_the_journal(path:
     fsck(path)
 
 
-@pytest.mark.parametrize("damage", ["cut short", "cut to its frame", "a flipped byte"])
-def test_a_torn_last_record_is_ignored(path: Path, damage: str) -> None:
+@pytest.mark.parametrize("damage", ["its end lost", "all lost but its frame", "a flipped byte"])
+def test_a_torn_last_record_is_ignored(path: Path, damage: str, caplog) -> None:
     commits = puts_then_die(path, [("raw", {"w.tsv": WORK}), ("raw", {"w.tsv": STAFF})])
     records = journal_records(path)
     journal = journal_file(path)
-    data = journal.read_bytes()
-    last = len(records[-1].pack())
-    if damage == "cut short":
-        data = data[:-1]
-    elif damage == "cut to its frame":
-        data = data[: len(data) - last + 12]
+    data = bytearray(journal.read_bytes())
+    end = read_journal(path).size
+    start = end - len(records[-1].pack(read_journal(path).epoch))
+    if damage == "its end lost":
+        data[end - 1] ^= 0xFF
+    elif damage == "all lost but its frame":
+        data[start + 20 : end] = bytes(end - start - 20)
     else:
-        flipped = len(data) - last // 2
-        data = data[:flipped] + bytes([data[flipped] ^ 1]) + data[flipped + 1 :]
+        data[(start + end) // 2] ^= 1
     journal.write_bytes(data)
     # The power cut came before the journal's sync: the objects stayed temp files, the ref put.
     for hexsha, _ in records[-1].objects:
@@ -585,7 +608,27 @@ def test_a_torn_last_record_is_ignored(path: Path, damage: str) -> None:
         assert store.head == commits[0]
         assert store.get("raw").files == {"w.tsv": WORK}
         assert store.put("raw", {"w.tsv": b"again"}).seq == 2
-    assert journal.stat().st_size == 0
+    assert journal_records(path) == []
+    assert "ignored a torn last record" in caplog.text
+    fsck(path)
+
+
+def test_records_of_an_earlier_epoch_are_not_replayed(path: Path) -> None:
+    """A checkpoint starts a new epoch; the old records that follow the new ones stay out."""
+    puts = [("raw", {"w.tsv": WORK}), ("raw", {"w.tsv": STAFF}), None, ("raw", {"w.tsv": b"3"})]
+    first, second, third = puts_then_die(path, puts)
+    journal = read_journal(path)
+    (record,) = journal_records(path)
+    assert (record.old, record.new) == (second, third)
+    # A record of the epoch before, right after the last one of this epoch: were it taken
+    # for one of this epoch, the ref would go to ``first``.
+    with open(journal_file(path), "r+b") as fh:
+        fh.seek(journal.size)
+        fh.write(disk.Record(record.ref, third, first, []).pack(journal.epoch - 1))
+    set_ref(path, second)  # as if the power cut lost the ref's last move
+    with GitStore(path) as store:
+        assert store.head == third
+        assert store.get("raw").files == {"w.tsv": b"3"}
     fsck(path)
 
 
@@ -779,7 +822,19 @@ def test_any_sequence_of_puts_reads_back_exactly(tmp_path: Path, puts) -> None:
 # -- crashes ---------------------------------------------------------------------------
 
 
-CRASHING_CALLS = ("open", "write", "fdatasync", "fsync", "ftruncate", "replace", "mkdir", "unlink")
+CRASHING_CALLS = (
+    "open",
+    "write",
+    "pwrite",
+    "fchmod",
+    "link",
+    "fdatasync",
+    "fsync",
+    "ftruncate",
+    "replace",
+    "mkdir",
+    "unlink",
+)
 CRASHED, CRASHED_AFTER_SYNC = (
     86,
     87,
@@ -859,14 +914,17 @@ def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> Non
             before = content
             assert temp_files(path) == []
             assert not (path / "refs" / "heads" / "main.lock").exists()
-        assert journal_file(path).stat().st_size == 0
+        assert journal_records(path) == []
         fsck(path)
         step += 1
     assert step > 10  # the commit really went through many steps, each one crashed once
     assert codes == {0, CRASHED, CRASHED_AFTER_SYNC}
 
 
-def test_a_crash_at_any_step_of_the_recovery_loses_nothing(path: Path, tmp_path: Path) -> None:
+def test_a_crash_at_any_step_of_the_recovery_loses_nothing(
+    path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(disk, "JOURNAL_BYTES", 64 * 1024)  # less to copy at every step
     with GitStore(path) as store:
         first = store.put("raw", {"w.tsv": WORK}).commit
     commits = puts_then_die(path, [("raw", {"w.tsv": STAFF}), ("plan", {"plan.json": b"{}"})])
