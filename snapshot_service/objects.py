@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 __all__ = [
     "BLOB_MODE",
@@ -149,4 +149,4 @@ def parse_commit(sha: str, data: bytes) -> CommitInfo:
 
 def iso_time(when: int) -> str:
     """Epoch seconds as ISO 8601 UTC: ``2026-11-23T10:00:00Z``."""
-    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
