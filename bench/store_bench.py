@@ -7,8 +7,12 @@ edited workbook does.
 
 - service: a real ``python -m snapshot_service`` with its own config
   (``durable = yes``); one client PUTs each content and waits for the answer,
-  so every commit is on disk (fsync'ed) before the next one starts. For
-  scale, a second service runs with ``durable = no``.
+  so every commit is durable (in the store's fdatasync'ed journal) before the
+  next one starts. For scale, a second service runs with ``durable = no``.
+  While the other sides take their turn the service is idle: it checkpoints
+  its journal and makes the spare files commits write into (see
+  ``snapshot_service.disk``); ``--rounds 1`` shows a burst without that help
+  (after ~200 commits each one creates its files again).
 - git loop: "the original way", a temp repository where each step writes the
   changed sheet and runs ``git add -A`` and ``git commit`` as subprocesses,
   once with git's default settings (which do not fsync loose objects or

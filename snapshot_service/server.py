@@ -117,14 +117,23 @@ class SnapshotService(Service):
         # A timer rather than a timeout on the ROUTER's poll: polling before each request costs
         # ~40 us, a tenth of a commit.
         loop = asyncio.get_running_loop()
+        failing = False
         while True:
             await asyncio.sleep(IDLE)
             if loop.time() - self._last_request < IDLE:
                 continue
-            self.store.checkpoint_if_due(idle=True)
+            self.store.checkpoint_if_due(idle=True)  # a failed sync stops the service
             started = self._last_request
-            while self._last_request == started and self.store.prepare_files(FILE_BATCH):
-                await asyncio.sleep(0)  # a request waiting goes first
+            try:
+                while self._last_request == started and self.store.prepare_files(FILE_BATCH):
+                    await asyncio.sleep(0)  # a request waiting goes first
+            except OSError as exc:
+                # Commits then make their files themselves, more slowly: worth a line, once.
+                if not failing:
+                    self.log.warning("cannot prepare spare files for commits: %s", exc)
+                failing = True
+            else:
+                failing = False
 
     def answer(self, body: list[bytes]) -> Outcome:
         """The outcome of one request; a bug becomes ERR ``internal``, never a dead service."""

@@ -17,7 +17,8 @@ mode ``put`` returns once the commit is in the fdatasync'ed write-ahead
 journal (``disk``); nothing else is fsync'ed per commit. ``checkpoint``
 (one syncfs) makes the files themselves durable and empties the journal:
 ``checkpoint_if_due`` runs one when the journal is long or the caller says
-the service is idle, and ``close`` runs one. The store keeps an index
+the service is idle, and ``close`` runs one; ``prepare_files`` makes the
+spare files commits write into (``disk.Spares``). The store keeps an index
 in memory, dataset -> (latest commit, sequence number, folder tree), rebuilt
 at start by walking back from the branch head, and caches each commit's
 lineage (commits never change).

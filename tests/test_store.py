@@ -707,7 +707,7 @@ def test_a_folder_that_is_not_a_repository_is_refused(tmp_path: Path) -> None:
     assert (empty / "HEAD").exists()
 
 
-def test_a_commit_made_by_git_itself_is_kept(store: GitStore, path: Path) -> None:
+def test_a_commit_made_by_git_itself_is_kept(store: GitStore, path: Path, monkeypatch) -> None:
     store.put("raw", {"w.tsv": WORK})
     tree = git(path, "rev-parse", "main^{tree}").stdout.strip()
     env = {
@@ -725,7 +725,11 @@ def test_a_commit_made_by_git_itself_is_kept(store: GitStore, path: Path) -> Non
         env=env,
     ).stdout.strip()
     git(path, "update-ref", "refs/heads/main", foreign)
+    synced = []
+    real_sync = disk.sync_filesystem
+    monkeypatch.setattr(disk, "sync_filesystem", lambda fd: synced.append(real_sync(fd)))
     result = store.put("raw", {"w.tsv": STAFF})
+    assert synced == [None]  # git's commit made durable before building on it
     assert git(path, "rev-parse", f"{result.commit}^").stdout.strip() == foreign
     assert result.seq == 2
     fsck(path)
