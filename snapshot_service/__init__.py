@@ -43,7 +43,8 @@ commit survives a power cut: it is in the store's write-ahead journal
 (``<store>/qplan-journal``, fdatasync'ed), from which the next start redoes
 whatever the objects or the branch lost; the journal is emptied by a
 checkpoint (one syncfs) when it is long, when the service is idle and at
-shutdown (``disk`` tells how). With ``durable = no`` nothing is synced.
+shutdown (``disk`` and ``journal`` tell how). With ``durable = no`` nothing
+is synced.
 
 After every commit a NOTIFY goes out on the PUB socket
 (``[snapshot_service] publish_endpoint``), topic = the dataset name, header

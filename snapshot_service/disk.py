@@ -15,27 +15,22 @@ make it durable instead. In order:
    value);
 4. durable mode: ``fdatasync`` of the journal. From here on the commit
    survives a power cut: the journal can redo it;
-5. the objects are renamed to their final names, then the lock over the ref.
+5. the objects are renamed to their final names, then the lock over the
+   ref (whose old file lives on under a spare name, see ``Spares``).
 
-A file under an object's final name is therefore whole, unless power failed
-before its data reached the disk; then the journal holds the object.
+An object under its final name is therefore named by a journal record or
+durable since the last checkpoint: the journal rewrites it if a power cut
+left it empty, a commit that fails deletes only its own files, and a later
+commit may skip any object that exists. Taking the lock before the append
+means that a branch held by git never leaves a record the next start would
+redo.
 
 A checkpoint makes everything written since the last one durable with one
 ``syncfs(2)`` of the store's filesystem, then empties the journal. The store
-runs one when the journal holds ``JOURNAL_RECORDS`` records or
-``JOURNAL_BYTES`` bytes, when the service is idle, at clean shutdown and at
-start.
+runs one when the journal is long (``Journal.due``), when the service is
+idle, at clean shutdown and at start.
 
-The journal is a header (``MAGIC``, epoch) and the records of the current
-epoch. Emptying it starts a new epoch (the header is rewritten and synced);
-the records that follow overwrite the old ones in place, since syncing a
-write into blocks the file already has needs no filesystem journal commit
-(``Journal``). A record is ``RECORD``, a CRC-32 of the rest, the epoch, the
-payload's length, then the payload: the line ``<ref> <old sha or 40 zeros>
-<new sha> <count>`` and ``count`` objects, each a 20-byte SHA, a 4-byte
-length and the object as stored (zlib). The journal ends at the first record
-of another epoch or whose checksum fails: a record torn by a power cut is
-one that was never answered.
+The journal's format, and how it is emptied, are in ``journal``.
 
 ``recover`` runs at start, with the writer lock held: it deletes the stale
 lock and the spare files a crash left written into, rewrites every
@@ -43,31 +38,24 @@ journaled object that is missing or not whole (a renamed file whose data
 never reached the disk may be empty), moves the ref forward to the last
 record's new value when it is behind along the journal's chain (a ref
 someone else moved is left alone, with a warning), and checkpoints. With
-``durable = no`` nothing is journaled or synced.
+``durable = no`` nothing is journaled or synced (a journal left by a durable
+run is still redone, then synced once).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
-import struct
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from snapshot_service.journal import NO_COMMIT, Journal, Record
 from snapshot_service.objects import object_sha
 
 __all__ = [
     "BranchLocked",
-    "JOURNAL_BYTES",
-    "JOURNAL_FILE",
-    "JOURNAL_RECORDS",
-    "Journal",
     "LOOSE_COMPRESSION",
-    "NotAJournal",
-    "Record",
     "SPARE_FILES",
     "SPARE_FOLDER",
     "Spares",
@@ -76,7 +64,6 @@ __all__ = [
     "read_loose",
     "read_ref",
     "recover",
-    "sync_filesystem",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,36 +73,10 @@ SPARE_FILES = 1024  # empty files kept ready: the objects and branch locks of ~2
 LOOSE_COMPRESSION = 1  # zlib level; git's core.looseCompression default (speed over size)
 OBJECT_MODE = 0o444  # read-only, like git's loose objects
 REF_MODE = 0o644
-JOURNAL_FILE = "qplan-journal"
-JOURNAL_BYTES = 8 * 1024 * 1024  # a checkpoint is due once the journal is this long
-JOURNAL_RECORDS = 256  # ... or holds this many commits
-NO_COMMIT = "0" * 40  # the old value of a branch that had no commit yet
-MAGIC = b"QPJ2"  # the journal's first bytes (QPJ1: records without a header or epochs)
-RECORD = b"QPJR"  # each record's first bytes
-_HEADER = struct.Struct(">4sQ")  # MAGIC, epoch
-_FRAME = struct.Struct(">4sIQI")  # RECORD, CRC-32 of the rest, epoch, payload length
-_SIZE = struct.Struct(">I")
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_syncfs = getattr(_libc, "syncfs", None)
 
 
 class BranchLocked(FileExistsError):
     """The branch's ``.lock`` file exists: another program is moving the branch."""
-
-
-class NotAJournal(ValueError):
-    """The journal file holds something else: it is not ours to replay or delete."""
-
-
-def sync_filesystem(fd: int) -> None:
-    """Make every write to the filesystem that holds ``fd`` durable: syncfs(2), else sync(2)."""
-    if _syncfs is None:
-        os.sync()
-        return
-    if _syncfs(fd) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"syncfs: {os.strerror(err)}")
 
 
 def loose_path(objects: Path | str, hexsha: str) -> str:
@@ -162,138 +123,6 @@ def prepare_objects(objects: Path) -> None:
         folder = objects / f"{n:02x}"
         if not folder.is_dir():
             folder.mkdir()
-
-
-@dataclass
-class Record:
-    """One journal record: a commit's new objects and the move of its ref."""
-
-    ref: str  # relative to the git dir: refs/heads/main
-    old: str  # NO_COMMIT when the branch had none
-    new: str
-    objects: list[tuple[str, bytes]] = field(default_factory=list)  # (hex sha, stored bytes)
-
-    def pack(self, epoch: int) -> bytes:
-        """The record as framed in the journal during ``epoch``."""
-        parts = [f"{self.ref} {self.old} {self.new} {len(self.objects)}\n".encode("ascii")]
-        for hexsha, stored in self.objects:
-            parts += [bytes.fromhex(hexsha), _SIZE.pack(len(stored)), stored]
-        payload = b"".join(parts)
-        rest = _FRAME.pack(RECORD, 0, epoch, len(payload))[8:] + payload
-        return RECORD + _SIZE.pack(zlib.crc32(rest)) + rest
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Record:
-        """The record of a payload whose checksum matched; ValueError if it is malformed."""
-        line, _, rest = payload.partition(b"\n")
-        ref, old, new, count = line.decode("ascii").split(" ")
-        record = cls(ref, old, new)
-        at = 0
-        for _ in range(int(count)):
-            hexsha = rest[at : at + 20].hex()
-            (size,) = _SIZE.unpack_from(rest, at + 20)
-            record.objects.append((hexsha, rest[at + 24 : at + 24 + size]))
-            at += 24 + size
-        if at != len(rest) or len(ref) == 0 or len(old) != 40 or len(new) != 40:
-            raise ValueError("a record's parts do not add up")
-        return record
-
-
-class Journal:
-    """The write-ahead journal of one store: a header, then the records of the current epoch.
-
-    The file is never shortened: a checkpoint starts a new epoch by rewriting the header,
-    and the records that follow overwrite the old ones in place. ``fdatasync`` of a write
-    into blocks the file already has needs no filesystem journal commit, and costs half
-    that of an append here (~120 us against ~250). A record of another epoch, or one
-    whose checksum fails, ends the journal.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        self.epoch = 0
-        self.size = _HEADER.size  # where the last record of the epoch ends
-        self.records = 0  # records of the epoch
-        self._before_last = self.size  # ``size`` before the last append
-
-    def close(self) -> None:
-        """Close the file (what it holds stays for the next start)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-    def read(self) -> list[Record]:
-        """The records of the current epoch (those after a torn or stale one are not)."""
-        data = os.pread(self.fd, os.fstat(self.fd).st_size, 0)
-        magic, self.epoch = _HEADER.unpack_from(data) if len(data) >= _HEADER.size else (b"", 0)
-        if magic != MAGIC:
-            if data[:4].strip(b"\0") and not MAGIC.startswith(data[:4]):
-                raise self._not_a_journal(f"it starts with {data[:4]!r}, not {MAGIC!r}")
-            self.epoch = 0  # new, or its first write was lost: nothing to replay
-        records: list[Record] = []
-        at = _HEADER.size
-        while at + _FRAME.size <= len(data):
-            mark, crc, epoch, size = _FRAME.unpack_from(data, at)
-            if mark != RECORD or epoch != self.epoch:
-                break  # zeros, or what is left of an earlier epoch
-            end = at + _FRAME.size + size
-            if zlib.crc32(data[at + 8 : end]) != crc:
-                log.warning("%s: ignored a torn last record (never answered)", self.path)
-                break
-            try:
-                records.append(Record.unpack(data[at + _FRAME.size : end]))
-            except (ValueError, struct.error) as exc:
-                why = f"record {len(records) + 1} is malformed: {exc}"
-                raise self._not_a_journal(why) from None
-            at = end
-        self.size = self._before_last = at
-        self.records = len(records)
-        return records
-
-    def _not_a_journal(self, why: str) -> NotAJournal:
-        return NotAJournal(
-            f"{self.path} is not a snapshot service journal ({why}); "
-            "move it out of the store (or delete it if it holds nothing of value) and start again"
-        )
-
-    def preallocate(self, size: int) -> None:
-        """Write zeros up to ``size`` bytes, so that records overwrite blocks the file has."""
-        have = os.fstat(self.fd).st_size
-        if have < size:
-            _pwrite_all(self.fd, bytes(size - have), have)
-
-    def append(self, record: Record) -> None:
-        """Add a record after the last one (not yet durable: see ``sync``)."""
-        data = record.pack(self.epoch)
-        _pwrite_all(self.fd, data, self.size)
-        self._before_last = self.size
-        self.size += len(data)
-        self.records += 1
-
-    def sync(self) -> None:
-        """Make what was appended durable."""
-        os.fdatasync(self.fd)
-
-    def drop_last(self) -> None:
-        """Remove the last record appended: its commit failed, recovery must not redo it."""
-        _pwrite_all(self.fd, bytes(4), self._before_last)  # no RECORD mark, no record
-        os.fdatasync(self.fd)
-        self.size = self._before_last
-        self.records -= 1
-
-    def due(self) -> bool:
-        """True when the journal is long enough for a checkpoint."""
-        return self.records >= JOURNAL_RECORDS or self.size >= JOURNAL_BYTES
-
-    def checkpoint(self) -> None:
-        """Make every write since the last checkpoint durable, then start a new, empty epoch."""
-        sync_filesystem(self.fd)
-        _pwrite_all(self.fd, _HEADER.pack(MAGIC, self.epoch + 1), 0)
-        os.fdatasync(self.fd)
-        self.epoch += 1
-        self.size = self._before_last = _HEADER.size
-        self.records = 0
 
 
 class Spares:
@@ -390,7 +219,7 @@ def recover(git_dir: Path, journal: Journal, spares: Spares, lock: Path, durable
                 log.warning("rewrote object %s from the journal", hexsha)
     _replay_refs(git_dir, records)
     if durable:
-        journal.preallocate(JOURNAL_BYTES)
+        journal.preallocate()
     if durable or records:
         journal.checkpoint()
 
@@ -557,10 +386,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        done = os.pwrite(fd, view, offset)
-        view, offset = view[done:], offset + done

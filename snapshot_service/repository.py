@@ -26,16 +26,8 @@ from gitdb.db.pack import PackedDB
 from gitdb.exc import AmbiguousObjectName, BadObject
 
 from mesh.errors import QPlanError
-from snapshot_service.disk import (
-    JOURNAL_FILE,
-    SPARE_FOLDER,
-    Journal,
-    NotAJournal,
-    Spares,
-    read_loose,
-    read_ref,
-    recover,
-)
+from snapshot_service.disk import SPARE_FOLDER, Spares, read_loose, read_ref, recover
+from snapshot_service.journal import JOURNAL_FILE, Journal, NotAJournal
 from snapshot_service.objects import CommitInfo, parse_commit, parse_tree
 
 __all__ = ["Repository", "StoreError", "remember", "CACHE_SIZE", "OWNER_FILE"]

@@ -17,7 +17,7 @@ from mesh.config import Config
 from mesh.errors import QPlanError, RemoteError
 from mesh.protocol import SIGNATURE, Message
 from mesh.snapshot import AsyncSnapshotClient, SnapshotClient
-from snapshot_service import disk
+from snapshot_service import disk, journal
 from snapshot_service.server import SnapshotService
 from tests.support import Proc, service_args, wait_for, write_config
 
@@ -102,12 +102,12 @@ def test_the_store_is_created_on_first_start(service: Running) -> None:
 def test_the_journal_is_checkpointed_when_the_service_is_idle(
     client: SnapshotClient, service: Running
 ) -> None:
-    def records() -> list[disk.Record]:
-        journal = disk.Journal(service.store / disk.JOURNAL_FILE)
+    def records() -> list[journal.Record]:
+        opened = journal.Journal(service.store / journal.JOURNAL_FILE)
         try:
-            return journal.read()
+            return opened.read()
         finally:
-            journal.close()
+            opened.close()
 
     commit = client.put("raw", {"work.tsv": WORK + "30\tIdle\tGrowth\n"})["commit"]
     # Answered once the commit was in the journal, before a checkpoint synced its files.

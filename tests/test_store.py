@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snapshot_service import disk
+from snapshot_service import disk, journal
 from snapshot_service.diffs import dataset_diff, file_diff
 from snapshot_service.objects import commit_bytes, object_sha, parse_trailers
 from snapshot_service.repository import OWNER_FILE
@@ -399,26 +399,26 @@ def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
 
 
 def journal_file(path: Path) -> Path:
-    return path / disk.JOURNAL_FILE
+    return path / journal.JOURNAL_FILE
 
 
-def read_journal(path: Path) -> disk.Journal:
+def read_journal(path: Path) -> journal.Journal:
     """A store's journal, read (closed: its ``epoch`` and ``size`` tell where records go)."""
-    journal = disk.Journal(journal_file(path))
+    opened = journal.Journal(journal_file(path))
     try:
-        journal.read()
+        opened.read()
     finally:
-        journal.close()
-    return journal
+        opened.close()
+    return opened
 
 
-def journal_records(path: Path) -> list[disk.Record]:
+def journal_records(path: Path) -> list[journal.Record]:
     """The records of the current epoch in a store's journal."""
-    journal = disk.Journal(journal_file(path))
+    opened = journal.Journal(journal_file(path))
     try:
-        return journal.read()
+        return opened.read()
     finally:
-        journal.close()
+        opened.close()
 
 
 def puts_then_die(path: Path, puts: list[tuple[str, dict[str, bytes]] | None]) -> list[str]:
@@ -461,7 +461,7 @@ def test_a_durable_put_syncs_the_journal_once_and_nothing_else(
     calls: list[str] = []
     real_fdatasync = os.fdatasync
     monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
-    monkeypatch.setattr(disk, "sync_filesystem", lambda fd: calls.append("syncfs"))
+    monkeypatch.setattr(journal, "sync_filesystem", lambda fd: calls.append("syncfs"))
 
     def fdatasync(fd: int) -> None:
         calls.append(os.readlink(f"/proc/self/fd/{fd}"))
@@ -475,11 +475,11 @@ def test_a_durable_put_syncs_the_journal_once_and_nothing_else(
     assert records[-1].old == records[-2].new
     assert len(records[-1].objects) == 4  # blob, folder, root tree, commit
     # Records overwrite zeros written at start: the file does not grow.
-    assert journal_file(path).stat().st_size == disk.JOURNAL_BYTES
+    assert journal_file(path).stat().st_size == journal.JOURNAL_BYTES
 
 
 def test_the_journal_is_emptied_by_a_checkpoint(path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(disk, "JOURNAL_RECORDS", 3)
+    monkeypatch.setattr(journal, "JOURNAL_RECORDS", 3)
     with GitStore(path) as store:
         assert journal_records(path) == []
         for n in range(3):
@@ -541,7 +541,7 @@ def test_half_a_record_from_a_failed_write_does_not_hide_the_next_ones(
 
 def test_a_syncfs_failure_is_an_error() -> None:
     with pytest.raises(OSError, match="syncfs"):
-        disk.sync_filesystem(-1)
+        journal.sync_filesystem(-1)
 
 
 def test_a_power_cut_after_the_journal_sync_is_redone_at_start(path: Path) -> None:
@@ -589,17 +589,17 @@ def test_an_empty_object_left_by_a_power_cut_is_rewritten_from_the_journal(path:
 def test_a_torn_last_record_is_ignored(path: Path, damage: str, caplog) -> None:
     commits = puts_then_die(path, [("raw", {"w.tsv": WORK}), ("raw", {"w.tsv": STAFF})])
     records = journal_records(path)
-    journal = journal_file(path)
-    data = bytearray(journal.read_bytes())
-    end = read_journal(path).size
-    start = end - len(records[-1].pack(read_journal(path).epoch))
+    state = read_journal(path)
+    data = bytearray(journal_file(path).read_bytes())
+    end = state.size
+    start = end - len(records[-1].pack(state.epoch))
     if damage == "its end lost":
         data[end - 1] ^= 0xFF
     elif damage == "all lost but its frame":
         data[start + 20 : end] = bytes(end - start - 20)
     else:
         data[(start + end) // 2] ^= 1
-    journal.write_bytes(data)
+    journal_file(path).write_bytes(data)
     # The power cut came before the journal's sync: the objects stayed temp files, the ref put.
     for hexsha, _ in records[-1].objects:
         loose(path, hexsha).unlink()
@@ -617,14 +617,14 @@ def test_records_of_an_earlier_epoch_are_not_replayed(path: Path) -> None:
     """A checkpoint starts a new epoch; the old records that follow the new ones stay out."""
     puts = [("raw", {"w.tsv": WORK}), ("raw", {"w.tsv": STAFF}), None, ("raw", {"w.tsv": b"3"})]
     first, second, third = puts_then_die(path, puts)
-    journal = read_journal(path)
+    state = read_journal(path)
     (record,) = journal_records(path)
     assert (record.old, record.new) == (second, third)
     # A record of the epoch before, right after the last one of this epoch: were it taken
     # for one of this epoch, the ref would go to ``first``.
     with open(journal_file(path), "r+b") as fh:
-        fh.seek(journal.size)
-        fh.write(disk.Record(record.ref, third, first, []).pack(journal.epoch - 1))
+        fh.seek(state.size)
+        fh.write(journal.Record(record.ref, third, first, []).pack(state.epoch - 1))
     set_ref(path, second)  # as if the power cut lost the ref's last move
     with GitStore(path) as store:
         assert store.head == third
@@ -726,8 +726,8 @@ def test_a_commit_made_by_git_itself_is_kept(store: GitStore, path: Path, monkey
     ).stdout.strip()
     git(path, "update-ref", "refs/heads/main", foreign)
     synced = []
-    real_sync = disk.sync_filesystem
-    monkeypatch.setattr(disk, "sync_filesystem", lambda fd: synced.append(real_sync(fd)))
+    real_sync = journal.sync_filesystem
+    monkeypatch.setattr(journal, "sync_filesystem", lambda fd: synced.append(real_sync(fd)))
     result = store.put("raw", {"w.tsv": STAFF})
     assert synced == [None]  # git's commit made durable before building on it
     assert git(path, "rev-parse", f"{result.commit}^").stdout.strip() == foreign
@@ -928,7 +928,7 @@ def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> Non
 def test_a_crash_at_any_step_of_the_recovery_loses_nothing(
     path: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(disk, "JOURNAL_BYTES", 64 * 1024)  # less to copy at every step
+    monkeypatch.setattr(journal, "JOURNAL_BYTES", 64 * 1024)  # less to copy at every step
     with GitStore(path) as store:
         first = store.put("raw", {"w.tsv": WORK}).commit
     commits = puts_then_die(path, [("raw", {"w.tsv": STAFF}), ("plan", {"plan.json": b"{}"})])
