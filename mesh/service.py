@@ -16,15 +16,16 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, ClassVar
 
 import zmq
 import zmq.asyncio
 
 from mesh.config import Config
-from mesh.errors import QPlanError
+from mesh.errors import ProtocolError, QPlanError
 from mesh.heartbeat import Counters, Heartbeat
+from mesh.protocol import split_envelope
 from mesh.snapshot import AsyncSnapshotClient
 
 __all__ = ["Service"]
@@ -74,6 +75,25 @@ class Service:
                 f"cannot bind [{section}] {key} {endpoint}: {exc} (is another {self.name} running?)"
             ) from None
         return sock
+
+    async def requests(
+        self, router: zmq.asyncio.Socket
+    ) -> AsyncIterator[tuple[list[bytes], list[bytes]]]:
+        """Each request on a ROUTER as (envelope, message frames), counted; junk is dropped.
+
+        Frames without an envelope delimiter cannot be answered (there is no one
+        to answer): they are logged, counted as an error and skipped.
+        """
+        while True:
+            frames = await router.recv_multipart()
+            self.counters.requests += 1
+            try:
+                envelope, body = split_envelope(frames)
+            except ProtocolError as exc:
+                self.counters.errors += 1
+                self.log.warning("dropped a request of %d frames: %s", len(frames), exc)
+                continue
+            yield envelope, body
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
         """Run ``coro`` as a task of this service; its crash stops the service."""

@@ -41,7 +41,7 @@ from typing import Any
 import zmq
 
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
-from mesh.protocol import Message, split_envelope
+from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
 from qplan_service.planner import ALL, compute_plan, plan_to_json
@@ -336,15 +336,7 @@ class QplanService(Stage):
 
     async def serve(self) -> None:
         """Answer WHATIF requests until cancelled, one at a time."""
-        while True:
-            frames = await self.router.recv_multipart()
-            self.counters.requests += 1
-            try:
-                envelope, body = split_envelope(frames)
-            except ProtocolError as exc:
-                self.counters.errors += 1
-                self.log.warning("dropped a request of %d frames: %s", len(frames), exc)
-                continue
+        async for envelope, body in self.requests(self.router):
             reply = await self.answer(body)
             await reply.send(self.router, envelope=envelope)
             self.counters.worked()

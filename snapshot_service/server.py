@@ -20,8 +20,8 @@ from typing import Any
 
 import zmq
 
-from mesh.errors import ConfigError, ProtocolError
-from mesh.protocol import Message, split_envelope
+from mesh.errors import ConfigError
+from mesh.protocol import Message
 from mesh.service import Service
 from snapshot_service.store import GitStore, StoreError, check_branch, check_name
 from snapshot_service.verbs import Outcome, Verbs
@@ -96,16 +96,8 @@ class SnapshotService(Service):
 
     async def serve(self) -> None:
         """Answer requests, one at a time, until cancelled."""
-        while True:
-            frames = await self.router.recv_multipart()
+        async for envelope, body in self.requests(self.router):
             self._last_request = asyncio.get_running_loop().time()
-            self.counters.requests += 1
-            try:
-                envelope, body = split_envelope(frames)
-            except ProtocolError as exc:
-                self.counters.errors += 1
-                self.log.warning("dropped a request of %d frames: %s", len(frames), exc)
-                continue
             outcome = self.answer(body)
             await outcome.reply.send(self.router, envelope=envelope)
             if outcome.notify is not None:
