@@ -220,9 +220,7 @@ class QplanService(Stage):
         started = time.monotonic()
         try:
             base = read_base(snapshot)
-            if base.model is None:
-                plan = base.plan()
-            elif self.filter_command:
+            if self.filter_command and base.model is not None:
                 plan = finish_plan(await self.run_filter(snapshot.files[STREAMS], sha), base)
             else:
                 plan = base.plan()
