@@ -51,7 +51,7 @@ from typing import Any, BinaryIO
 from mesh.cli import base_parser, load_config, report
 from mesh.config import Config
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError, RequestTimeout
-from mesh.logs import setup_logging
+from mesh.logs import logging_from_config
 from mesh.service import Service
 
 __all__ = [
@@ -714,13 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_supervisord:
             print(supervisord_config(config, settings, args.set), end="", flush=True)
             return 0
-        setup_logging(
-            RunAll.name,
-            settings.log_dir,
-            level=config.text("mesh", "log_level"),
-            max_bytes=config.integer("mesh", "log_max_bytes", minimum=1024),
-            backups=config.integer("mesh", "log_backups", minimum=0),
-        )
+        logging_from_config(RunAll.name, config)
         return asyncio.run(RunAll(config, settings, args.set).run())
     except QPlanError as exc:
         return report("run_all", exc)
