@@ -2,206 +2,38 @@
 
 from __future__ import annotations
 
-import copy
+import json
+from pathlib import Path
 
 import pytest
 
+from qplan_service.planner import compute_plan, plan_to_json
+from qplan_service.streams import parse_streams
 from web.plandiff import diff_plans, item_marks, same_shortage
 from web.views import BadTriage, UnknownTrack, parse_triage, plan_view, track_counts
 
-# The worked example of ../shared/DOMAIN.md as the planner computes it, plus a problem.
-WORKED_PLAN = {
-    "by_track": {
-        "All": {
-            "demand": {
-                "1": {"Apps": 3, "Native": 2, "QA": 0, "Web": 1.5},
-                "1.5": {"Apps": 3, "Native": 2, "QA": 1, "Web": 5.5},
-                "2": {"Apps": 4, "Native": 8, "QA": 1, "Web": 5.5},
-                "2.5": {"Apps": 34, "Native": 8, "QA": 1, "Web": 25.5},
-                "3": {"Apps": 34, "Native": 8, "QA": 1, "Web": 25.5},
-            },
-            "manpower": {"Apps": 21.2, "Native": 10.2, "QA": 10.6, "Web": 10.6},
-            "staff": {"Apps": ["Alice", "Dan"], "Native": ["Bob"], "QA": ["Eve"], "Web": ["Carol"]},
-            "work": [
-                {
-                    "end": "2013-10-16",
-                    "estimate": {"Web": 1.5},
-                    "id": "W5",
-                    "name": "Search",
-                    "rank": 5,
-                    "shortage": {},
-                    "track": "Track2",
-                    "triage": 1,
-                },
-                {
-                    "end": "2013-10-25",
-                    "estimate": {"Apps": 3, "Native": 2},
-                    "id": "W10",
-                    "name": "Login flow",
-                    "rank": 10,
-                    "shortage": {},
-                    "track": "Track1",
-                    "triage": 1,
-                },
-                {
-                    "end": "2013-11-13",
-                    "estimate": {"QA": 1, "Web": 4},
-                    "id": "W20",
-                    "name": "Settings page",
-                    "rank": 20,
-                    "shortage": {},
-                    "track": "Track2",
-                    "triage": 1.5,
-                },
-                {
-                    "end": "2013-12-05",
-                    "estimate": {"Apps": 1, "Native": 6},
-                    "id": "W30",
-                    "name": "Push notifications",
-                    "rank": 30,
-                    "shortage": {},
-                    "track": "Track1",
-                    "triage": 2,
-                },
-                {
-                    "end": None,
-                    "estimate": {"Apps": 30, "Web": 20},
-                    "id": "W40",
-                    "name": "Big rewrite",
-                    "rank": 40,
-                    "shortage": {"Apps": -12.8, "Web": -14.9},
-                    "track": "Track2",
-                    "triage": 2.5,
-                },
-                {
-                    "end": None,
-                    "estimate": {},
-                    "id": "W50",
-                    "name": "No estimate item",
-                    "rank": 50,
-                    "shortage": {},
-                    "track": "Track1",
-                    "triage": 3,
-                },
-            ],
-        },
-        "Track1": {
-            "demand": {
-                "1": {"Apps": 3, "Native": 2, "QA": 0, "Web": 0},
-                "1.5": {"Apps": 3, "Native": 2, "QA": 0, "Web": 0},
-                "2": {"Apps": 4, "Native": 8, "QA": 0, "Web": 0},
-                "2.5": {"Apps": 4, "Native": 8, "QA": 0, "Web": 0},
-                "3": {"Apps": 4, "Native": 8, "QA": 0, "Web": 0},
-            },
-            "manpower": {"Apps": 10.6, "Native": 10.2, "QA": 10.6, "Web": 0},
-            "staff": {"Apps": ["Alice"], "Native": ["Bob"], "QA": ["Eve"], "Web": []},
-            "work": [
-                {
-                    "end": "2013-10-25",
-                    "estimate": {"Apps": 3, "Native": 2},
-                    "id": "W10",
-                    "name": "Login flow",
-                    "rank": 10,
-                    "shortage": {},
-                    "track": "Track1",
-                    "triage": 1,
-                },
-                {
-                    "end": "2013-12-05",
-                    "estimate": {"Apps": 1, "Native": 6},
-                    "id": "W30",
-                    "name": "Push notifications",
-                    "rank": 30,
-                    "shortage": {},
-                    "track": "Track1",
-                    "triage": 2,
-                },
-                {
-                    "end": None,
-                    "estimate": {},
-                    "id": "W50",
-                    "name": "No estimate item",
-                    "rank": 50,
-                    "shortage": {},
-                    "track": "Track1",
-                    "triage": 3,
-                },
-            ],
-        },
-        "Track2": {
-            "demand": {
-                "1": {"Apps": 0, "Native": 0, "QA": 0, "Web": 1.5},
-                "1.5": {"Apps": 0, "Native": 0, "QA": 1, "Web": 5.5},
-                "2": {"Apps": 0, "Native": 0, "QA": 1, "Web": 5.5},
-                "2.5": {"Apps": 30, "Native": 0, "QA": 1, "Web": 25.5},
-                "3": {"Apps": 30, "Native": 0, "QA": 1, "Web": 25.5},
-            },
-            "manpower": {"Apps": 10.6, "Native": 0, "QA": 0, "Web": 10.6},
-            "staff": {"Apps": ["Dan"], "Native": [], "QA": [], "Web": ["Carol"]},
-            "work": [
-                {
-                    "end": "2013-10-16",
-                    "estimate": {"Web": 1.5},
-                    "id": "W5",
-                    "name": "Search",
-                    "rank": 5,
-                    "shortage": {},
-                    "track": "Track2",
-                    "triage": 1,
-                },
-                {
-                    "end": "2013-11-13",
-                    "estimate": {"QA": 1, "Web": 4},
-                    "id": "W20",
-                    "name": "Settings page",
-                    "rank": 20,
-                    "shortage": {"QA": -1},
-                    "track": "Track2",
-                    "triage": 1.5,
-                },
-                {
-                    "end": None,
-                    "estimate": {"Apps": 30, "Web": 20},
-                    "id": "W40",
-                    "name": "Big rewrite",
-                    "rank": 40,
-                    "shortage": {"Apps": -19.4, "Web": -14.9},
-                    "track": "Track2",
-                    "triage": 2.5,
-                },
-            ],
-        },
-    },
-    "lineage": {
-        "conditioned": "cccccccccccccccccccccccccccccccccccccccc",
-        "raw": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-    },
-    "params": {
-        "end": "2013-12-20",
-        "num_weeks": 11,
-        "scheduled_skills": ["Apps", "Native", "Web"],
-        "start": "2013-10-07",
-    },
-    "problems": [
-        {
-            "column": "Triage",
-            "message": "triage 'x' is not a number; 3 used",
-            "row": 7,
-            "severity": "warning",
-            "sheet": "work",
-            "value": "x",
-        }
-    ],
-    "skills": ["Apps", "Native", "QA", "Web"],
-    "status": {"stale": False, "streams_from": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
-    "tracks": ["All", "Track1", "Track2"],
-    "triages": [1, 1.5, 2, 2.5, 3],
+WORKED_EXAMPLE = Path(__file__).parent / "fixtures" / "worked_example.streams"
+PROBLEM = {
+    "column": "Triage",
+    "message": "triage 'x' is not a number; 3 used",
+    "row": 7,
+    "severity": "warning",
+    "sheet": "work",
+    "value": "x",
 }
 
 
 def worked_plan() -> dict:
-    """A fresh copy of the worked example's plan."""
-    return copy.deepcopy(WORKED_PLAN)
+    """DOMAIN.md's worked example as the planner plans it, with a problem and lineage added."""
+    model = parse_streams(WORKED_EXAMPLE.read_text(encoding="utf-8"))
+    plan = json.loads(plan_to_json(compute_plan(model)))
+    raw, conditioned = "a" * 40, "c" * 40
+    plan.update(
+        problems=[dict(PROBLEM)],
+        lineage={"conditioned": conditioned, "raw": raw},
+        status={"stale": False, "streams_from": raw},
+    )
+    return plan
 
 
 def row(view: dict, name: str) -> dict:
