@@ -27,7 +27,7 @@ from gitdb.exc import AmbiguousObjectName, BadObject
 
 from mesh.errors import QPlanError
 from snapshot_service.disk import SPARE_FOLDER, Spares, read_loose, read_ref, recover
-from snapshot_service.journal import JOURNAL_FILE, Journal, NotAJournal
+from snapshot_service.journal import Journal, NotAJournal
 from snapshot_service.objects import CommitInfo, parse_commit, parse_tree
 
 __all__ = ["Repository", "StoreError", "remember", "CACHE_SIZE", "OWNER_FILE"]
@@ -73,7 +73,7 @@ class Repository:
         self.journal: Journal | None = None
         try:
             self.spares = Spares(self.git_dir / SPARE_FOLDER)
-            self.journal = Journal(self.git_dir / JOURNAL_FILE)
+            self.journal = Journal(self.git_dir)
             recover(self.git_dir, self.journal, self.spares, Path(f"{self.ref}.lock"), durable)
         except NotAJournal as exc:
             self.close()

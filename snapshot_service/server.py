@@ -2,10 +2,12 @@
 
 Requests are handled one at a time, in arrival order, so the store has a
 single writer; each answer goes out before the NOTIFY of the commit it made.
-The store's journal is checkpointed between requests: when it is long
-(after an answer) and when no request came for ``IDLE`` seconds, so a
-checkpoint never runs in the middle of a commit. Idle time also makes the
-spare files commits write into, and frees the old refs' (``disk.Spares``).
+The store's thread (``upkeep``) makes the spare files commits write into and
+frees the old refs' (``disk.Spares``), and checkpoints a full journal file
+while commits go to the other one. The switch happens between requests:
+when the file is long (after an answer) and when no request came for
+``IDLE`` seconds, which also has the thread top up the spare files.
+
 Nothing a client sends can stop the service: bad requests get an ERR
 answer, a request without an envelope is logged and dropped (there is
 nobody to answer), and a bug answers ERR ``internal`` and is logged with its
@@ -30,7 +32,6 @@ __all__ = ["SnapshotService", "SECTION"]
 
 SECTION = "snapshot_service"
 IDLE = 0.2  # seconds without a request before the store checkpoints and makes spare files
-FILE_BATCH = 32  # spare files made or freed at a time (~3 ms) before a request may cut in
 
 
 class SnapshotService(Service):
@@ -74,7 +75,11 @@ class SnapshotService(Service):
         settings = self._settings()
         self.store_path = settings["path"]
         self.store = GitStore(
-            settings["path"], settings["datasets"], settings["branch"], settings["durable"]
+            settings["path"],
+            settings["datasets"],
+            settings["branch"],
+            settings["durable"],
+            background=True,
         )
         self.verbs = Verbs(self.store, settings["max_payload"])
         self.router = self.bound(zmq.ROUTER, SECTION, "request_endpoint")
@@ -105,27 +110,14 @@ class SnapshotService(Service):
             self.store.checkpoint_if_due()
 
     async def when_idle(self) -> None:
-        """Once no request came for ``IDLE`` seconds: checkpoint, then make and free files."""
+        """Once no request came for ``IDLE`` seconds: checkpoint, make and free files."""
         # A timer rather than a timeout on the ROUTER's poll: polling before each request costs
         # ~40 us, a tenth of a commit.
         loop = asyncio.get_running_loop()
-        failing = False
         while True:
             await asyncio.sleep(IDLE)
-            if loop.time() - self._last_request < IDLE:
-                continue
-            self.store.checkpoint_if_due(idle=True)  # a failed sync stops the service
-            started = self._last_request
-            try:
-                while self._last_request == started and self.store.prepare_files(FILE_BATCH):
-                    await asyncio.sleep(0)  # a request waiting goes first
-            except OSError as exc:
-                # Commits then make their files themselves, more slowly: worth a line, once.
-                if not failing:
-                    self.log.warning("cannot prepare spare files for commits: %s", exc)
-                failing = True
-            else:
-                failing = False
+            if loop.time() - self._last_request >= IDLE:
+                self.store.checkpoint_if_due(idle=True)  # a failed sync stops the service
 
     def answer(self, body: list[bytes]) -> Outcome:
         """The outcome of one request; a bug becomes ERR ``internal``, never a dead service."""

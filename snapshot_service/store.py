@@ -14,14 +14,17 @@ trailers that record where the content came from::
 Objects are built and hashed in-process (``objects``) and written through a
 ``disk.Transaction``, which moves the branch last and atomically. In durable
 mode ``put`` returns once the commit is in the fdatasync'ed write-ahead
-journal (``disk``); nothing else is fsync'ed per commit. ``checkpoint``
-(one syncfs) makes the files themselves durable and empties the journal:
-``checkpoint_if_due`` runs one when the journal is long or the caller says
-the service is idle, and ``close`` runs one; ``prepare_files`` makes the
-spare files commits write into (``disk.Spares``). The store keeps an index
-in memory, dataset -> (latest commit, sequence number, folder tree), rebuilt
-at start by walking back from the branch head, and caches each commit's
-lineage (commits never change).
+journal (``disk``, ``journal``); nothing else is fsync'ed per commit.
+``checkpoint_if_due`` switches the journal to its other file when the
+active one is long or the caller says the service is idle, and has the full
+one checkpointed (one syncfs makes the files themselves durable, then the
+file is emptied); ``checkpoint`` does both files at once, and ``close`` runs
+one. With ``background`` a thread does those checkpoints and makes the
+spare files commits write into (``upkeep``, ``disk.Spares``); without, a
+checkpoint runs inline and ``prepare_files`` makes spares. The store keeps
+an index in memory, dataset -> (latest commit, sequence number, folder
+tree), rebuilt at start by walking back from the branch head, and caches
+each commit's lineage (commits never change).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from snapshot_service.objects import (
     tree_bytes,
 )
 from snapshot_service.repository import Repository, StoreError, remember
+from snapshot_service.upkeep import Upkeep
 
 __all__ = [
     "GitStore",
@@ -186,13 +190,16 @@ class GitStore:
         datasets: Iterable[str] = ("raw", "conditioned", "plan"),
         branch: str = "main",
         durable: bool = True,
+        background: bool = False,
     ) -> None:
+        """``background``: a thread does the file work off the request path (``upkeep``)."""
         self.datasets = [check_name(name, "dataset name") for name in datasets]
         self.branch = check_branch(branch)
         self.durable = durable
         self.repository = Repository(path, branch, durable)
         self.path = self.repository.path
         self._journal = self.repository.journal if durable else None
+        self._upkeep = Upkeep(self.repository.spares, background)
         self._lineages: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
         self.head: str | None = None
         self.index: dict[str, Head] = {}
@@ -226,9 +233,11 @@ class GitStore:
             log.info("store %s: %s is at %s (seq %d)", self.path, name, item.commit[:12], item.seq)
 
     def close(self) -> None:
-        """Checkpoint (durable mode) and release the writer lock."""
+        """Stop the thread, checkpoint (durable mode) and release the writer lock."""
         try:
-            self.checkpoint_if_due(idle=True)
+            self._upkeep.close()
+            if self._journal is not None and self._journal.records:
+                self.checkpoint()
         finally:
             self._journal = None
             self.repository.close()
@@ -237,6 +246,7 @@ class GitStore:
         """Make every commit durable without the journal (one syncfs), then empty the journal."""
         if self._journal is None:
             return
+        self._upkeep.wait()
         started = time.perf_counter()
         records = self._journal.records
         self._journal.checkpoint()
@@ -248,11 +258,23 @@ class GitStore:
         return self.repository.spares.prepare(count)
 
     def checkpoint_if_due(self, idle: bool = False) -> bool:
-        """Checkpoint when the journal is long, or holds anything and the service is ``idle``."""
+        """Switch journal files and have the full one checkpointed when it is due, or ``idle``.
+
+        ``idle``: the active file holds anything; the thread also tops up the spare files.
+        Raises what a background checkpoint failed with: the service stops, and its next start
+        redoes the records.
+        """
+        upkeep = self._upkeep
+        upkeep.check()
+        if idle:
+            upkeep.poke(idle=True)
         journal = self._journal
-        if journal is None or not journal.records or not (idle or journal.due()):
+        if journal is None or not journal.active.records or not (idle or journal.due()):
             return False
-        self.checkpoint()
+        if idle and upkeep.busy:
+            return False  # the last one still runs: the next idle moment will do
+        upkeep.wait()  # both files full: the commit waits (correctness first)
+        upkeep.checkpoint(journal.switch())
         return True
 
     def __enter__(self) -> GitStore:
@@ -395,6 +417,7 @@ class GitStore:
             with contextlib.suppress(StoreError, OSError):
                 self.reload()  # the branch may or may not have moved: believe the disk
             raise
+        self._upkeep.poke()
         self.repository.learn(parse_commit(sha, data))
         self.head, self._root = sha, root
         self.index[dataset] = Head(sha, seq, folder_sha.hex())

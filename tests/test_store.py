@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import zlib
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from snapshot_service.diffs import dataset_diff, file_diff
 from snapshot_service.objects import commit_bytes, object_sha, parse_trailers
 from snapshot_service.repository import OWNER_FILE
 from snapshot_service.store import GitStore, StoreError
+from tests.support import wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 WORK = b"Rank\tName\tTrack\n10\tSplit payments\tCheckout\n20\tLanding page\tGrowth\n"
@@ -360,9 +362,15 @@ def test_an_abbreviated_sha_that_starts_two_commits_is_ambiguous(store: GitStore
 # -- the repository on disk --------------------------------------------------------------
 
 
+def spare_files(path: Path) -> list[Path]:
+    """The files in the spare folder (``new/``, where they are made, aside)."""
+    return [spare for spare in (path / disk.SPARE_FOLDER).iterdir() if spare.is_file()]
+
+
 def temp_files(path: Path) -> list[Path]:
-    """Spare files written into (the empty ones are ready for use)."""
-    return [spare for spare in (path / disk.SPARE_FOLDER).iterdir() if spare.stat().st_size]
+    """Spare files written into (the empty ones are ready for use), and any being made."""
+    making = list((path / disk.SPARE_FOLDER / "new").iterdir())
+    return making + [spare for spare in spare_files(path) if spare.stat().st_size]
 
 
 def loose(path: Path, hexsha: str) -> Path:
@@ -374,22 +382,23 @@ def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
     with GitStore(path) as store:
         assert store.prepare_files(11) == disk.SPARE_FILES - 11
         store.put("raw", {"w.tsv": WORK})  # its four objects and the lock were spare files
-        assert len(list(spares.iterdir())) == 6
+        assert len(spare_files(path)) == 6
         store.put("raw", {"w.tsv": STAFF})  # and the old ref's file is kept, to be freed later
         assert len(temp_files(path)) == 1
         store.prepare_files(1)
         assert temp_files(path) == []
-        empty = sorted(spares.iterdir())
+        empty = sorted(spare_files(path))
         assert len(empty) == 1
     # Spare files written into were never promised to anyone (the journal holds what was):
-    # they go, and the lock; the empty ones are kept for use.
+    # they go, and the lock, and a file a crash left half made; the empty ones are kept for use.
     (spares / "77-1").write_bytes(zlib.compress(b"blob 5\0hello"))
     (spares / "77-2").write_bytes(b"x\x9c")
+    (spares / "new" / "77-3").write_bytes(b"")
     lock = path / "refs" / "heads" / "main.lock"
     lock.write_text("0" * 40 + "\n")
     with GitStore(path) as store:
         assert temp_files(path) == [] and not lock.exists()
-        assert sorted(spares.iterdir()) == empty
+        assert sorted(spare_files(path)) == empty
         assert not loose(path, object_sha(b"blob", b"hello").hex()).exists()
         assert store.put("raw", {"w.tsv": b"3"}).seq == 3
     fsck(path)
@@ -398,13 +407,14 @@ def test_leftovers_of_a_crash_are_removed_at_start(path: Path) -> None:
 # -- the journal -------------------------------------------------------------------------
 
 
-def journal_file(path: Path) -> Path:
-    return path / journal.JOURNAL_FILE
+def journal_file(path: Path, which: int = 0) -> Path:
+    """Journal file A (0) or B (1); A is the one a store starts with."""
+    return path / journal.JOURNAL_FILES[which]
 
 
-def read_journal(path: Path) -> journal.Journal:
-    """A store's journal, read (closed: its ``epoch`` and ``size`` tell where records go)."""
-    opened = journal.Journal(journal_file(path))
+def read_journal(path: Path, which: int = 0) -> journal.JournalFile:
+    """One journal file, read (closed: its ``epoch`` and ``size`` tell where records go)."""
+    opened = journal.JournalFile(journal_file(path, which))
     try:
         opened.read()
     finally:
@@ -413,24 +423,36 @@ def read_journal(path: Path) -> journal.Journal:
 
 
 def journal_records(path: Path) -> list[journal.Record]:
-    """The records of the current epoch in a store's journal."""
-    opened = journal.Journal(journal_file(path))
+    """The records a store's journal would redo, from both files, in order."""
+    opened = journal.Journal(path)
     try:
         return opened.read()
     finally:
         opened.close()
 
 
-def puts_then_die(path: Path, puts: list[tuple[str, dict[str, bytes]] | None]) -> list[str]:
+def puts_then_die(
+    path: Path, puts: list[tuple[str, dict[str, bytes]] | None], lost_checkpoint: int = 0
+) -> list[str]:
     """In a forked child, make the PUTs and die without closing the store (like kill -9).
 
     ``None`` among the PUTs is a checkpoint. Returns the commits; the journal records since
-    the last checkpoint are still there.
+    the last checkpoint are still there. ``lost_checkpoint`` n: the checkpoint of the full
+    journal file at the n-th switch never runs, as if the crash came first.
     """
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: no cleanup, no except blocks, no atexit
         try:
+            if lost_checkpoint:
+                real, switches = journal.Journal.checkpoint_file, [0]
+
+                def checkpoint_file(file: journal.JournalFile) -> None:
+                    switches[0] += 1
+                    if switches[0] != lost_checkpoint:
+                        real(file)
+
+                journal.Journal.checkpoint_file = staticmethod(checkpoint_file)
             store = GitStore(path)
             commits = []
             for put in puts:
@@ -478,20 +500,30 @@ def test_a_durable_put_syncs_the_journal_once_and_nothing_else(
     assert journal_file(path).stat().st_size == journal.JOURNAL_BYTES
 
 
-def test_the_journal_is_emptied_by_a_checkpoint(path: Path, monkeypatch) -> None:
+def test_the_journal_files_take_turns_and_are_emptied_by_checkpoints(
+    path: Path, monkeypatch
+) -> None:
     monkeypatch.setattr(journal, "JOURNAL_RECORDS", 3)
+
+    def held() -> list[tuple[int, int]]:
+        """(epoch, records) of files A and B."""
+        return [(state.epoch, state.records) for state in map(read_journal, [path] * 2, [0, 1])]
+
     with GitStore(path) as store:
         assert journal_records(path) == []
-        for n in range(3):
-            store.put("raw", {"w.tsv": b"%d" % n})
-        assert len(journal_records(path)) == 3
-        store.put("raw", {"w.tsv": b"3"})  # due: a checkpoint first, then the commit
-        assert len(journal_records(path)) == 1
+        assert held() == [(1, 0), (2, 0)]  # A first; B's epoch is the one after
+        commits = [store.put("raw", {"w.tsv": b"%d" % n}).commit for n in range(3)]
+        assert held() == [(1, 3), (2, 0)]
+        assert [record.new for record in journal_records(path)] == commits
+        # A is due: B takes the commit, A is checkpointed and gets the epoch after B's.
+        commits.append(store.put("raw", {"w.tsv": b"3"}).commit)
+        assert held() == [(3, 0), (2, 1)]
+        assert [record.new for record in journal_records(path)] == commits[3:]
         assert not store.checkpoint_if_due()
-        assert store.checkpoint_if_due(idle=True)
-        assert journal_records(path) == []
+        assert store.checkpoint_if_due(idle=True)  # idle: B is checkpointed, A takes over
+        assert held() == [(3, 0), (4, 0)]
         store.put("raw", {"w.tsv": b"4"})
-        assert journal_records(path)
+        assert held() == [(3, 1), (4, 0)]
     assert journal_records(path) == []  # a clean close checkpoints
     with GitStore(path, durable=False) as store:
         store.put("raw", {"w.tsv": b"5"})
@@ -521,7 +553,7 @@ def test_half_a_record_from_a_failed_write_does_not_hide_the_next_ones(
     store: GitStore, path: Path, monkeypatch
 ) -> None:
     store.put("raw", {"w.tsv": WORK})
-    journal_fd = store.repository.journal.fd
+    journal_fd = store.repository.journal.active.fd
     real_pwrite = os.pwrite
 
     def write_half(fd: int, data, offset: int) -> int:
@@ -629,6 +661,114 @@ def test_records_of_an_earlier_epoch_are_not_replayed(path: Path) -> None:
     with GitStore(path) as store:
         assert store.head == third
         assert store.get("raw").files == {"w.tsv": b"3"}
+    fsck(path)
+
+
+@pytest.mark.parametrize("newer", ["B", "A"])
+@pytest.mark.parametrize("torn", [False, True], ids=["whole", "torn"])
+def test_a_power_cut_with_records_in_both_journal_files_is_redone_in_order(
+    path: Path, monkeypatch, newer: str, torn: bool, caplog
+) -> None:
+    """A crash after a switch, before the full file's checkpoint: both files are redone."""
+    monkeypatch.setattr(journal, "JOURNAL_RECORDS", 2)
+    with GitStore(path) as store:
+        store.put("raw", {"w.tsv": WORK})
+    # A is active after a start. Three PUTs fill it and switch to B; five go back to A.
+    count = 3 if newer == "B" else 5
+    commits = puts_then_die(
+        path, [("raw", {"w.tsv": b"%d" % n}) for n in range(count)], lost_checkpoint=count // 2
+    )
+    older, newest = read_journal(path, newer == "A"), read_journal(path, newer == "B")
+    assert (older.records, newest.records) == (2, 1)
+    assert older.epoch + 1 == newest.epoch
+    records = journal_records(path)
+    assert [record.new for record in records] == commits[-3:]
+    if torn:  # the power cut came during the last record's write: never answered
+        data = bytearray(journal_file(path, newer == "B").read_bytes())
+        data[newest.size - 1] ^= 0xFF
+        journal_file(path, newer == "B").write_bytes(data)
+    for record in records:  # written since the last checkpoint: lost
+        for hexsha, _ in record.objects:
+            loose(path, hexsha).unlink()
+    set_ref(path, records[0].old)
+    answered = commits[:-1] if torn else commits
+    with GitStore(path) as store:
+        assert store.head == answered[-1]
+        for n, commit in enumerate(answered):
+            assert store.get("raw", commit).files == {"w.tsv": b"%d" % n}
+        assert store.index["raw"].seq == len(answered) + 1
+    assert ("ignored a torn last record" in caplog.text) == torn
+    assert journal_records(path) == []
+    fsck(path)
+
+
+def test_a_put_waits_for_the_checkpoint_only_when_both_journal_files_are_full(
+    path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(journal, "JOURNAL_RECORDS", 1)
+    release = threading.Event()
+    started = threading.Event()
+    real = journal.Journal.checkpoint_file
+
+    def slow_checkpoint(file: journal.JournalFile) -> None:
+        started.set()
+        assert release.wait(30)
+        real(file)
+
+    monkeypatch.setattr(journal.Journal, "checkpoint_file", staticmethod(slow_checkpoint))
+    with GitStore(path, background=True) as store:
+        store.put("raw", {"w.tsv": b"1"})
+        store.put("raw", {"w.tsv": b"2"})  # A is full: B takes it, the thread checkpoints A
+        assert started.wait(30)
+        assert read_journal(path, 0).records == 1  # not yet
+        third = threading.Thread(target=store.put, args=("raw", {"w.tsv": b"3"}))
+        third.start()  # B is full too: this one waits for A
+        third.join(0.3)
+        assert third.is_alive() and store.index["raw"].seq == 2
+        release.set()
+        third.join(30)
+        assert store.index["raw"].seq == 3
+        assert read_journal(path, 0).records == 1  # A took it; the thread checkpoints B
+        wait_for(lambda: read_journal(path, 1).records == 0, what="B's checkpoint")
+    fsck(path)
+
+
+def test_a_failed_background_checkpoint_stops_the_puts_and_loses_nothing(
+    path: Path, monkeypatch, caplog
+) -> None:
+    monkeypatch.setattr(journal, "JOURNAL_RECORDS", 2)
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "syncfs: disk on fire")
+
+    store = GitStore(path, background=True)
+    monkeypatch.setattr(journal, "sync_filesystem", failing)
+    commits = [store.put("raw", {"w.tsv": b"%d" % n}).commit for n in range(3)]
+    with pytest.raises(OSError, match="disk on fire"):
+        store.checkpoint()  # the thread's checkpoint of A failed: A keeps its records
+    with pytest.raises(OSError, match="disk on fire"):
+        store.put("raw", {"w.tsv": b"3"})
+    with pytest.raises(OSError, match="disk on fire"):
+        store.close()
+    assert "checkpoint of" in caplog.text and "failed" in caplog.text
+    assert [record.new for record in journal_records(path)] == commits
+    monkeypatch.undo()
+    with GitStore(path) as store:
+        assert store.head == commits[-1]
+        assert store.put("raw", {"w.tsv": b"3"}).seq == 4
+    fsck(path)
+
+
+def test_the_thread_keeps_the_spare_files_ready(path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(disk, "SPARE_FILES", 20)
+    with GitStore(path, background=True) as store:
+        spares = store.repository.spares
+        for n in range(8):  # five files a commit: the pool runs low again and again
+            store.put("raw", {"w.tsv": b"%d" % n})
+        wait_for(lambda: not spares.low, what="the spare files made")
+        store.checkpoint_if_due(idle=True)  # idle: topped up, and every old ref's file freed
+        wait_for(lambda: spares.pending == 0, what="the spare files made and freed")
+        assert len(spare_files(path)) == 20 and temp_files(path) == []
     fsck(path)
 
 
@@ -835,6 +975,7 @@ CRASHING_CALLS = (
     "fdatasync",
     "fsync",
     "ftruncate",
+    "rename",
     "replace",
     "mkdir",
     "unlink",
@@ -925,13 +1066,73 @@ def test_a_crash_at_any_step_of_a_commit_leaves_a_valid_store(path: Path) -> Non
     assert codes == {0, CRASHED, CRASHED_AFTER_SYNC}
 
 
+def puts_and_crash(
+    path: Path, after: int, contents: list[dict[str, bytes]], background: bool
+) -> tuple[int, list[str]]:
+    """In a forked child, PUT each content and die at file-system call number ``after``.
+
+    Returns the child's exit status and the commits of the PUTs that were answered.
+    """
+    read_end, write_end = os.pipe()
+
+    def work() -> None:
+        answers = os.fdopen(write_end, "w", buffering=1)  # its writes are no os.write
+        store = GitStore(path, background=background)
+        crash_at(after)
+        for files in contents:
+            answers.write(store.put("raw", files).commit + "\n")
+
+    code = in_a_child(work)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        return code, pipe.read().split()
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "thread"])
+def test_a_crash_at_any_step_of_a_switch_loses_no_answered_put(
+    path: Path, monkeypatch, background: bool
+) -> None:
+    """Four PUTs fill a journal file, switch to the other and have the full one checkpointed
+    (inline, or by the thread while the PUTs go on), with a crash at every file-system call."""
+    monkeypatch.setattr(journal, "JOURNAL_RECORDS", 2)
+    monkeypatch.setattr(journal, "JOURNAL_BYTES", 64 * 1024)  # less to write at every start
+    monkeypatch.setattr(disk, "SPARE_FILES", 8)  # the thread makes a few files per commit
+    GitStore(path).close()
+    before: dict[str, bytes] = {}
+    step = 0
+    while True:
+        contents = [{"w.tsv": b"%d-%d" % (step, n)} for n in range(4)]
+        code, answered = puts_and_crash(path, step, contents, background)
+        assert code in (0, CRASHED, CRASHED_AFTER_SYNC), f"child failed with {code} at step {step}"
+        with GitStore(path) as store:
+            for commit, files in zip(answered, contents, strict=False):
+                assert store.get("raw", commit).files == files
+            # The PUT the crash interrupted is all there or not at all.
+            done = len(answered)
+            allowed = [contents[done - 1] if done else before, *contents[done : done + 1]]
+            before = store.get("raw").files
+            assert before in allowed
+            assert temp_files(path) == []
+            assert not (path / "refs" / "heads" / "main.lock").exists()
+        assert journal_records(path) == []
+        fsck(path)
+        if code == 0:
+            break
+        step += 1
+    assert step > 60  # four commits and a checkpoint, each of their steps crashed once
+
+
 def test_a_crash_at_any_step_of_the_recovery_loses_nothing(
     path: Path, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setattr(journal, "JOURNAL_BYTES", 64 * 1024)  # less to copy at every step
+    monkeypatch.setattr(journal, "JOURNAL_RECORDS", 1)
     with GitStore(path) as store:
         first = store.put("raw", {"w.tsv": WORK}).commit
-    commits = puts_then_die(path, [("raw", {"w.tsv": STAFF}), ("plan", {"plan.json": b"{}"})])
+    # One record in each journal file: the crash came before the checkpoint of A.
+    puts = [("raw", {"w.tsv": STAFF}), ("plan", {"plan.json": b"{}"})]
+    commits = puts_then_die(path, puts, lost_checkpoint=1)
+    assert [read_journal(path, which).records for which in (0, 1)] == [1, 1]
     records = journal_records(path)
     for hexsha, _ in records[0].objects:
         loose(path, hexsha).unlink()
