@@ -9,20 +9,27 @@ edited workbook does.
   (``durable = yes``); one client PUTs each content and waits for the answer,
   so every commit is durable (in the store's fdatasync'ed journal) before the
   next one starts. For scale, a second service runs with ``durable = no``.
-  While the other sides take their turn the service is idle: it checkpoints
-  its journal and makes the spare files commits write into (see
-  ``snapshot_service.disk``); ``--rounds 1`` shows a burst without that help
-  (after ~200 commits each one creates its files again).
 - git loop: "the original way", a temp repository where each step writes the
   changed sheet and runs ``git add -A`` and ``git commit`` as subprocesses,
   once with git's default settings (which do not fsync loose objects or
   refs) and once with ``core.fsync=all`` (as durable as the service).
 
-The sides take turns, a chunk of the steps each, so that the load other
-programs put on a shared machine falls on all of them alike; all must end
-on the same tree. It prints figures and never fails on time::
+Two runs, printed side by side, each with the service's ratio to both git
+loops; all sides must end on the same tree:
 
-    .venv/bin/python bench/store_bench.py [--commits N] [--rounds R]
+- rounds: the sides take turns, a chunk of the steps each (``--rounds``),
+  so that the load other programs put on a shared machine falls on all of
+  them alike. While the others take their turn the service is idle: its
+  journal is checkpointed and its spare files topped up (see
+  ``snapshot_service.disk``).
+- sustained: then each side makes ``--sustained`` more commits back to back,
+  in one go, one side after the other. That is longer than the service's
+  spare files last (~200 commits) and fills a journal file twice, so the
+  store's thread makes files and checkpoints while the commits go on.
+
+It prints figures and never fails on time::
+
+    .venv/bin/python bench/store_bench.py [--commits N] [--rounds R] [--sustained S]
 """
 
 from __future__ import annotations
@@ -177,36 +184,45 @@ class GitLoopSide:
         """Nothing to stop."""
 
 
-def line(label: str, count: int, seconds: float) -> str:
-    """One row of the result table."""
-    return (
-        f"  {label:<52} {count / seconds:8.1f} commits/s  {1000 * seconds / count:7.2f} ms/commit"
-    )
+COLUMN = 24  # characters per run in the table
+
+
+def cells(values: list[str]) -> str:
+    """Two right-aligned cells per run, a run's block ``COLUMN`` wide."""
+    half = (COLUMN - 2) // 2
+    pairs = zip(values[::2], values[1::2], strict=True)
+    return "".join(f"{a:>{half}}{b:>{half}}  " for a, b in pairs)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every side over the same steps, interleaved in rounds, and print the figures."""
+    """Run every side over the same steps, in rounds and then sustained, and print the figures."""
     parser = argparse.ArgumentParser(prog="store_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=300, metavar="N", help="commits per side")
     parser.add_argument(
         "--rounds", type=int, default=5, metavar="R", help="interleave the sides in R rounds"
     )
-    args = parser.parse_args(argv)
-    if args.commits < 1 or args.rounds < 1:
-        parser.error("--commits and --rounds must be at least 1")
-    steps = contents(args.commits)
-    sizes = ", ".join(f"{name} {len(data) / 1024:.1f} KB" for name, data in steps[-1].items())
-    print(f"store_bench: {args.commits} commits of {sizes}; 1-3 lines change per commit")
-    print(
-        f"  (machine: {os.cpu_count()} cores, shared; the sides take turns in {args.rounds} rounds)"
+    parser.add_argument(
+        "--sustained",
+        type=int,
+        default=600,
+        metavar="S",
+        help="then S commits per side back to back (0: none)",
     )
+    args = parser.parse_args(argv)
+    if args.commits < 1 or args.rounds < 1 or args.sustained < 0:
+        parser.error("--commits and --rounds must be at least 1, --sustained at least 0")
+    steps = contents(args.commits + args.sustained)
+    rounds, sustained = steps[: args.commits], steps[args.commits :]
+    sizes = ", ".join(f"{name} {len(data) / 1024:.1f} KB" for name, data in steps[-1].items())
+    print(f"store_bench: {sizes}; 1-3 lines change per commit")
+    print(f"  (machine: {os.cpu_count()} cores, shared)")
     labels = {
-        "service": "snapshot service, PUT -> durable commit -> answer",
+        "service": "service: PUT -> durable commit -> answer",
         "service-nd": "same, durable = no (no fsync at all)",
-        "git": "git add -A + git commit loop (git defaults)",
-        "git-fsync": "git add -A + git commit loop, core.fsync=all",
+        "git": "git add -A + git commit (git defaults)",
+        "git-fsync": "git add -A + git commit, core.fsync=all",
     }
-    seconds = dict.fromkeys(labels, 0.0)
+    seconds = {name: [0.0, 0.0] for name in labels}  # rounds, sustained
     with tempfile.TemporaryDirectory(prefix="store_bench-") as tmp:
         folder = Path(tmp)
         sides = {
@@ -218,22 +234,32 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # Taking turns, in a rotating order, spreads the shared machine's changing load
             # (and what one side leaves for the disk to write) over every side alike.
-            size = -(-len(steps) // args.rounds)
+            size = -(-len(rounds) // args.rounds)
             order = list(sides)
-            for start in range(0, len(steps), size):
+            for start in range(0, len(rounds), size):
                 for name in order:
-                    seconds[name] += sides[name].run(steps[start : start + size])
+                    seconds[name][0] += sides[name].run(rounds[start : start + size])
                 order = order[1:] + order[:1]
+            if sustained:
+                for name, side in sides.items():
+                    seconds[name][1] = side.run(sustained)
             trees = {side.tree() for side in sides.values()}
         finally:
             for side in sides.values():
                 side.close()
+    runs = [(f"{args.commits} in {args.rounds} rounds", args.commits)]
+    if sustained:
+        runs.append((f"{args.sustained} back to back", args.sustained))
+    print(f"  {'':<42}" + "".join(f"{title:>{COLUMN - 2}}  " for title, _ in runs).rstrip())
+    print(f"  {'':<42}" + cells(["commits/s", "ms/commit"] * len(runs)).rstrip())
     for name, label in labels.items():
-        print(line(label, args.commits, seconds[name]))
-    print(
-        f"  service / git loop: {seconds['git'] / seconds['service']:.1f}x;  "
-        f"service / durable git loop: {seconds['git-fsync'] / seconds['service']:.1f}x"
-    )
+        figures = []
+        for n, (_, count) in enumerate(runs):
+            figures += [f"{count / seconds[name][n]:.1f}", f"{1000 * seconds[name][n] / count:.2f}"]
+        print(f"  {label:<42}" + cells(figures).rstrip())
+    for side, label in (("git", "service / git loop"), ("git-fsync", "service / durable git loop")):
+        ratios = [f"{seconds[side][n] / seconds['service'][n]:.1f}x" for n in range(len(runs))]
+        print(f"  {label:<42}" + cells([cell for ratio in ratios for cell in (ratio, "")]).rstrip())
     print(f"  same final tree on every side: {'yes' if len(trees) == 1 else 'NO'}")
     return 0 if len(trees) == 1 else 1
 

@@ -4,9 +4,9 @@ One thread beside the request loop, rather than a coroutine: making a file, free
 ``syncfs`` are blocking system calls that release the GIL, so the thread runs them on the
 machine's other core while the loop serves (a coroutine would run them on the loop's own
 thread, in the requests' way). It wakes when a commit leaves fewer than half the spare files
-(``poke``), when a full journal file is handed over (``checkpoint``), and when the service is
-idle (``poke(idle=True)``), and then works until the pool is full and every old ref is freed,
-a handed-over checkpoint first.
+(``poke``), when a full journal file is handed over (``checkpoint``), when the service is
+idle (``poke(idle=True)``) and once at start, and then works until the pool is full and every
+old ref is freed, a handed-over checkpoint first.
 
 Without the thread (``background=False``) ``checkpoint`` runs inline and spare files are made
 only when asked (``Spares.prepare``): what most tests use, one thing happening at a time.
@@ -33,7 +33,7 @@ class Upkeep:
         self.error: BaseException | None = None  # what a background checkpoint failed with
         self._changed = threading.Condition()
         self._full: JournalFile | None = None  # handed over, not yet checkpointed
-        self._woken = False
+        self._woken = background  # the pool is filled first
         self._closing = False
         self._thread: threading.Thread | None = None
         if background:
