@@ -15,9 +15,11 @@ instead. In order:
    commit (every new object as stored, the ref's name, its old and new
    value);
 4. durable mode: ``fdatasync`` of the journal. From here on the commit
-   survives a power cut: the journal can redo it;
+   survives a power cut: the journal can redo it, so the service answers
+   the PUT now (``write_ahead`` ends here);
 5. the objects are renamed to their final names, then the lock over the
-   ref (whose old file lives on under a spare name, see ``Spares``).
+   ref (whose old file lives on under a spare name, see ``Spares``):
+   ``place``, before the service reads its next request.
 
 An object under its final name is therefore named by a journal record or
 durable since a checkpoint: the journal rewrites it if a power cut left it
@@ -319,6 +321,7 @@ class Transaction:
         self._objects: list[tuple[str, bytes]] = []  # (hex sha, stored bytes)
         self._pending: list[tuple[str, str]] = []  # (spare file, final path)
         self._placed: list[str] = []  # objects renamed into place before the ref moved
+        self._ref = Path()  # the ref ``write_ahead`` locked
 
     def add_object(self, kind: bytes, data: bytes, binsha: bytes | None = None) -> bytes:
         """Write one object to a spare file unless it exists already; returns its 20-byte SHA."""
@@ -332,9 +335,9 @@ class Transaction:
         self._objects.append((hexsha, stored))
         return binsha
 
-    def finish(self, ref: Path, name: str, old: str | None, new: str) -> None:
-        """Journal the commit, then put the objects in place and move ``ref`` (``name``)."""
-        lock = f"{ref}.lock"
+    def write_ahead(self, ref: Path, name: str, old: str | None, new: str) -> None:
+        """Take the lock over ``ref`` (``name``) and journal the commit: steps 2 to 4."""
+        self._ref, lock = ref, f"{ref}.lock"
         self._lock(_written(self.spares, new.encode("ascii") + b"\n", REF_MODE), lock, ref)
         journaled = False
         try:
@@ -342,21 +345,41 @@ class Transaction:
                 self.journal.append(Record(name, old or NO_COMMIT, new, self._objects))
                 journaled = True
                 self.journal.sync()
-            for spare, final in self._pending:
-                _rename(spare, final)
-                self._placed.append(final)
-            self.spares.retire(ref)
-            os.replace(lock, ref)
-            self._pending, self._placed = [], []
         except BaseException:
-            self.abort()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)
-            if journaled:
-                # The PUT fails: the journal must not redo it at the next start.
-                with contextlib.suppress(OSError):
-                    self.journal.drop_last()
+            self._undo(journaled)
             raise
+
+    def place(self) -> None:
+        """Rename the objects to their names, then the lock over the ref: step 5.
+
+        Run again after a failure, it goes on where it stopped.
+        """
+        while self._pending:
+            spare, final = self._pending[-1]
+            _rename(spare, final)
+            self._placed.append(final)
+            self._pending.pop()
+        self.spares.retire(self._ref)
+        os.replace(f"{self._ref}.lock", self._ref)
+        self._placed = []
+
+    def finish(self, ref: Path, name: str, old: str | None, new: str) -> None:
+        """``write_ahead`` and ``place``; a commit that fails is undone, journal record and all."""
+        self.write_ahead(ref, name, old, new)
+        try:
+            self.place()
+        except BaseException:
+            self._undo(self.journal is not None)
+            raise
+
+    def _undo(self, journaled: bool) -> None:
+        self.abort()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{self._ref}.lock")
+        if journaled:
+            # The PUT fails: the journal must not redo it at the next start.
+            with contextlib.suppress(OSError):
+                self.journal.drop_last()
 
     def _lock(self, spare: str, lock: str, ref: Path) -> None:
         """Make ``spare`` the branch's lock file, unless the lock exists: BranchLocked."""

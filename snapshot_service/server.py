@@ -1,7 +1,9 @@
 """The snapshot service process: the store wired to a ROUTER (requests) and a PUB (NOTIFY).
 
 Requests are handled one at a time, in arrival order, so the store has a
-single writer; each answer goes out before the NOTIFY of the commit it made.
+single writer. A PUT is answered once its commit is in the journal; its
+files are put in place and the branch moved right after (``GitStore.settle``),
+before the NOTIFY of the commit goes out and the next request is read.
 The store's thread (``upkeep``) makes the spare files commits write into and
 frees the old refs' (``disk.Spares``), and checkpoints a full journal file
 while commits go to the other one. The switch happens between requests:
@@ -105,6 +107,9 @@ class SnapshotService(Service):
             self._last_request = asyncio.get_running_loop().time()
             outcome = self.answer(body)
             await outcome.reply.send(self.router, envelope=envelope)
+            # A PUT's commit is durable when answered; its files and the branch follow while
+            # the client reads the answer, and before the NOTIFY and the next request.
+            self.store.settle()
             if outcome.notify is not None:
                 await self.publish(outcome.notify)
             self.store.checkpoint_if_due()

@@ -85,6 +85,17 @@ class Head:
 
 
 @dataclass
+class Unsettled:
+    """A commit ``put`` made that ``settle`` has still to finish (``txn`` None: placed)."""
+
+    txn: Transaction | None
+    dataset: str
+    head: Head
+    root: dict[bytes, tuple[bytes, bytes]]
+    files: int
+
+
+@dataclass
 class Version:
     """One dataset as of one commit, with where it came from."""
 
@@ -204,6 +215,7 @@ class GitStore:
         self.head: str | None = None
         self.index: dict[str, Head] = {}
         self._root: dict[bytes, tuple[bytes, bytes]] = {}  # the head's tree: name -> (mode, sha)
+        self._unsettled: Unsettled | None = None
         try:
             self.reload()
         except BaseException:
@@ -233,12 +245,14 @@ class GitStore:
             log.info("store %s: %s is at %s (seq %d)", self.path, name, item.commit[:12], item.seq)
 
     def close(self) -> None:
-        """Stop the thread, checkpoint (durable mode) and release the writer lock."""
+        """Settle, stop the thread, checkpoint (durable mode) and release the writer lock."""
         try:
+            self.settle()
             self._upkeep.close()
             if self._journal is not None and self._journal.records:
                 self.checkpoint()
         finally:
+            self._upkeep.close()
             self._journal = None
             self.repository.close()
 
@@ -246,6 +260,7 @@ class GitStore:
         """Make every commit durable without the journal (one syncfs), then empty the journal."""
         if self._journal is None:
             return
+        self.settle()  # never empty the journal of a commit not yet in place
         self._upkeep.wait()
         started = time.perf_counter()
         records = self._journal.records
@@ -264,6 +279,7 @@ class GitStore:
         Raises what a background checkpoint failed with: the service stops, and its next start
         redoes the records.
         """
+        self.settle()  # the file to checkpoint may hold its record
         upkeep = self._upkeep
         upkeep.check()
         if idle:
@@ -363,8 +379,15 @@ class GitStore:
         source: str = "",
         message: str = "",
         producer: str = "",
+        settle: bool = True,
     ) -> PutResult:
-        """Make ``files`` the content of ``dataset``; a commit only when it changes."""
+        """Make ``files`` the content of ``dataset``; a commit only when it changes.
+
+        ``settle`` False, in durable mode: return as soon as the commit is in the journal,
+        which can redo it, and leave its files and the branch to ``settle``, for the caller to
+        run right after it answered. Until then the store reads as it did before the commit.
+        """
+        self.settle()
         self.check_dataset(dataset)
         if not files:
             raise StoreError(f"a PUT of {dataset} needs at least one file")
@@ -396,6 +419,7 @@ class GitStore:
         root = dict(self._root)
         root[dataset.encode()] = (TREE_MODE, folder_sha)
         txn = Transaction(self.repository.objects, self.repository.spares, self._journal)
+        settle = settle or self._journal is None  # only the journal can redo a commit not placed
         try:
             for data, sha in blobs.values():
                 txn.add_object(b"blob", data, sha)
@@ -406,7 +430,10 @@ class GitStore:
             when = int(time.time())
             data = self._commit_data(dataset, root_sha.hex(), seq, source, message, producer, when)
             sha = txn.add_object(b"commit", data).hex()
-            txn.finish(self.repository.ref, self.repository.ref_name, self.head, sha)
+            if settle:
+                txn.finish(self.repository.ref, self.repository.ref_name, self.head, sha)
+            else:
+                txn.write_ahead(self.repository.ref, self.repository.ref_name, self.head, sha)
         except BranchLocked:
             raise StoreError(
                 f"{self.repository.ref}.lock exists: a git command is moving the branch; try again",
@@ -417,12 +444,42 @@ class GitStore:
             with contextlib.suppress(StoreError, OSError):
                 self.reload()  # the branch may or may not have moved: believe the disk
             raise
-        self._upkeep.poke()
         self.repository.learn(parse_commit(sha, data))
-        self.head, self._root = sha, root
-        self.index[dataset] = Head(sha, seq, folder_sha.hex())
-        log.info("committed %s %s (seq %d, %d files)", dataset, sha[:12], seq, len(files))
-        return PutResult(dataset, sha, seq, True, self.lineage(sha)[0], iso_time(when))
+        head = Head(sha, seq, folder_sha.hex())
+        self._unsettled = Unsettled(None if settle else txn, dataset, head, root, len(files))
+        result = PutResult(dataset, sha, seq, True, self.lineage(sha)[0], iso_time(when))
+        if settle:
+            self.settle()
+        return result
+
+    def settle(self) -> None:
+        """Put the files of the commit ``put(settle=False)`` journaled in place, move the branch.
+
+        Until it succeeds, every ``put`` and checkpoint tries it again first and fails with it.
+        """
+        done = self._unsettled
+        if done is None:
+            return
+        if done.txn is not None:
+            try:
+                done.txn.place()
+            except BaseException as exc:
+                raise StoreError(
+                    f"commit {done.head.commit} is in the journal but could not be put in place "
+                    f"({exc}); the next call tries again, and the next start redoes it",
+                    "internal",
+                ) from exc
+        self._unsettled = None
+        self.head, self._root = done.head.commit, done.root
+        self.index[done.dataset] = done.head
+        self._upkeep.poke()
+        log.info(
+            "committed %s %s (seq %d, %d files)",
+            done.dataset,
+            done.head.commit[:12],
+            done.head.seq,
+            done.files,
+        )
 
     def _expand_source(self, source: str) -> str:
         """``dataset@<abbreviated sha>`` of a known dataset made ``dataset@<full sha>``."""

@@ -88,7 +88,12 @@ class Verbs:
             return Outcome(Message.error(str(exc), exc.code))
 
     def put(self, request: Message) -> Outcome:
-        """Commit the files as the dataset's new content."""
+        """Commit the files as the dataset's new content.
+
+        The commit is durable, but the caller settles it (``GitStore.settle``: its files put in
+        place, the branch moved) after sending the answer, before the NOTIFY and the next
+        request.
+        """
         dataset = self.store.check_dataset(_field(request, "dataset", str))
         names = _field(request, "files", list)
         if not all(isinstance(name, str) for name in names):
@@ -112,6 +117,7 @@ class Verbs:
             source=_field(request, "source", str, False, ""),
             message=_field(request, "message", str, False, ""),
             producer=_field(request, "producer", str, False, ""),
+            settle=False,
         )
         notify = None
         if result.changed:

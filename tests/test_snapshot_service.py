@@ -19,6 +19,7 @@ from mesh.protocol import SIGNATURE, Message
 from mesh.snapshot import AsyncSnapshotClient, SnapshotClient
 from snapshot_service import disk, journal
 from snapshot_service.server import SnapshotService
+from snapshot_service.verbs import Outcome
 from tests.support import Proc, service_args, wait_for, write_config
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -515,6 +516,55 @@ def test_a_bug_answers_internal_with_a_logged_traceback(tmp_path: Path, caplog) 
     }
     assert snapshot.counters.errors == 1
     assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
+
+
+def test_a_put_is_answered_then_settled_then_notified(tmp_path: Path) -> None:
+    """The answer goes out once the commit is journaled; its files and the branch follow
+    (``settle``), then its NOTIFY and the next request."""
+    events: list[str] = []
+
+    class Store:
+        def settle(self) -> None:
+            events.append("settle")
+
+        def checkpoint_if_due(self) -> None:
+            pass
+
+    class Handler:
+        def handle(self, body: list[bytes]) -> Outcome:
+            kind = Message.from_frames(body)[1].kind
+            events.append(kind)
+            note = {"dataset": "raw", "seq": 1, "commit": "c" * 40}
+            return Outcome(Message("OK", {}), Message("NOTIFY", note) if kind == "PUT" else None)
+
+    class Socket:
+        def __init__(self, name: str, requests: list[list[bytes]]) -> None:
+            self.name, self.requests = name, requests
+
+        async def recv_multipart(self) -> list[bytes]:
+            if not self.requests:
+                await asyncio.Event().wait()  # no more requests
+            return self.requests.pop(0)
+
+        async def send_multipart(self, frames, copy: bool = True) -> None:
+            events.append(self.name)
+
+    async def serve(snapshot: SnapshotService) -> None:
+        task = asyncio.ensure_future(snapshot.serve())
+        while len(events) < 7:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    requests = [[b"id", b""] + frames("PUT", {}), [b"id", b""] + frames("LATEST", {})]
+    snapshot = SnapshotService(Config(write_config(tmp_path)))
+    try:
+        snapshot.store, snapshot.verbs = Store(), Handler()
+        snapshot.router, snapshot.publisher = Socket("answer", requests), Socket("NOTIFY", [])
+        asyncio.run(asyncio.wait_for(serve(snapshot), 10))
+    finally:
+        snapshot.context.term()
+    assert events == ["PUT", "answer", "settle", "NOTIFY", "LATEST", "answer", "settle"]
 
 
 # -- crashes and configuration -------------------------------------------------------------

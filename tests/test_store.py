@@ -571,6 +571,86 @@ def test_half_a_record_from_a_failed_write_does_not_hide_the_next_ones(
     assert len(journal_records(path)) == 2
 
 
+def test_a_put_left_to_settle_is_durable_and_unseen_until_settled(
+    store: GitStore, path: Path
+) -> None:
+    first = store.put("raw", {"w.tsv": WORK}).commit
+    result = store.put("raw", {"w.tsv": STAFF}, settle=False)
+    assert journal_records(path)[-1].new == result.commit  # answerable: the journal redoes it
+    # Nothing in place yet, and the store reads as before.
+    assert git(path, "rev-parse", "main").stdout.strip() == first
+    assert not loose(path, object_sha(b"blob", STAFF).hex()).exists()
+    assert store.head == first and store.get("raw").files == {"w.tsv": WORK}
+    assert store.index["raw"].seq == 1
+    store.settle()
+    assert git(path, "rev-parse", "main").stdout.strip() == result.commit == store.head
+    assert store.get("raw").files == {"w.tsv": STAFF} and store.index["raw"].seq == 2
+    # The next PUT settles a commit left to settle first.
+    store.put("raw", {"w.tsv": b"3"}, settle=False)
+    assert store.put("raw", {"w.tsv": b"4"}).seq == 4
+    assert store.log("raw", 10)[1]["seq"] == 3
+    fsck(path)
+
+
+def test_a_crash_before_the_settle_is_redone(path: Path) -> None:
+    with GitStore(path) as store:
+        first = store.put("raw", {"w.tsv": WORK}).commit
+    read_end, write_end = os.pipe()
+
+    def work() -> None:
+        store = GitStore(path)
+        os.write(write_end, store.put("raw", {"w.tsv": STAFF}, settle=False).commit.encode())
+
+    assert in_a_child(work) == 0
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answered = pipe.read().decode()
+    assert git(path, "rev-parse", "main").stdout.strip() == first
+    with GitStore(path) as store:
+        assert store.head == answered
+        assert store.get("raw").files == {"w.tsv": STAFF}
+    assert temp_files(path) == []
+    fsck(path)
+
+
+@pytest.mark.parametrize("renames", [0, 2], ids=["first", "third"])
+def test_a_settle_that_fails_is_tried_again_and_loses_nothing(
+    path: Path, monkeypatch, renames: int
+) -> None:
+    store = GitStore(path)
+    store.put("raw", {"w.tsv": WORK})
+    answered = store.put("raw", {"w.tsv": STAFF}, settle=False).commit
+    real_replace, calls = os.replace, [0]
+
+    def failing(src, dst) -> None:
+        calls[0] += 1
+        if calls[0] > renames:
+            raise OSError(errno.EIO, "disk on fire")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(StoreError, match="in the journal but could not be put in place") as caught:
+        store.settle()
+    assert caught.value.code == "internal"
+    with pytest.raises(StoreError, match="the next call tries again"):
+        store.put("raw", {"w.tsv": b"3"})  # never on top of a commit not in place
+    with pytest.raises(StoreError):
+        store.checkpoint()  # nor empty the journal of it
+    assert [record.new for record in journal_records(path)][-1] == answered
+    if renames:  # stopped at the third rename: the next start redoes the commit
+        with pytest.raises(StoreError):
+            store.close()
+        monkeypatch.undo()
+        store = GitStore(path)
+        assert store.head == answered
+    else:  # the disk is back: the next PUT puts it in place first
+        monkeypatch.undo()
+    assert store.put("raw", {"w.tsv": b"3"}).seq == 3
+    assert store.log("raw", 10)[1]["commit"] == answered
+    store.close()
+    fsck(path)
+
+
 def test_a_syncfs_failure_is_an_error() -> None:
     with pytest.raises(OSError, match="syncfs"):
         journal.sync_filesystem(-1)
