@@ -92,7 +92,7 @@ class Unsettled:
     dataset: str
     head: Head
     root: dict[bytes, tuple[bytes, bytes]]
-    files: int
+    files: dict[bytes, tuple[bytes, bytes]]  # name -> (content, blob SHA)
 
 
 @dataclass
@@ -216,6 +216,8 @@ class GitStore:
         self.index: dict[str, Head] = {}
         self._root: dict[bytes, tuple[bytes, bytes]] = {}  # the head's tree: name -> (mode, sha)
         self._unsettled: Unsettled | None = None
+        # Each dataset's files as a PUT of this process last gave them: name -> (content, SHA).
+        self._contents: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
         try:
             self.reload()
         except BaseException:
@@ -228,6 +230,7 @@ class GitStore:
         self.head = repo.read_ref()
         self.index = {}
         self._root = {}
+        self._contents = {}
         if self.head is None:
             log.info("store %s: branch %s has no commits yet", self.path, self.branch)
             return
@@ -402,9 +405,13 @@ class GitStore:
             if self._journal is not None:
                 self.checkpoint()
             self.reload()
-        blobs = {
-            name.encode("utf-8"): (data, object_sha(b"blob", data)) for name, data in files.items()
-        }
+        known = self._contents.get(dataset, {})
+        blobs = {}
+        for name, data in files.items():
+            hit = known.get(name.encode("utf-8"))
+            # Equal bytes compare ~30 times faster than they hash.
+            same = hit is not None and hit[0] == data
+            blobs[name.encode("utf-8")] = hit if same else (data, object_sha(b"blob", data))
         folder = tree_bytes([(BLOB_MODE, name, sha) for name, (_, sha) in blobs.items()])
         folder_sha = object_sha(b"tree", folder)
         current = self.index.get(dataset)
@@ -412,6 +419,7 @@ class GitStore:
             log.info(
                 "%s unchanged at %s (seq %d): no commit", dataset, current.commit[:12], current.seq
             )
+            self._contents[dataset] = blobs
             lineage = self.lineage(current.commit)[0]
             when = self.commit(current.commit).time
             return PutResult(dataset, current.commit, current.seq, False, lineage, iso_time(when))
@@ -421,8 +429,9 @@ class GitStore:
         txn = Transaction(self.repository.objects, self.repository.spares, self._journal)
         settle = settle or self._journal is None  # only the journal can redo a commit not placed
         try:
-            for data, sha in blobs.values():
-                txn.add_object(b"blob", data, sha)
+            for name, blob in blobs.items():
+                if blob is not known.get(name):  # those are in the store
+                    txn.add_object(b"blob", *blob)
             txn.add_object(b"tree", folder, folder_sha)
             root_sha = txn.add_object(
                 b"tree", tree_bytes([(m, n, s) for n, (m, s) in root.items()])
@@ -446,7 +455,7 @@ class GitStore:
             raise
         self.repository.learn(parse_commit(sha, data))
         head = Head(sha, seq, folder_sha.hex())
-        self._unsettled = Unsettled(None if settle else txn, dataset, head, root, len(files))
+        self._unsettled = Unsettled(None if settle else txn, dataset, head, root, blobs)
         result = PutResult(dataset, sha, seq, True, self.lineage(sha)[0], iso_time(when))
         if settle:
             self.settle()
@@ -472,13 +481,14 @@ class GitStore:
         self._unsettled = None
         self.head, self._root = done.head.commit, done.root
         self.index[done.dataset] = done.head
+        self._contents[done.dataset] = done.files
         self._upkeep.poke()
         log.info(
             "committed %s %s (seq %d, %d files)",
             done.dataset,
             done.head.commit[:12],
             done.head.seq,
-            done.files,
+            len(done.files),
         )
 
     def _expand_source(self, source: str) -> str:
