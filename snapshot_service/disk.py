@@ -133,13 +133,15 @@ def prepare_objects(objects: Path) -> None:
 class Spares:
     """Empty files made ahead of the commits that write into them, and old refs freed later.
 
-    Creating a file costs 6-250 us of kernel time on the ext4 this runs on (its inode's block
-    group decides), freeing one (a rename over the old ref) ~100 us, while opening a file that
-    exists costs ~4 us and a rename or a link ~8 us. So a commit writes its objects and lock
-    into spare empty files and renames them into place, and keeps the old ref's file alive
-    under a spare name (``retire``), so that the rename over the ref frees nothing.
-    ``prepare`` makes and frees those files, in the store's background thread (``upkeep``)
-    or when asked; when no spare is left, ``open`` creates one.
+    Creating a file costs 6 us of kernel time on the ext4 this runs on when it is quiet, and
+    up to 250 us after many deletions nearby (without a journal, ext4 passes over, one check
+    each, every inode of the group freed in the last minutes), freeing one (a rename over the
+    old ref) ~100 us, while opening a file that exists costs ~4 us and a rename or a link
+    ~8 us. So a commit writes its objects and lock into spare empty files and renames them
+    into place, and keeps the old ref's file alive under a spare name (``retire``), so that
+    the rename over the ref frees nothing. ``prepare`` makes and frees those files, in the
+    store's background thread (``upkeep``) or when asked; when no spare is left, ``open``
+    creates one.
 
     The threads share only deques and a counter, whose single operations are atomic. A spare
     is created in ``new/`` and then renamed into the folder: creating a file holds its
