@@ -27,7 +27,10 @@ loops; all sides must end on the same tree:
   spare files last (~200 commits) and fills a journal file twice, so the
   store's thread makes files and checkpoints while the commits go on.
 
-It prints figures and never fails on time::
+Figures move with the machine's state: on its ext4 (no journal) creating a
+file gets slower for minutes after many deletions, such as the last run's
+cleanup, for the git loops and the service alike. It prints figures and
+never fails on time::
 
     .venv/bin/python bench/store_bench.py [--commits N] [--rounds R] [--sustained S]
 """
