@@ -40,11 +40,16 @@ are handled one at a time; every answer is OK with the header below, or ERR
 
 With ``[snapshot_service] durable = yes`` a PUT is answered only once its
 commit survives a power cut: it is in the store's write-ahead journal
-(``<store>/qplan-journal``, fdatasync'ed), from which the next start redoes
-whatever the objects or the branch lost; the journal is emptied by a
-checkpoint (one syncfs) when it is long, when the service is idle and at
-shutdown (``disk`` and ``journal`` tell how). With ``durable = no`` nothing
-is synced.
+(``<store>/qplan-journal`` or ``qplan-journal-b``, fdatasync'ed), from which
+the next start redoes whatever the objects or the branch lost; a journal
+file is emptied by a checkpoint (one syncfs) when it is long, when the
+service is idle and at shutdown (``disk`` and ``journal`` tell how). The
+commit's objects and the branch are put in place right after the answer is
+sent, before the NOTIFY and before the next request is read: every client
+of the service sees the commit from its answer on, and a plain git reader
+racing the answer may see the branch one commit behind for a fraction of a
+millisecond. With ``durable = no`` nothing is synced (and the commit is in
+place before the answer).
 
 After every commit a NOTIFY goes out on the PUB socket
 (``[snapshot_service] publish_endpoint``), topic = the dataset name, header

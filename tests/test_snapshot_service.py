@@ -92,6 +92,21 @@ def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
 
 
+def placed(store: Path, commit: str) -> str:
+    """Wait until plain git sees ``commit`` on the branch; its 40 hex digits.
+
+    The service answers a PUT once the commit is in its fsync'ed journal and puts the
+    files and the branch in place right after the answer is sent (before the NOTIFY and
+    the next request), so a reader racing the answer may see the branch one commit behind
+    for a fraction of a millisecond.
+    """
+    wait_for(
+        lambda: git(store, "rev-parse", "main").stdout.strip() == commit,
+        what=f"the branch to reach {commit}",
+    )
+    return commit
+
+
 # -- round trips ---------------------------------------------------------------------------
 
 
@@ -167,14 +182,14 @@ def test_the_asyncio_client_works_too(service: Running) -> None:
 
 def test_an_unchanged_put_makes_no_commit(client: SnapshotClient, service: Running) -> None:
     first = client.put("plan", {"plan.json": '{"same": true}\n'})
-    head = git(service.store, "rev-parse", "main").stdout
+    head = placed(service.store, first["commit"])
     again = client.put("plan", {"plan.json": '{"same": true}\n'})
     assert (again["commit"], again["seq"], again["changed"]) == (
         first["commit"],
         first["seq"],
         False,
     )
-    assert git(service.store, "rev-parse", "main").stdout == head
+    assert git(service.store, "rev-parse", "main").stdout.strip() == head
 
 
 def test_plain_git_log_shows_lineage_trailers(client: SnapshotClient, service: Running) -> None:
@@ -196,6 +211,7 @@ def test_plain_git_log_shows_lineage_trailers(client: SnapshotClient, service: R
         "raw": raw["commit"],
         "origin": "/data/plan.xlsx",
     }
+    placed(service.store, plan["commit"])
     out = git(service.store, "log", "-1", "--format=%an <%ae>%n%s%n%(trailers)", "main").stdout
     assert out == (
         "qplan_service <qplan_service@qplan.local>\nUpdate plan\n"
@@ -488,6 +504,7 @@ def test_a_store_that_lost_an_object_answers_internal_and_keeps_serving(
     client: SnapshotClient, service: Running
 ) -> None:
     answer = client.put("conditioned", {"streams.txt": "this blob will be lost\n"})
+    placed(service.store, answer["commit"])
     blob = git(service.store, "rev-parse", f"{answer['commit']}:conditioned/streams.txt").stdout
     blob = blob.strip()
     (service.store / "objects" / blob[:2] / blob[2:]).unlink()
@@ -613,7 +630,9 @@ def test_kill_9_during_puts_loses_no_answered_put(tmp_path: Path, spawn) -> None
         for commit, text in answered:
             assert client.get("raw", commit).text("work.tsv") == text
         assert client.latest("raw").seq >= count
-        assert client.put("raw", {"work.tsv": "after the crash\n"})["seq"] > count
+        after = client.put("raw", {"work.tsv": "after the crash\n"})
+        assert after["seq"] > count
+    placed(again.store, after["commit"])
     fsck = git(again.store, "fsck", "--full", "--no-progress")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
     wait_for(lambda: written_spares() == [], what="the old ref's file freed when idle")
