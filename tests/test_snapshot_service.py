@@ -568,7 +568,8 @@ def test_a_put_is_answered_then_settled_then_notified(tmp_path: Path) -> None:
 
     async def serve(snapshot: SnapshotService) -> None:
         task = asyncio.ensure_future(snapshot.serve())
-        while len(events) < 7:
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(events) < 7 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
