@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mesh.snapshot import Snapshot, SnapshotClient
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -52,6 +54,24 @@ def wait_for(
         f"timed out after {timeout}s waiting for {what}"
         + (f" (last error: {last_exc!r})" if last_exc else "")
     )
+
+
+def wait_for_store(
+    endpoint: str, timeout: float = 30.0, what: str = "the snapshot service"
+) -> None:
+    """Wait until the snapshot service at ``endpoint`` answers (a probe that never retries)."""
+    with SnapshotClient(endpoint, timeout=0.5, retries=0) as probe:
+        wait_for(lambda: probe.latest("raw"), timeout=timeout, what=what)
+
+
+def made_from(client: SnapshotClient, dataset: str, source: str, timeout: float = 30) -> Snapshot:
+    """Wait for ``dataset``'s latest commit to be made from ``source``; it, with its files."""
+    wait_for(
+        lambda: client.latest(dataset).source == source,
+        timeout=timeout,
+        what=f"{dataset} from {source}",
+    )
+    return client.get(dataset)
 
 
 def write_config(folder: Path, extra: dict[str, dict[str, str]] | None = None) -> Path:

@@ -12,7 +12,7 @@ from condition_service.conditioner import condition
 from condition_service.service import conditioned_files, last_good
 from mesh.config import Config
 from mesh.snapshot import Snapshot, SnapshotClient
-from tests.support import wait_for, write_config
+from tests.support import made_from, wait_for, wait_for_store, write_config
 from tests.test_conditioner import SETTINGS, WORKED, raw
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -85,11 +85,7 @@ class Mesh:
         endpoint = Config(config).endpoint("snapshot_service", "request_endpoint")
         self.client = SnapshotClient(endpoint, timeout=2.0, retries=2)
         self.store = spawn.service("snapshot_service", config)
-        probe = SnapshotClient(endpoint, timeout=0.5, retries=0)
-        try:
-            wait_for(lambda: probe.latest("raw"), timeout=30, what="the snapshot service")
-        finally:
-            probe.close()
+        wait_for_store(endpoint)
         self.service = None
 
     def start(self):
@@ -105,12 +101,7 @@ class Mesh:
 
     def conditioned_from(self, raw_sha: str, timeout: float = 30) -> Snapshot:
         """Wait for the conditioned commit made from ``raw_sha``; returns it with its files."""
-        wait_for(
-            lambda: self.client.latest("conditioned").source == f"raw@{raw_sha}",
-            timeout=timeout,
-            what=f"conditioned from raw@{raw_sha[:12]}",
-        )
-        return self.client.get("conditioned")
+        return made_from(self.client, "conditioned", f"raw@{raw_sha}", timeout)
 
     def count(self) -> int:
         """How many conditioned commits there are."""

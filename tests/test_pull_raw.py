@@ -24,7 +24,7 @@ import pull_raw
 from mesh.config import Config
 from mesh.protocol import Message
 from mesh.snapshot import SnapshotClient
-from tests.support import PYTHON, ROOT, Proc, service_args, wait_for, write_config
+from tests.support import PYTHON, ROOT, Proc, service_args, wait_for, wait_for_store, write_config
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -277,12 +277,10 @@ def store(tmp_path_factory) -> Iterator[Store]:
     config = write_config(folder)
     proc = Proc(service_args("snapshot_service", config), folder / "snapshot_service.out")
     store = Store(config)
-    probe = SnapshotClient(store.endpoint, timeout=0.5, retries=0)
     try:
-        wait_for(lambda: probe.latest("raw"), timeout=30, what="the snapshot service")
+        wait_for_store(store.endpoint)
         yield store
     finally:
-        probe.close()
         store.client.close()
         proc.stop()
 

@@ -15,7 +15,7 @@ from mesh.errors import RemoteError
 from mesh.protocol import SIGNATURE, Message
 from mesh.snapshot import Snapshot, SnapshotClient
 from qplan_service.service import empty_plan, read_problems
-from tests.support import PYTHON, ROOT, wait_for, write_config
+from tests.support import PYTHON, ROOT, made_from, wait_for, wait_for_store, write_config
 
 WORKED = (ROOT / "tests" / "fixtures" / "worked_example.streams").read_text(encoding="utf-8")
 WARNING = {
@@ -84,11 +84,7 @@ class Mesh:
             cfg.endpoint("qplan_service", "request_endpoint"), timeout=10.0, retries=0
         )
         self.snapshot_service = spawn.service("snapshot_service", config)
-        probe = SnapshotClient(endpoint, timeout=0.5, retries=0)
-        try:
-            wait_for(lambda: probe.latest("raw"), timeout=30, what="the snapshot service")
-        finally:
-            probe.close()
+        wait_for_store(endpoint)
         self.raw = self.store.put("raw", {"work.tsv": "Name\n"}, source="test.xlsx")["commit"]
         self.service = None
 
@@ -120,12 +116,7 @@ class Mesh:
 
     def plan_from(self, conditioned: str, timeout: float = 30) -> Snapshot:
         """Wait for the plan commit made from ``conditioned``; returns it with its files."""
-        wait_for(
-            lambda: self.store.latest("plan").source == f"conditioned@{conditioned}",
-            timeout=timeout,
-            what=f"a plan from conditioned@{conditioned[:12]}",
-        )
-        return self.store.get("plan")
+        return made_from(self.store, "plan", f"conditioned@{conditioned}", timeout)
 
     def plans(self) -> list[dict]:
         """Every plan commit, newest first."""

@@ -20,7 +20,7 @@ from mesh.snapshot import AsyncSnapshotClient, SnapshotClient
 from snapshot_service import disk, journal
 from snapshot_service.server import SnapshotService
 from snapshot_service.verbs import Outcome
-from tests.support import Proc, service_args, wait_for, write_config
+from tests.support import Proc, service_args, wait_for, wait_for_store, write_config
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_PAYLOAD = 64 * 1024
@@ -49,8 +49,7 @@ def start(folder: Path, config_path: Path, name: str = "snapshot") -> Running:
     """Start the service and wait until it answers."""
     proc = Proc(service_args("snapshot_service", config_path), folder / f"{name}.out")
     running = Running(folder, proc, config_path)
-    with running.client(timeout=1.0) as client:
-        wait_for(lambda: client.latest("raw"), timeout=30, what="the snapshot service to answer")
+    wait_for_store(running.requests)
     return running
 
 
