@@ -123,10 +123,13 @@ class Message:
             raise ProtocolError(f"kind {kind[:32]!r} is not an ASCII word")
         if len(frames[2]) > MAX_HEADER_LENGTH:
             raise ProtocolError("header frame is too large")
+        text = _decode_text(frames[2], "header")
         try:
-            header = json.loads(_decode_text(frames[2], "header"))
+            header = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"header is not valid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, "[" * 5000
+            raise ProtocolError(f"header is JSON this service cannot read: {exc}") from None
         if not isinstance(header, dict):
             raise ProtocolError("header must be a JSON object")
         return name, cls(kind, header, frames[3:])

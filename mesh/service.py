@@ -110,10 +110,10 @@ class Service:
             "context": self.context,
         }
 
-    def snapshot_client(self) -> AsyncSnapshotClient:
-        """A new client of the snapshot service (closed by the caller)."""
+    def snapshot_client(self, **options) -> AsyncSnapshotClient:
+        """A new client of the snapshot service (closed by the caller); ``options`` override."""
         endpoint = self.config.endpoint("snapshot_service", "request_endpoint")
-        return AsyncSnapshotClient(endpoint, **self.client_options())
+        return AsyncSnapshotClient(endpoint, **{**self.client_options(), **options})
 
     @property
     def snapshot(self) -> AsyncSnapshotClient:

@@ -35,6 +35,8 @@ def test_envelope_is_split_at_the_empty_delimiter() -> None:
         ([SIGNATURE, b"GET ME", b"{}"], "is not an ASCII word"),
         ([SIGNATURE, b"GET", b"\xff\xfe"], "header frame is not valid UTF-8"),
         ([SIGNATURE, b"GET", b"{not json"], "header is not valid JSON"),
+        ([SIGNATURE, b"GET", b"[" * 5000], "JSON this service cannot read"),
+        ([SIGNATURE, b"GET", b'{"n": ' + b"9" * 5000 + b"}"], "JSON this service cannot read"),
         ([SIGNATURE, b"GET", b"[1, 2]"], "header must be a JSON object"),
     ],
 )

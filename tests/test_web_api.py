@@ -182,6 +182,7 @@ def test_whole_plan_and_health(mesh):
         ("/api/history?dataset=nosuch", 404),
         ("/api/diff?from=zz&to=abc", 400),
         ("/api/diff?from=abcd", 400),
+        ("/api/diff?from=abcdef&to=abcdef12", 400),
         ("/api/diff?from=abcdef12&to=abcdef12", 404),
         ("/api/nothing", 404),
         ("/api/plan?track=%ff", 400),
@@ -196,7 +197,7 @@ def test_bad_requests_get_a_4xx_with_a_json_error(mesh, path, status):
 @pytest.mark.parametrize(
     "body",
     [b"not json", b"[]", b'{"edits": 3}', b'{"edits": [1]}', b'{"edits": [{"no": "op"}]}',
-     b'{"edits": [], "triage": "x"}'],
+     b'{"edits": [], "triage": "x"}', b"[" * 5000, b'{"edits": [], "n": ' + b"9" * 5000 + b"}"],
 )  # fmt: skip
 def test_bad_whatif_bodies_get_a_400(mesh, body):
     status, answer, _ = mesh.call("/api/whatif", body)
@@ -217,11 +218,13 @@ def test_bad_websocket_messages_get_errors_and_the_connection_stays_up(mesh):
         b"\x00binary",
         '{"type": "shout"}',
         '["ping"]',
+        "[" * 5000,
+        '{"type": "ping", "id": ' + "9" * 5000 + "}",
         '{"type": "ping", "id": 1}',
     ]
-    got = ws(mesh, sends, 7, "?want=plan")
+    got = ws(mesh, sends, 9, "?want=plan")
     assert [m["type"] for m in got[:2]] == ["hello", "plan"]
-    assert [m["type"] for m in got[2:]] == ["error", "error", "error", "error", "pong"]
+    assert [m["type"] for m in got[2:]] == ["error"] * 6 + ["pong"]
     assert got[-1]["id"] == 1
 
 
@@ -245,14 +248,26 @@ def test_history_and_diff_between_two_plans(mesh):
     assert status == 200 and same["diff"]["count"] == 0
 
 
-def test_a_broken_plan_keeps_the_last_good_one(mesh):
+@pytest.mark.parametrize(
+    "document",
+    ["{not json", "[" * 5000, json.dumps({"tracks": ["All"], "by_track": {"All": {"work": [1]}}})],
+    ids=["not json", "too deep", "work items that are not objects"],
+)
+def test_a_broken_plan_keeps_the_last_good_one(mesh, document):
     before = mesh.call("/api/plan")[1]["commit"]
     with SnapshotClient(mesh.store_endpoint, timeout=5) as store:
-        put = store.put("plan", {"plan.json": "{not json"}, producer="test")
+        put = store.put("plan", {"plan.json": document}, producer="test")
     status, history, _ = mesh.call("/api/history?limit=1")
     assert history["commits"][0]["commit"] == put["commit"]
-    wait_for(lambda: mesh.call("/api/health")[1]["components"][4]["errors"], 10, what="an error")
+
+    def web_row():
+        rows = mesh.call("/api/health")[1]["components"]
+        return next(row for row in rows if row["component"] == "web")
+
+    # The web's beat names the commit it handled last, read or not.
+    wait_for(lambda: web_row()["last_sha"] == put["commit"], 10, what="the web to see the plan")
     assert mesh.call("/api/plan")[1]["commit"] == before
+    assert mesh.call("/api/plan?track=All&triage=2")[1]["commit"] == before
     status, answer, _ = mesh.call(f"/api/diff?from={before}&to={put['commit']}")
     assert status == 400 and "readable plan" in answer["error"]
 

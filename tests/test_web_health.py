@@ -23,8 +23,8 @@ def test_a_component_that_beats_and_worked_lately_is_up():
 
 def test_a_component_that_beats_without_recent_work_is_idle():
     assert status(b=beat(last_work=NOW - 61)).status == "idle"
-    assert status(b=beat(last_work=None)) == status(b=beat(last_work=None))
-    assert status(b=beat(last_work=None)).status == "idle"
+    never = status(b=beat(last_work=None))
+    assert never.status == "idle" and never.detail == "no work yet"
 
 
 def test_no_heartbeat_for_missing_after_seconds_is_missing():
@@ -60,6 +60,12 @@ def test_a_replacement_that_has_not_beaten_yet_is_restarting():
     )
     # Once the new pid beats, the usual rules apply again.
     assert status(b=beat(pid=200), age=0.1, child=spawned).status == "up"
+
+
+def test_fields_of_the_wrong_type_in_run_all_s_beat_are_ignored():
+    for restarts in ("x", None, [1], 1.5):
+        child = {"state": "running", "pid": 100, "restarts": restarts}
+        assert status(b=beat(), child=child).status == "up"
 
 
 def test_the_first_start_is_not_a_restart():

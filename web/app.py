@@ -38,7 +38,7 @@ import tornado.websocket
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
 from mesh.protocol import encode_json
 from web.plandiff import diff_plans, item_marks
-from web.views import ViewError, parse_triage, plan_view
+from web.views import DEFAULT_TRIAGE, ViewError, parse_triage, plan_view
 
 if TYPE_CHECKING:
     from web.service import WebService
@@ -61,7 +61,7 @@ MAX_EDITS = 500
 MAX_HISTORY = 500
 MAX_RAW_DIFF = 512 * 1024  # characters of raw sheet diff sent to the browser
 WS_PING_INTERVAL = 20  # seconds: finds browsers that vanished without closing
-SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")  # as the store resolves them
 DATASET = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -143,10 +143,13 @@ class PlanApi(ApiHandler):
 
     def get(self) -> None:
         current = self.current()
+        track = self.get_argument("track", "All")
         try:
-            view = plan_view(
-                current.plan, self.get_argument("track", "All"), self.get_argument("triage", None)
-            )
+            level = parse_triage(self.get_argument("triage", None))
+            if level == DEFAULT_TRIAGE and track in current.views:
+                self.finish(current.views[track])  # made once per plan (web.service.prepare)
+                return
+            view = plan_view(current.plan, track, level)
         except ViewError as exc:
             raise ApiError(exc.status, str(exc)) from None
         self.send({**current.version(), **view})
@@ -197,7 +200,7 @@ class DiffApi(ApiHandler):
         old, new = self.get_argument("from", ""), self.get_argument("to", "")
         for name, value in (("from", old), ("to", new)):
             if not SHA.match(value):
-                raise ApiError(400, f"{name}={value[:50]!r} is not a commit SHA (4-40 hex digits)")
+                raise ApiError(400, f"{name}={value[:50]!r} is not a commit SHA (7-40 hex digits)")
         try:
             before = await self.service.plan_at(old)
             after = await self.service.plan_at(new)
@@ -208,11 +211,16 @@ class DiffApi(ApiHandler):
             raise self.store_failed(exc) from None
         except ValueError as exc:
             raise ApiError(400, f"that commit does not hold a readable plan: {exc}") from None
+        try:
+            diff = diff_plans(before.plan, after.plan)
+        except (AttributeError, TypeError, KeyError) as exc:  # a plan of another shape
+            why = f"{type(exc).__name__}: {exc}"
+            raise ApiError(400, f"that commit does not hold a readable plan ({why})") from None
         self.send(
             {
                 "from": before.version(),
                 "to": after.version(),
-                "diff": diff_plans(before.plan, after.plan),
+                "diff": diff,
                 "raw_diff": raw[:MAX_RAW_DIFF],
                 "raw_diff_truncated": len(raw) > MAX_RAW_DIFF,
             }
@@ -246,7 +254,7 @@ class WhatIfApi(ApiHandler):
     async def post(self) -> None:
         try:
             body = json.loads(self.request.body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too deep, huge numbers
             raise ApiError(400, f"the body is not JSON: {exc}") from None
         edits = _edits(body)
         try:
@@ -355,6 +363,8 @@ def answer_client(message: str | bytes) -> dict[str, Any]:
         data = json.loads(message)
     except json.JSONDecodeError as exc:
         return {"type": "error", "error": f"not JSON: {exc.msg}"}
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, "[" * 5000
+        return {"type": "error", "error": f"JSON this server cannot read: {exc}"}
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         return {"type": "error", "error": 'expected an object like {"type": "ping"}'}
     if data["type"] == "ping":

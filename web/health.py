@@ -87,7 +87,8 @@ def component_status(
         state = child.get("state")
         if state in EXITED:
             return _exited(child)
-        restarted = int(child.get("restarts") or 0) > 0
+        restarts = child.get("restarts")
+        restarted = isinstance(restarts, int) and restarts > 0
         new_pid = beat is None or child.get("pid") != beat.get("pid")
         if restarted and (state == "starting" or (state == "running" and new_pid)):
             return Status("restarting", f"restart {child.get('restarts')}, pid {child.get('pid')}")

@@ -26,9 +26,10 @@ from mesh.errors import ProtocolError, QPlanError
 from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
-from web.app import make_app
+from web.app import MAX_BODY, make_app
 from web.health import HealthBoard
 from web.hub import Hub, text_frame
+from web.views import plan_view
 
 __all__ = ["WebService", "PlanVersion", "load_plan", "raise_open_files_limit"]
 
@@ -51,8 +52,8 @@ class PlanVersion:
     lineage: dict[str, Any]
     plan: dict[str, Any]
     document: bytes = b""  # the plan as compact JSON, made once
-    message: bytes = field(default=b"", repr=False)  # the websocket "plan" message, made once
-    frame: bytes = field(default=b"", repr=False)  # the same, framed for a new client
+    frame: bytes = field(default=b"", repr=False)  # the websocket "plan" message, framed once
+    views: dict[str, bytes] = field(default_factory=dict, repr=False)  # track -> /api/plan
 
     def version(self) -> dict[str, Any]:
         """The version fields every API answer about this plan carries."""
@@ -73,7 +74,10 @@ def load_plan(snapshot: Snapshot) -> PlanVersion:
         if len(found) != 1:
             raise ValueError(f"plan@{snapshot.commit} has no {PLAN_FILE}")
         data = snapshot.files[found[0]]
-    plan = json.loads(data)
+    try:
+        plan = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is nested too deeply") from None
     if not isinstance(plan, dict):
         raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is not a JSON object")
     lineage = dict(snapshot.lineage or plan.get("lineage") or {})
@@ -85,12 +89,30 @@ def load_plan(snapshot: Snapshot) -> PlanVersion:
         lineage=lineage,
         plan=plan,
     )
-    version.document = encode_json(plan)
+    return version
+
+
+def prepare(version: PlanVersion) -> None:
+    """Make what the browsers get of a plan about to be shown; ValueError if the web can't.
+
+    Every track's view at the default triage (what most ``/api/plan`` requests ask for, a
+    thousand times after each push) and the pushed frame are made once. Making the views is
+    also the check that the plan has the shape the pages read.
+    """
+    try:
+        for track in version.plan.get("by_track") or {}:
+            view = plan_view(version.plan, track)
+            version.views[track] = encode_json({**version.version(), **view})
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        version.views = {}
+        why = f"{type(exc).__name__}: {exc}"
+        raise ValueError(
+            f"plan@{version.commit[:12]} is not a plan the pages can show ({why})"
+        ) from None
+    version.document = encode_json(version.plan)
     head = encode_json({"type": "plan", **version.version()})
     # Splice the already-encoded plan into the message instead of encoding it twice.
-    version.message = head[:-1] + b',"plan":' + version.document + b"}"
-    version.frame = text_frame(version.message)
-    return version
+    version.frame = text_frame(head[:-1] + b',"plan":' + version.document + b"}")
 
 
 def raise_open_files_limit() -> int:
@@ -135,7 +157,7 @@ class WebService(Stage):
         limit = raise_open_files_limit()
         beats = self.bound(zmq.SUB, "mesh", "heartbeat_endpoint")
         beats.subscribe(HEARTBEAT_TOPIC.encode())
-        self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=1024 * 1024)
+        self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=MAX_BODY)
         try:
             self.http.listen(self.port, address=self.host)
         except OSError as exc:
@@ -211,6 +233,7 @@ class WebService(Stage):
         """Keep this plan in memory and push it to every browser."""
         try:
             version = load_plan(snapshot)
+            prepare(version)
         except ValueError as exc:
             # A plan the web cannot read must not replace the last good one on anyone's screen.
             self.counters.errors += 1
@@ -284,7 +307,9 @@ class WebService(Stage):
     def store(self) -> AsyncSnapshotClient:
         """A snapshot client for API requests, apart from the one the stage follows with."""
         if self._store is None:
-            self._store = self.snapshot_client()
+            # No retries: a browser waiting on a store that is down gets its 503 in one
+            # timeout, and the requests queued behind it (one at a time per client) too.
+            self._store = self.snapshot_client(retries=0)
         return self._store
 
     def _remember(self, version: PlanVersion) -> None:
@@ -295,9 +320,9 @@ class WebService(Stage):
 
     async def plan_at(self, commit: str) -> PlanVersion:
         """The plan of one commit (cached: a commit never changes)."""
-        for sha, version in reversed(self._plans.items()):
-            if sha.startswith(commit.lower()):
-                return version
+        cached = [version for sha, version in self._plans.items() if sha.startswith(commit.lower())]
+        if len(cached) == 1:  # else the store says which commit it is, or that it is ambiguous
+            return cached[0]
         version = load_plan(await self.store.get(self.upstream, commit))
         self._remember(version)
         return version

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import os
 import signal
-import time
 
 import pytest
 
@@ -300,14 +299,13 @@ def test_dashboard_shows_a_killed_service_missing_then_back_up(mesh, visit):
     shot(page, "dashboard")
     pid = mesh.health()["condition_service"]["pid"]
     os.kill(pid, signal.SIGKILL)
-    killed = time.monotonic()
-    seen = wait_for(
+    # run_all sees the exit at once and says so in its next beat: well within 3 s.
+    wait_for(
         lambda: _row_status(page, "condition_service") == "missing",
         3.0,
         0.05,
         "condition_service to show as missing within 3 s",
     )
-    assert seen and time.monotonic() - killed <= 3.5
     assert page.locator('#graph g.node.missing[data-component="condition_service"]').count() == 1
     wait_for(
         lambda: (

@@ -75,6 +75,7 @@
     renderGraph(health);
   }
 
-  getJSON("/api/health").then(render).catch(() => {});
+  // The websocket's first health message comes within a second; this fills the page sooner.
+  getJSON("/api/health").then(render).catch((error) => console.error("health:", error));
   live("health", (message) => { if (message.type === "health") render(message); });
 })();
