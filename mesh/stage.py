@@ -2,16 +2,17 @@
 
 A stage hears one upstream dataset and builds something from each of its
 commits. It subscribes first, then syncs: at start, when a sequence gap
-shows it missed a notification, and every ``[mesh] resync_interval``
-seconds, it asks the store for the latest upstream commit and processes it
+shows it missed a notification, and after ``[mesh] resync_interval``
+seconds without one, it asks the store for the latest upstream commit and processes it
 only if its output does not already come from it (``is_current``). The
 store is the truth; a notification is only a hint.
 
 Notifications that queue up while a stage is busy are coalesced: only the
 newest commit is processed. An input is processed once; a failure caused by
-the input (a bug, a sheet the code cannot handle) is logged and counted and
-that input is not retried, while a failure to reach the store is retried on
-the next sync.
+the input (a bug, a sheet the code cannot handle, an output the store refuses,
+such as one over its ``max_payload``) is logged and counted and that input
+is not retried, while a store that does not answer, holds a lock or fails
+inside is tried again at the next sync.
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ from typing import ClassVar
 
 import zmq
 
-from mesh.errors import QPlanError
+from mesh.errors import QPlanError, RemoteError, RequestTimeout
 from mesh.service import Service
 from mesh.snapshot import Snapshot
 from mesh.subscriber import Subscriber
 
 __all__ = ["Stage"]
+
+RETRIED_CODES = frozenset({"locked", "internal"})  # store errors that may pass by themselves
+
+
+def worth_retrying(exc: QPlanError) -> bool:
+    """True for a failure of the store rather than of the input: no answer, a lock, a bug."""
+    return isinstance(exc, RequestTimeout) or (
+        isinstance(exc, RemoteError) and exc.code in RETRIED_CODES
+    )
 
 
 class Stage(Service):
@@ -84,10 +94,14 @@ class Stage(Service):
             snapshot = await self.snapshot.get(self.upstream, commit)
             await self.process(snapshot)
         except QPlanError as exc:
-            # The store or a peer did not answer: the next sync tries again.
             self.counters.errors += 1
-            self.log.warning("%s@%s not processed, will retry: %s", self.upstream, commit[:12], exc)
-            return
+            if worth_retrying(exc):
+                what = "%s@%s not processed, will retry: %s"
+                self.log.warning(what, self.upstream, commit[:12], exc)
+                return
+            # The store refused what this input makes: asking again gets the same answer.
+            what = "%s@%s could not be processed (not retried): %s"
+            self.log.error(what, self.upstream, commit[:12], exc)
         except Exception:
             # A fault caused by this input: say so loudly, keep serving, don't loop on it.
             self.counters.errors += 1

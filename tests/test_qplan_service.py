@@ -381,3 +381,29 @@ def test_the_whole_chain_from_a_workbook(mesh):
     after = sum(1 for item in answer["plan"]["by_track"]["Checkout"]["work"] if item["end"])
     assert after > before
     assert any(c["track"] == "Checkout" and c["before"]["end"] is None for c in answer["changes"])
+
+
+def test_a_plan_the_store_refuses_is_not_tried_again(spawn, tmp_path):
+    folder = tmp_path / "mesh"
+    folder.mkdir()
+    # The conditioned input fits under the store's limit; the plan made of it (~5 KB) does not.
+    extra = {"snapshot_service": {"max_payload": "3KiB"}, "mesh": {"resync_interval": "0.2"}}
+    mesh = Mesh(spawn, write_config(folder, extra))
+    try:
+        service = mesh.start()
+        mesh.put_conditioned(WORKED)
+        wait_for(lambda: "not retried" in service.output(), what="the refusal in the log")
+        beat = mesh.heartbeats.of("qplan_service") or {"uptime": 0}
+        # Five periodic syncs later the input is still handled once: one error, no new try.
+        later = wait_for(
+            lambda: (
+                (mesh.heartbeats.of("qplan_service") or {}).get("uptime", 0) >= beat["uptime"] + 1.0
+                and mesh.heartbeats.of("qplan_service")
+            ),
+            what="a second of syncs",
+        )
+        assert later["errors"] == 1
+        assert service.output().count("not retried") == 1
+        assert mesh.store.latest("plan").commit is None
+    finally:
+        mesh.close()
