@@ -25,7 +25,8 @@ __all__ = [
 ]
 
 SIZES = {"S": 1.0, "M": 2.0, "L": 3.0, "Q": 13.0}  # T-shirt sizes in man-weeks
-SERIAL_RANGE = (20000, 80000)  # spreadsheet day numbers we accept: 1954-10-03 .. 2119-01-10
+SERIAL_RANGE = (20000, 80000)  # spreadsheet day numbers we accept: 1954-10-03 .. 2119-01-11
+YEAR_RANGE = (1954, 2119)  # years of a written date we accept: the same span
 SERIAL_EPOCH = dt.date(1899, 12, 30)  # day 0 of spreadsheet serial dates
 MAX_RANGE_DAYS = 366  # a longer vacation range is taken for a typo, not a sabbatical
 
@@ -88,6 +89,10 @@ def clean_text(text: str) -> tuple[str, bool]:
 
 def _make_date(year: int, month: int, day: int, text: str) -> dt.date:
     """A date, or ValueError naming the text that does not make one."""
+    low, high = YEAR_RANGE
+    if not low <= year <= high:
+        # 0013-10-07 or 9999-12-31 is a typo; the streams and the planner need a real quarter.
+        raise ValueError(f"{text!r} is not a date from {low} to {high}")
     try:
         return dt.date(year, month, day)
     except ValueError as exc:

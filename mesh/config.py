@@ -13,6 +13,7 @@ file.
 from __future__ import annotations
 
 import configparser
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -148,7 +149,9 @@ class Config:
             number = float(value)
         except ValueError:
             raise self._bad(section, key, value, "a number") from None
-        if number != number or (minimum is not None and number < minimum):
+        if not math.isfinite(number):
+            raise self._bad(section, key, value, "a finite number")
+        if minimum is not None and number < minimum:
             raise self._bad(section, key, value, f"a number >= {minimum}")
         return number
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.client import AsyncClient, Client
+from mesh.errors import ProtocolError
 from mesh.protocol import Message
 
 __all__ = ["Snapshot", "SnapshotClient", "AsyncSnapshotClient", "START_HINT"]
@@ -53,6 +54,10 @@ class Snapshot:
         """Build from a GET or LATEST answer."""
         head = reply.header
         names = head.get("files", [])
+        if len(names) != len(reply.bodies):
+            raise ProtocolError(
+                f"an answer names {len(names)} files but carries {len(reply.bodies)}"
+            )
         return cls(
             dataset=head["dataset"],
             commit=head.get("commit"),
@@ -61,7 +66,7 @@ class Snapshot:
             source=head.get("source", ""),
             lineage=dict(head.get("lineage") or {}),
             chain=list(head.get("chain") or []),
-            files=dict(zip(names, reply.bodies, strict=False)),
+            files=dict(zip(names, reply.bodies, strict=True)),
         )
 
     def text(self, name: str) -> str:

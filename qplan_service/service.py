@@ -276,6 +276,10 @@ class QplanService(Stage):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
             raise PlanFailed(f"{what} took more than {self.filter_timeout:g} s; killed") from None
+        except asyncio.CancelledError:  # the service stops: the filter must not outlive it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
         if proc.returncode != 0:
             said = err.decode("utf-8", "replace").strip().splitlines()
             detail = f": {said[-1][:300]}" if said else ""

@@ -466,7 +466,19 @@ def test_dates_in_every_format(text, day):
 
 
 @pytest.mark.parametrize(
-    "text", ["31/31/2013", "2013-02-30", "Foo 7, 2013", "12345", "99999", "abc", "", "10/12"]
+    "text",
+    [
+        "31/31/2013",
+        "2013-02-30",
+        "Foo 7, 2013",
+        "12345",
+        "99999",
+        "abc",
+        "",
+        "10/12",
+        "0013-10-07",
+        "12/20/9999",
+    ],
 )
 def test_unreadable_dates_are_refused_with_a_reason(text):
     with pytest.raises(ValueError, match="date"):

@@ -62,6 +62,8 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
             "[web] port: 'eighty' is not a whole number",
         ),
         ("[web]\nport = 70000\n", "port", "web", "port", "not a port number"),
+        ("[mesh]\nrequest_timeout = inf\n", "number", "mesh", "request_timeout", "finite"),
+        ("[mesh]\nrequest_timeout = nan\n", "number", "mesh", "request_timeout", "finite"),
         (
             "[mesh]\nheartbeat_endpoint = localhost\n",
             "endpoint",

@@ -316,7 +316,7 @@ def test_a_workbook_lands_as_one_tsv_per_sheet(store: Store, tmp_path: Path) -> 
     result = run_pull(store.config, str(book))
     sha = pulled_sha(result)
     assert store.files(sha) == {"work.tsv": XLSX_WORK_TSV, "Plan _draft_.tsv": XLSX_DRAFT_TSV}
-    assert "2 sheets" in result.stdout and "changed" in result.stdout
+    assert "2 sheets" in result.stdout and "raw changed," in result.stdout
     entry = store.entry(sha)
     assert entry["source"] == str(book.resolve())
     assert entry["producer"] == "pull_raw"

@@ -124,12 +124,15 @@ class Beats:
             if message.header.get("component") == "run_all":
                 self.seen.append(message.header)
 
-    def wait(self, predicate: Callable[[dict], bool], what: str) -> dict:
-        """The first beat whose children satisfy ``predicate``."""
+    def wait(self, predicate: Callable[[dict], bool], what: str, state: str | None = None) -> dict:
+        """The first beat whose children satisfy ``predicate`` (and run_all is in ``state``)."""
+
+        def matches(beat: dict) -> bool:
+            return predicate(beat["detail"]["children"]) and state in (None, beat["state"])
 
         def found():
             self._drain()
-            return next((b for b in self.seen if predicate(b["detail"]["children"])), None)
+            return next((b for b in self.seen if matches(b)), None)
 
         return wait_for(found, timeout=WAIT, what=what)
 
@@ -327,7 +330,9 @@ def test_stopping_leaves_no_process_behind(tmp_path, run_all, beats, sig):
     assert "steady   | steady stopping" in out  # it got SIGTERM, not only SIGKILL
     assert out.rstrip().endswith("every service stopped")
     assert f"pid {pids[1]} did not stop within 1s; killing it" in proc.err()
-    last = heart.wait(lambda c: c["steady"]["state"] == "stopped", "the last beat")
+    # run_all's own state, not only its children's: its first beat, before any child was
+    # started, also lists every child as stopped.
+    last = heart.wait(lambda c: c["steady"]["state"] == "stopped", "the last beat", "stopping")
     assert last["state"] == "stopping"
     assert all(
         c == {**c, "state": "stopped", "pid": None} for c in last["detail"]["children"].values()
