@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.planner_inputs import make_streams  # noqa: E402
+from formats.streams import format_streams, parse_streams  # noqa: E402
 from mesh.client import Client  # noqa: E402
 from mesh.config import Config  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
 from qplan_service import planner  # noqa: E402
-from qplan_service.streams import format_streams, parse_streams  # noqa: E402
 from qplan_service.whatif import apply_edits  # noqa: E402
 from tests.support import PYTHON, Proc, service_args, wait_for, write_config  # noqa: E402
 
@@ -73,7 +73,7 @@ BREAKDOWN = """
 import gc, sys, time
 gc.disable()
 from qplan_service.planner import compute_plan, plan_to_json
-from qplan_service.streams import parse_streams
+from formats.streams import parse_streams
 text = sys.stdin.read()
 t0 = time.perf_counter()
 model = parse_streams(text)

@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qplan_service.streams import (  # noqa: E402
+from formats.streams import (  # noqa: E402
     TRIAGE_LEVELS,
     Model,
     StreamsError,

@@ -20,7 +20,7 @@ from condition_service.sheets import ROLES, SHEET_NAMES, Table, find_sheets, rea
 from condition_service.staff import read_staff
 from condition_service.vocabulary import Settings, Vocabulary
 from condition_service.work import read_work
-from qplan_service.streams import Model, Params, format_streams
+from formats.streams import Model, Params, format_streams
 
 __all__ = ["Conditioned", "Settings", "condition", "sheet_texts"]
 

@@ -16,7 +16,7 @@ from condition_service.fields import (
 from condition_service.problems import Problems
 from condition_service.sheets import Row, Table
 from condition_service.vocabulary import Vocabulary
-from qplan_service.streams import Person
+from formats.streams import Person
 
 __all__ = ["STAFF_COLUMNS", "read_staff"]
 

@@ -20,7 +20,7 @@ from condition_service.fields import (
 from condition_service.problems import Problems
 from condition_service.sheets import Row, Table
 from condition_service.vocabulary import Vocabulary
-from qplan_service.streams import Item, format_number, triage_level
+from formats.streams import Item, format_number, triage_level
 
 __all__ = ["WORK_COLUMNS", "read_work"]
 

@@ -12,8 +12,8 @@ import gc
 import os
 import sys
 
+from formats.streams import StreamsError, parse_streams
 from qplan_service.planner import compute_plan, plan_to_json
-from qplan_service.streams import StreamsError, parse_streams
 
 __all__ = ["main", "EXIT_BAD_INPUT"]
 

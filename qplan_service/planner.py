@@ -39,7 +39,7 @@ try:  # optional: writes a 20,000-item plan 3-4 times faster than the json modul
 except ImportError:  # pragma: no cover - depends on what is installed
     orjson = None
 
-from qplan_service.streams import TRIAGE_LEVELS, Item, Model, Person, format_number, triage_level
+from formats.streams import TRIAGE_LEVELS, Item, Model, Person, format_number, triage_level
 
 __all__ = [
     "ALL",

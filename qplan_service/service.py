@@ -40,12 +40,12 @@ from typing import Any
 
 import zmq
 
+from formats.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
 from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
 from qplan_service.planner import ALL, compute_plan, plan_to_json
-from qplan_service.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
 from qplan_service.whatif import EditError, apply_edits, compare_plans
 
 __all__ = [

@@ -29,8 +29,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from formats.streams import Model, Params, Person
 from qplan_service.planner import ALL, plan_skills
-from qplan_service.streams import Model, Params, Person
 
 __all__ = ["EditError", "apply_edits", "compare_plans", "MAX_NEW_PEOPLE", "MAX_QUARTER_DAYS"]
 

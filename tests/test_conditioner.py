@@ -15,8 +15,8 @@ import pull_raw
 from condition_service.cells import parse_date, parse_days, parse_weeks, split_estimate
 from condition_service.conditioner import Conditioned, Settings, condition
 from condition_service.problems import Problem
+from formats.streams import parse_streams
 from mesh.config import Config
-from qplan_service.streams import parse_streams
 from tests.support import ROOT, write_config
 
 SAMPLE = ROOT / "data" / "sample"

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.reference_planner import reference_plan
+from formats.streams import Item, Model, Params, Person, format_streams, parse_streams
 from qplan_service.planner import (
     EPSILON,
     compute_plan,
@@ -18,7 +19,6 @@ from qplan_service.planner import (
     schedule,
     work_days,
 )
-from qplan_service.streams import Item, Model, Params, Person, format_streams, parse_streams
 
 SKILLS = ("Apps", "Native", "Web", "QA")
 TRACKS = ("T1", "T2", "T3")

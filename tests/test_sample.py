@@ -175,8 +175,8 @@ def test_demand_exceeds_capacity_and_checkout_is_short_of_web(committed) -> None
 def test_the_plan_of_the_sample_is_interesting() -> None:
     """Conditioned and planned for real: top items finish, the tail does not, Web is short."""
     from condition_service.conditioner import Settings, condition
+    from formats.streams import Person
     from qplan_service.planner import compute_plan
-    from qplan_service.streams import Person
 
     files = pull_raw.raw_files(pull_raw.read_sheets(pull_raw.resolve_source(str(SAMPLE / "plan"))))
     settings = Settings(skill_aliases={"ios": "Native"})

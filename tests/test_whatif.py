@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from formats.streams import parse_streams
 from qplan_service.planner import compute_plan
-from qplan_service.streams import parse_streams
 from qplan_service.whatif import EditError, apply_edits, compare_plans
 from tests.support import ROOT
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from qplan_service.streams import TRIAGE_LEVELS, format_number, triage_level
+from formats.streams import TRIAGE_LEVELS, format_number, triage_level
 
 __all__ = [
     "ViewError",
