@@ -19,14 +19,11 @@ from typing import Any
 
 from condition_service.conditioner import Conditioned, Settings, condition
 from condition_service.problems import to_jsonl
+from formats.conditioned import PROBLEMS, STATUS, STREAMS
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
 
 __all__ = ["ConditionService", "conditioned_files", "last_good"]
-
-STREAMS = "streams.txt"
-PROBLEMS = "problems.jsonl"
-STATUS = "status.json"
 
 
 def conditioned_files(

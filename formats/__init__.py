@@ -5,4 +5,7 @@ module here owns one dataset or format:
 
 - ``streams``: qplan streams v1, the conditioned text the original QPlan
   filters read (../shared/DOMAIN.md).
+- ``conditioned``: the conditioned dataset's files (streams, problems, status,
+  estimates as written).
+- ``plan``: the plan dataset's file.
 """

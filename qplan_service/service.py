@@ -40,6 +40,8 @@ from typing import Any
 
 import zmq
 
+from formats.conditioned import PROBLEMS, STATUS, STREAMS
+from formats.plan import PLAN_FILE
 from formats.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
 from mesh.protocol import Message
@@ -59,10 +61,6 @@ __all__ = [
 ]
 
 SECTION = "qplan_service"
-STREAMS = "streams.txt"
-PROBLEMS = "problems.jsonl"
-STATUS = "status.json"
-PLAN_FILE = "plan.json"
 BASE_CACHE = 4  # recent conditioned commits kept parsed for what-ifs
 PLAN_LOG_SEARCH = 50  # plan commits searched for the one made from an older base
 _SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")

@@ -21,6 +21,7 @@ from typing import Any
 import tornado.httpserver
 import zmq
 
+from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
 from mesh.errors import ProtocolError, QPlanError
 from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 0.5  # seconds between health pushes (the dashboard wants >= 1 a second)
 STORE_RETRY = 0.5  # seconds between tries to reach the store at start
 PLAN_CACHE = 32  # plans by commit kept for the history page's diffs
-PLAN_FILE = "plan.json"
 
 
 @dataclass
