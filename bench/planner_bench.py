@@ -37,8 +37,8 @@ from formats.streams import format_streams, parse_streams  # noqa: E402
 from mesh.client import Client  # noqa: E402
 from mesh.config import Config  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
-from qplan_service import planner  # noqa: E402
-from qplan_service.whatif import apply_edits  # noqa: E402
+from planning import planner  # noqa: E402
+from planning.whatif import apply_edits  # noqa: E402
 from tests.support import PYTHON, Proc, service_args, wait_for, write_config  # noqa: E402
 
 SIZES = ((300, 30), (2_000, 200), (20_000, 2_000))
@@ -72,7 +72,7 @@ def measure(command: list[str], source: Path, out: Path, runs: int) -> tuple[flo
 BREAKDOWN = """
 import gc, sys, time
 gc.disable()
-from qplan_service.planner import compute_plan, plan_to_json
+from planning.planner import compute_plan, plan_to_json
 from formats.streams import parse_streams
 text = sys.stdin.read()
 t0 = time.perf_counter()

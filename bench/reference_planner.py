@@ -1,7 +1,7 @@
 """The straightforward planner: DOMAIN.md's algorithm transliterated day by day.
 
 It is the benchmark's baseline and the tests' oracle for the optimised
-``qplan_service.planner``: no pointers, no shortcuts, one dict of
+``planning.planner``: no pointers, no shortcuts, one dict of
 availability per skill keyed by date, every track computed from scratch.
 Its output follows the same conventions as the optimised planner (numbers
 rounded to 2 decimals and written without ``.0`` when whole, a shortage that

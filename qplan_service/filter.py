@@ -13,7 +13,7 @@ import os
 import sys
 
 from formats.streams import StreamsError, parse_streams
-from qplan_service.planner import compute_plan, plan_to_json
+from planning.planner import compute_plan, plan_to_json
 
 __all__ = ["main", "EXIT_BAD_INPUT"]
 

@@ -18,7 +18,7 @@ A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF::
                 "changes": [{"track", "id", "name", "before", "after"}…]}
 
 ``base`` null means the conditioned commit the service planned last. The
-edits are those of ``qplan_service.whatif``; nothing is committed. Bad
+edits are those of ``planning.whatif``; nothing is committed. Bad
 edits, an unknown base or a malformed request get ERR naming the problem.
 The parsed model and built-in plan of recent bases are cached, so a what-if
 on the current base costs one plan computation.
@@ -47,8 +47,8 @@ from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
 from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
-from qplan_service.planner import ALL, compute_plan, plan_to_json
-from qplan_service.whatif import EditError, apply_edits, compare_plans
+from planning.planner import ALL, compute_plan, plan_to_json
+from planning.whatif import EditError, apply_edits, compare_plans
 
 __all__ = [
     "QplanService",

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from formats.streams import parse_streams
-from qplan_service import planner
-from qplan_service.planner import compute_plan, plan_to_json, schedule
+from planning import planner
+from planning.planner import compute_plan, plan_to_json, schedule
 from tests.support import PYTHON, ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "worked_example.streams"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bench.reference_planner import reference_plan
 from formats.streams import Item, Model, Params, Person, format_streams, parse_streams
-from qplan_service.planner import (
+from planning.planner import (
     EPSILON,
     compute_plan,
     people_per_skill,

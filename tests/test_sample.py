@@ -176,7 +176,7 @@ def test_the_plan_of_the_sample_is_interesting() -> None:
     """Conditioned and planned for real: top items finish, the tail does not, Web is short."""
     from condition_service.conditioner import Settings, condition
     from formats.streams import Person
-    from qplan_service.planner import compute_plan
+    from planning.planner import compute_plan
 
     files = pull_raw.raw_files(pull_raw.read_sheets(pull_raw.resolve_source(str(SAMPLE / "plan"))))
     settings = Settings(skill_aliases={"ios": "Native"})

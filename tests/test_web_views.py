@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from formats.streams import parse_streams
-from qplan_service.planner import compute_plan, plan_to_json
+from planning.planner import compute_plan, plan_to_json
 from web.plandiff import diff_plans, item_marks, same_shortage
 from web.views import BadTriage, UnknownTrack, parse_triage, plan_view, track_counts
 

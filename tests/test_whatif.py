@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from formats.streams import parse_streams
-from qplan_service.planner import compute_plan
-from qplan_service.whatif import EditError, apply_edits, compare_plans
+from planning.planner import compute_plan
+from planning.whatif import EditError, apply_edits, compare_plans
 from tests.support import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "worked_example.streams"

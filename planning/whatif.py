@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from formats.streams import Model, Params, Person
-from qplan_service.planner import ALL, plan_skills
+from planning.planner import ALL, plan_skills
 
 __all__ = ["EditError", "apply_edits", "compare_plans", "MAX_NEW_PEOPLE", "MAX_QUARTER_DAYS"]
 
