@@ -149,7 +149,7 @@ class PlanApi(ApiHandler):
             if level == DEFAULT_TRIAGE and track in current.views:
                 self.finish(current.views[track])  # made once per plan (web.service.prepare)
                 return
-            view = plan_view(current.plan, track, level)
+            view = plan_view(current.plan, track, level, current.forecast)
         except ViewError as exc:
             raise ApiError(exc.status, str(exc)) from None
         self.send({**current.version(), **view})
@@ -279,7 +279,7 @@ class WhatIfApi(ApiHandler):
         if track not in (plan.get("by_track") or {}):
             track = "All"
         try:
-            view = plan_view(plan, track, level)
+            view = plan_view(plan, track, level, answer.get("forecast"))
             marks = item_marks(shared, plan, track)
             diff = diff_plans(shared, plan)
         except (AttributeError, TypeError, ValueError) as exc:

@@ -2,14 +2,17 @@
 
 It is a pipeline stage like the others (``mesh.stage``): it subscribes to
 ``plan`` notifications, then syncs with the store, and keeps the newest plan
-in memory. Tornado runs on the same asyncio loop as the ZeroMQ sockets. It
-also binds the heartbeat SUB that every component's PUB connects to, and
-feeds those beats to the dashboard.
+in memory. It also follows ``forecast`` (the same way: subscribe, then sync
+at start, after a gap and every resync interval) and shows a forecast with
+the plan made from the same conditioned commit. Tornado runs on the same
+asyncio loop as the ZeroMQ sockets. It also binds the heartbeat SUB that
+every component's PUB connects to, and feeds those beats to the dashboard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import resource
@@ -21,12 +24,14 @@ from typing import Any
 import tornado.httpserver
 import zmq
 
+from formats.forecast import FORECAST_DATASET, FORECAST_FILE, load_forecast
 from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
-from mesh.errors import ProtocolError, QPlanError
+from mesh.errors import ProtocolError, QPlanError, RemoteError
 from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
+from mesh.subscriber import Subscriber
 from web.app import MAX_BODY, make_app
 from web.health import HealthBoard
 from web.hub import Hub, text_frame
@@ -51,6 +56,7 @@ class PlanVersion:
     chain: list[dict[str, Any]]
     lineage: dict[str, Any]
     plan: dict[str, Any]
+    forecast: dict[str, Any] | None = None  # the forecast of the same conditioned commit
     document: bytes = b""  # the plan as compact JSON, made once
     frame: bytes = field(default=b"", repr=False)  # the websocket "plan" message, framed once
     views: dict[str, bytes] = field(default_factory=dict, repr=False)  # track -> /api/plan
@@ -101,7 +107,7 @@ def prepare(version: PlanVersion) -> None:
     """
     try:
         for track in version.plan.get("by_track") or {}:
-            view = plan_view(version.plan, track)
+            view = plan_view(version.plan, track, forecast=version.forecast)
             version.views[track] = encode_json({**version.version(), **view})
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         version.views = {}
@@ -149,6 +155,9 @@ class WebService(Stage):
         self._store: AsyncSnapshotClient | None = None
         self._planner: AsyncClient | None = None
         self._health: bytes = b""
+        self.forecast: dict[str, Any] | None = None  # the newest forecast JSON
+        self.forecast_commit: str | None = None
+        self._forecasts: AsyncSnapshotClient | None = None
 
     # -- sockets and loops -------------------------------------------------------
 
@@ -168,6 +177,12 @@ class WebService(Stage):
         self.spawn(self._hear_beats(beats), "heartbeats")
         self.spawn(self._push_health(), "health")
         await super().setup()
+        forecasts = Subscriber(
+            self.socket(zmq.SUB),
+            self.config.endpoint("snapshot_service", "publish_endpoint"),
+            [FORECAST_DATASET],
+        )
+        self.spawn(self._follow_forecasts(forecasts), "forecasts")
 
     async def teardown(self) -> None:
         """Stop taking connections, close every websocket and HTTP connection."""
@@ -175,7 +190,7 @@ class WebService(Stage):
         if self.http is not None:
             self.http.stop()
             await self.http.close_all_connections()
-        for client in (self._store, self._planner):
+        for client in (self._store, self._planner, self._forecasts):
             if client is not None:
                 client.close()
 
@@ -225,6 +240,71 @@ class WebService(Stage):
 
     # -- the stage -----------------------------------------------------------------
 
+    async def _follow_forecasts(self, subscriber: Subscriber) -> None:
+        """Keep the newest forecast; sync at start, after a gap and every resync interval."""
+        await self._wait_for_store()
+        self._forecasts = self.snapshot_client()
+        resync = self.config.number("mesh", "resync_interval", minimum=0.1)
+        await self._sync_forecast("start")
+        while True:
+            notes = await subscriber.receive(timeout=resync)
+            if not notes:
+                await self._sync_forecast("periodic")
+            elif any(note.gap for note in notes):
+                await self._sync_forecast("gap")
+            else:
+                await self._take_forecast(notes[-1].commit)
+
+    async def _sync_forecast(self, reason: str) -> None:
+        """Take the latest forecast if it is not the one in memory."""
+        try:
+            latest = await self._forecasts.latest(FORECAST_DATASET)
+        except RemoteError as exc:
+            # A store that does not keep forecasts (an older config): the plan shows without one.
+            self.log.debug("no forecasts (%s): %s", reason, exc)
+            return
+        except QPlanError as exc:
+            self.log.warning("forecast sync (%s) failed, will retry: %s", reason, exc)
+            return
+        if latest.commit and latest.commit != self.forecast_commit:
+            await self._take_forecast(latest.commit)
+
+    async def _take_forecast(self, commit: str) -> None:
+        """GET one forecast commit, keep it, and show it with the plan it belongs to."""
+        if commit == self.forecast_commit:
+            return
+        try:
+            snapshot = await self._forecasts.get(FORECAST_DATASET, commit)
+            forecast = load_forecast(snapshot.files.get(FORECAST_FILE, b""))
+        except QPlanError as exc:
+            self.log.warning("forecast@%s not read, will retry: %s", commit[:12], exc)
+            return
+        except ValueError as exc:
+            self.counters.errors += 1
+            self.forecast_commit = commit  # the same bytes will not read better next time
+            self.log.error("forecast@%s is not readable: %s", commit[:12], exc)
+            return
+        self.forecast, self.forecast_commit = forecast, commit
+        self.counters.messages_in += 1
+        current = self.current
+        if current is None or not _same_source(forecast, current.plan):
+            return
+        version = dataclasses.replace(current, forecast=forecast, views={})
+        try:
+            prepare(version)
+        except ValueError as exc:
+            self.log.error("forecast@%s could not be shown: %s", commit[:12], exc)
+            return
+        self._remember(version)
+        self.current = version
+        clients = self.hub.broadcast("plan", version.frame)
+        self.log.info(
+            "forecast@%s shown with plan@%s to %d clients",
+            commit[:12],
+            version.commit[:12],
+            clients,
+        )
+
     async def is_current(self, latest: Snapshot) -> bool:
         """True when the plan in memory is the latest one."""
         return self.current is not None and self.current.commit == latest.commit
@@ -233,6 +313,8 @@ class WebService(Stage):
         """Keep this plan in memory and push it to every browser."""
         try:
             version = load_plan(snapshot)
+            if self.forecast is not None and _same_source(self.forecast, version.plan):
+                version.forecast = self.forecast
             prepare(version)
         except ValueError as exc:
             # A plan the web cannot read must not replace the last good one on anyone's screen.
@@ -339,6 +421,12 @@ class WebService(Stage):
         self.counters.worked()
         reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
         return reply.header
+
+
+def _same_source(forecast: dict[str, Any], plan: dict[str, Any]) -> bool:
+    """True when a forecast and a plan come from the same conditioned commit."""
+    made_from = (forecast.get("lineage") or {}).get("conditioned")
+    return bool(made_from) and made_from == (plan.get("lineage") or {}).get("conditioned")
 
 
 def _raw_time(chain: list[dict[str, Any]]) -> str | None:

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from formats.streams import TRIAGE_LEVELS, format_number, triage_level
+from web.insight import calendar, forecast_for, forecast_summary, load_view, why_line
 
 __all__ = [
     "ViewError",
@@ -146,9 +147,17 @@ def _chart(rows: list[dict[str, Any]], skills: list[str], staffing: list) -> dic
 
 
 def plan_view(
-    plan: dict[str, Any], track: str | None = "All", triage: str | float | None = None
+    plan: dict[str, Any],
+    track: str | None = "All",
+    triage: str | float | None = None,
+    forecast: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The page's view of ``plan`` for ``track`` (default All) at ``triage`` (default 3)."""
+    """The page's view of ``plan`` for ``track`` (default All) at ``triage`` (default 3).
+
+    ``forecast`` (the forecast JSON, ``formats.forecast``) adds each row's P50/P85/P95
+    and chance to finish in the quarter; rows also carry the line that says why their
+    date is what it is.
+    """
     level = parse_triage(triage)
     tracks = plan.get("tracks") or []
     name = track or (tracks[0] if tracks else "All")
@@ -160,6 +169,10 @@ def plan_view(
     skills = list(plan.get("skills") or [])
     num_weeks = _number(params.get("num_weeks"))
     rows = work_rows(list(data.get("work") or []), level)
+    predicted = forecast_for(forecast, name)
+    for row in rows:
+        row["why_text"] = why_line(row, name, params)
+        row["forecast"] = predicted.get(str(row.get("id")))
     staffing = _staffing(data, skills, level, num_weeks)
     inside = sum(1 for row in rows if row["in_cut"])
     problems = list(plan.get("problems") or [])
@@ -179,4 +192,8 @@ def plan_view(
         "fatal": [p for p in problems if p.get("severity") == "fatal"],
         "lineage": plan.get("lineage") or {},
         "status": plan.get("status") or {},
+        "forecast": forecast_summary(forecast, plan),
+        "calendar": calendar(params),
+        "load": load_view(data),
+        "leverage": [e for e in data.get("leverage") or [] if isinstance(e, dict)],
     }

@@ -13,7 +13,10 @@
     request: 0,      // the newest load; older answers are dropped
     shared: null,    // the last shared view: its version is what a what-if starts from
     chart: null,
+    show: params.get("show") === "timeline" ? "timeline" : "table",
+    why: null,       // the item whose "why" line is open
   };
+  const COLUMNS = 10;  // of the work table
 
   function plural(count, word) {
     return `${count} ${word}${count === 1 ? "" : "s"}`;
@@ -21,6 +24,7 @@
 
   function syncUrl() {
     const query = new URLSearchParams({ track: state.track, triage: state.triage });
+    if (state.show === "timeline") query.set("show", "timeline");
     history.replaceState(null, "", `/?${query}`);
   }
 
@@ -90,6 +94,7 @@
     renderTriage(view);
     renderStaffing(view);
     renderWork(view, Boolean(whatif));
+    renderInsight(view);
     renderStaff(view);
     renderChart(view);
     renderVersion(view, whatif);
@@ -154,7 +159,7 @@
     for (const item of view.work) {
       if (!item.in_cut && !cutShown) {
         cutShown = true;
-        rows.push(el("tr", { class: "cut" }, el("td", { colspan: 6,
+        rows.push(el("tr", { class: "cut" }, el("td", { colspan: COLUMNS,
           text: `Below the cut: triage above ${num(view.triage)} (${plural(view.counts.total - view.counts.in_cut, "item")})` })));
       }
       const mark = whatif ? item.mark : null;
@@ -172,10 +177,66 @@
       el("td", { class: item.estimate && Object.keys(item.estimate).length ? null : "muted",
         text: skills(item.estimate) || "no estimate" }),
       changeCell(before, "shortage", item.shortage, shortageText, "shortage"),
-      changeCell(before, "end", item.end, endText, item.dnf ? "end dnf" : "end")));
+      el("td", { class: "start", text: item.start ? QPlanInsight.short(item.start) : "—" }),
+      endCell(item, before),
+      forecastCell(item, "p50"), forecastCell(item, "p85"),
+      el("td", { class: "fc num", text: item.forecast ? QPlanInsight.percent(item.forecast.p_in_quarter) : "—" })));
+      if (state.why === item.id) {
+        rows.push(el("tr", { class: "why-row" }, el("td", { colspan: COLUMNS },
+          el("span", { class: "why-text" }, el("strong", { text: "Why: " }), item.why_text || "no reason given"))));
+      }
     }
-    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "no work items in this track" })));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: COLUMNS, class: "muted", text: "no work items in this track" })));
     fill($("work").tBodies[0], rows);
+    $("work").classList.toggle("no-forecast", !view.forecast || view.forecast.state === "none");
+  }
+
+  // The date cell: the date (before → after in a what-if) and a button that opens "why".
+  function endCell(item, before) {
+    const cell = changeCell(before, "end", item.end, endText, item.dnf ? "end dnf" : "end");
+    cell.title = item.why_text || "";
+    cell.append(" ", el("button", {
+      type: "button", class: "why-button",
+      "aria-expanded": state.why === item.id ? "true" : "false",
+      "aria-label": `why ${item.name} ends ${endText(item.end)}`,
+      onclick: (event) => {
+        event.stopPropagation();  // the row's own click starts a what-if edit
+        state.why = state.why === item.id ? null : item.id;
+        renderWork(state.view, document.body.classList.contains("in-whatif"));
+      },
+    }, "why"));
+    return cell;
+  }
+
+  function forecastCell(item, key) {
+    const value = item.forecast ? item.forecast[key] : undefined;
+    if (!item.forecast) return el("td", { class: "fc", text: "—" });
+    return el("td", { class: value ? "fc" : "fc dnf", text: value ? QPlanInsight.short(value) : "after the quarter" });
+  }
+
+  // The timeline, "why", leverage and load panels, and the table/timeline toggle.
+  function renderInsight(view) {
+    const forecast = view.forecast || { state: "none" };
+    $("forecast-note").textContent = forecast.state === "current"
+      ? `Forecast: ${forecast.runs} runs with estimates drawn around the sheet's (spread ${num(forecast.spread)}). P50/P85: half / 85% of the runs finish by then.`
+      : forecast.state === "other" ? "The forecast is being computed for this version of the sheet."
+      : "No forecast yet: dates are the plan's alone.";
+    const timeline = state.show === "timeline";
+    $("work-box").hidden = timeline;
+    $("timeline-box").hidden = !timeline;
+    $("show-table").setAttribute("aria-pressed", String(!timeline));
+    $("show-timeline").setAttribute("aria-pressed", String(timeline));
+    if (timeline) {
+      fill($("timeline"), QPlanInsight.timeline(view, state.why, (item) => {
+        state.why = item.id;
+        renderInsight(state.view);
+      }));
+      const picked = view.work.find((item) => item.id === state.why);
+      $("why").textContent = picked ? `${picked.name} — ${QPlanInsight.dateText(picked)}: ${picked.why_text}`
+        : "Pick an item to see why its date is what it is.";
+    }
+    fill($("leverage"), QPlanInsight.leverage(view, addEdit));
+    fill($("load"), QPlanInsight.heatmap(view));
   }
 
   function renderStaff(view) {
@@ -334,6 +395,13 @@
   }
 
   function wire() {
+    for (const [id, show] of [["show-table", "table"], ["show-timeline", "timeline"]]) {
+      $(id).addEventListener("click", () => {
+        state.show = show;
+        syncUrl();
+        if (state.view) renderInsight(state.view);
+      });
+    }
     $("triage").addEventListener("input", (event) => {
       state.triage = event.target.value;
       $("triage-value").textContent = state.triage;
