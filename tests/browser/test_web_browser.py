@@ -379,3 +379,65 @@ def test_a_sheet_that_cannot_be_read_shows_a_banner_over_the_last_good_plan(mesh
     fatal = page.locator("#problems tbody tr.sev-fatal")
     assert fatal.count() == 1 and "work" in fatal.inner_text()
     assert "stale" in page.locator("#version").inner_text()
+
+
+# -- the timeline, "why", leverage, load and forecast -----------------------------------------
+
+
+def _forecast_view(mesh, track: str) -> dict:
+    """The view of ``track`` once the forecast of the shown plan's data is in it."""
+
+    def ready() -> dict | None:
+        status, view = mesh.call(f"/api/plan?track={track}")
+        return view if status == 200 and view["forecast"]["state"] == "current" else None
+
+    return wait_for(ready, 60, 0.2, f"the forecast on {track}")
+
+
+def test_timeline_and_why_on_a_laptop_and_a_phone(mesh, visit):
+    view = _forecast_view(mesh, "Checkout")
+    page = visit("/?track=Checkout&show=timeline", ready=".tl-label").page
+    assert page.locator(".tl-label").count() == len(view["work"])
+    assert page.locator(".tl-row").count() == len(view["work"])
+    assert page.locator(".tl-bar").count() == sum(1 for r in view["work"] if r["start"])
+    clipped = sum(1 for r in view["work"] if r["dnf"] and r["start"])
+    assert page.locator(".tl-dnf").count() == clipped
+    first = view["work"][0]
+    page.locator(".tl-label").first.click()
+    why = page.locator("#why").inner_text()
+    assert first["name"] in why and first["why_text"] in why
+    shot(page, "plan-timeline")
+    # The table's "why": a button per row, by mouse and by keyboard.
+    page.locator("#show-table").click()
+    page.wait_for_url("**/?track=Checkout&triage=3")
+    button = item_row(page, first["id"]).locator(".why-button")
+    button.focus()
+    page.keyboard.press("Enter")
+    assert first["why_text"] in page.locator("#work tr.why-row").inner_text()
+    assert button.get_attribute("aria-expanded") == "true"
+    # Forecast columns, leverage and load panels.
+    assert page.locator("#work thead th.fc").first.is_visible()
+    dated = next(r for r in view["work"] if r["forecast"] and r["forecast"]["p50"])
+    assert item_row(page, dated["id"]).locator("td.fc").first.inner_text() != "—"
+    assert page.locator("#leverage tbody tr").count() == len(view["leverage"])
+    assert page.locator("#load table.heatmap tbody tr").count() == len(view["load"]["skills"])
+    shot(page, "plan-why")
+    # On a phone the name and the date stay in view while the chart scrolls.
+    phone = visit("/?track=Checkout&show=timeline", 390, 844, ready=".tl-label").page
+    phone.locator(".tl-scroll").evaluate("(node) => { node.scrollLeft = 10000; }")
+    label = phone.locator(".tl-label").first
+    box = label.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert label.locator(".tl-when").is_visible()
+    label.click()
+    assert phone.locator("#why").inner_text().startswith(first["name"])
+    shot(phone, "plan-timeline-phone")
+
+
+def test_leverage_try_button_adds_the_what_if(mesh, visit):
+    view = _forecast_view(mesh, "Checkout")
+    page = visit("/?track=Checkout").page
+    best = view["leverage"][0]
+    page.locator("#leverage tbody tr").first.locator("button").click()
+    page.wait_for_selector("#whatif-banner:not([hidden])")
+    assert f"+1 {best['skill']} on Checkout" in page.locator("#edits").inner_text()
