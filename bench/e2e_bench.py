@@ -52,7 +52,7 @@ WAIT = 20.0  # seconds a pull may take before it counts as lost
 CONNECT_BATCH = 100  # connections opened at once (the listen backlog is 128)
 RAW_SHA = re.compile(rb'"lineage":\{[^}]*"raw":"([0-9a-f]{40})"')
 HEAD_BYTES = 8192  # the version fields come before the plan in a "plan" message
-AIMS = {"p50_1": 50.0, "p99_1": 150.0, "last_of_many": 250.0}  # milliseconds
+AIMS = {"p50_1": 50.0, "p99_1": 150.0, "last_of_many": 250.0, "fan_out_ratio": 1.5}  # ms, ratio
 
 
 # -- a minimal websocket client: enough to time 1,000 of them from one process ------------
@@ -318,6 +318,13 @@ def report(phases: list[Phase], pulls: int) -> None:
             f"last of {phases[1].clients} p50 {percentile(phases[1].last, 50):.0f} ms "
             f"(aim <= {AIMS['last_of_many']:.0f})"
         )
+        lone = percentile(phases[0].last, 50)
+        if lone > 0:
+            ratio = percentile(phases[1].last, 50) / lone
+            aims.append(
+                f"last of {phases[1].clients} / 1 client p50 {ratio:.2f}x "
+                f"(aim <= {AIMS['fan_out_ratio']:.1f}x)"
+            )
     print("aims: " + "; ".join(aims))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from web.app import answer_client
-from web.hub import Hub, text_frame
+from web.hub import Hub
 
 
 class FakeSocket:
@@ -18,7 +18,7 @@ class FakeSocket:
         self.pending: list[asyncio.Future] = []
         self.closed = False
 
-    def send_frame(self, message: bytes):
+    def send(self, message: bytes):
         if self.broken:
             raise OSError("connection reset")
         self.got.append(message)
@@ -111,10 +111,3 @@ def test_browser_messages_get_a_pong_or_an_error():
     for bad in ("nope", "[1]", '{"type": 3}', '{"type": "shout"}', b"\x00\x01"):
         answer = answer_client(bad)
         assert answer["type"] == "error" and answer["error"]
-
-
-def test_text_frames_carry_their_length_in_the_smallest_form():
-    assert text_frame(b"hi") == b"\x81\x02hi"
-    assert text_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
-    big = text_frame(b"y" * 70000)
-    assert big[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big") and len(big) == 70010

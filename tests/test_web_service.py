@@ -1,4 +1,4 @@
-"""The web service's plain parts: turning a GET answer into the plan it pushes."""
+"""The web's plain parts: a GET answer turned into the plan it shows and the notice it sends."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from mesh.snapshot import Snapshot
 from tests.test_web_views import worked_plan
-from web.hub import text_frame
-from web.service import load_plan, prepare, raise_open_files_limit
+from web.plans import load_plan, prepare
+from web.service import raise_open_files_limit
 from web.views import plan_view
 
 
@@ -27,25 +27,17 @@ def snapshot(files: dict[str, bytes]) -> Snapshot:
     )
 
 
-def payload(frame: bytes) -> bytes:
-    """The payload of one unmasked websocket frame from the server."""
-    size = frame[1] & 0x7F
-    start = {126: 4, 127: 10}.get(size, 2)
-    return frame[start:]
-
-
-def test_a_plan_becomes_one_compact_websocket_message_made_once():
+def test_a_plan_becomes_one_small_websocket_notice_made_once():
     text = json.dumps(worked_plan(), indent=2).encode()
     version = load_plan(snapshot({"plan.json": text}))
     prepare(version)
-    body = payload(version.frame)
-    assert version.frame == text_frame(body)
-    message = json.loads(body)
+    message = json.loads(version.notice)
     assert message["type"] == "plan"
     assert (message["commit"], message["seq"]) == ("p" * 40, 7)
-    assert message["lineage"]["raw"] == "a" * 40
-    assert message["plan"] == worked_plan()
-    assert b"\n" not in body and b", " not in version.document
+    assert message["lineage"]["raw"] == "a" * 40 and message["forecast"] is None
+    # The notice says a version is there; each page fetches its own view.
+    assert "plan" not in message and len(version.notice) < 1024
+    assert b"\n" not in version.notice and b", " not in version.document
     assert json.loads(version.document) == worked_plan()
     # Every track's default view is made once too, as /api/plan answers it.
     assert sorted(version.views) == sorted(worked_plan()["by_track"])
@@ -62,7 +54,7 @@ def test_a_plan_the_pages_cannot_show_is_a_value_error(by_track):
     version = load_plan(snapshot({"plan.json": json.dumps(plan).encode()}))
     with pytest.raises(ValueError, match="not a plan the pages can show"):
         prepare(version)
-    assert version.views == {} and version.frame == b""
+    assert version.views == {} and version.notice == b""
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,16 @@ JSON API (every bad request gets a 4xx with ``{"error": message}``):
 - ``/ws``  the websocket (``?want=plan``, ``?want=health`` or both, the default)
 
 Websocket messages, JSON text: server to client ``hello`` (``state``,
-``waiting``), ``plan`` (``commit``, ``seq``, ``time``, ``chain``, ``plan``),
-``health`` (``components``…) and ``error``; client to server ``ping``
-(answered by ``pong``). Anything else gets an ``error`` message and the
-connection stays open.
+``waiting``), ``plan`` (a new version is there: ``commit``, ``seq``, ``time``,
+``chain``, ``lineage``, ``forecast`` — the conditioned commit of the forecast
+shown with it, or null; the page then fetches its view), ``health``
+(``components``…) and ``error``; client to server ``ping`` (answered by
+``pong``). Anything else gets an ``error`` message and the connection stays
+open.
+
+Handlers take the objects they read: ``plans`` (``web.plans.Plans``: the
+current plan, plans by commit, what-ifs), ``board`` (the dashboard) and
+``service`` (counters and the websocket hub).
 """
 
 from __future__ import annotations
@@ -32,12 +38,15 @@ from asyncio import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import tornado.httputil
 import tornado.web
 import tornado.websocket
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
 from mesh.protocol import encode_json
+from web.health import HealthBoard
 from web.plandiff import diff_plans, item_marks
+from web.plans import Plans
 from web.views import DEFAULT_TRIAGE, ViewError, parse_triage, plan_view
 
 if TYPE_CHECKING:
@@ -76,8 +85,10 @@ class ApiError(tornado.web.HTTPError):
 class BaseHandler(tornado.web.RequestHandler):
     """Every handler: the service it serves, and headers that keep data inert."""
 
-    def initialize(self, service: WebService) -> None:
+    def initialize(self, service: WebService, plans: Plans, board: HealthBoard) -> None:
         self.service = service
+        self.plans = plans
+        self.board = board
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -89,8 +100,8 @@ class BaseHandler(tornado.web.RequestHandler):
 class PageHandler(BaseHandler):
     """One HTML page, a shell that its script fills from the API and the websocket."""
 
-    def initialize(self, service: WebService, template: str, title: str) -> None:
-        super().initialize(service)
+    def initialize(self, template: str, title: str, **objects: Any) -> None:
+        super().initialize(**objects)
         self.template = template
         self.title = title
 
@@ -117,13 +128,13 @@ class ApiHandler(BaseHandler):
         elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
         else:
-            message = self._reason
+            message = tornado.httputil.responses.get(status_code, "error")
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(encode_json({"error": message, "status": status_code}))
 
     def current(self):
         """The plan in memory, or a 503 saying the web is still waiting for one."""
-        current = self.service.current
+        current = self.plans.current
         if current is None:
             raise ApiError(503, "waiting for data: no plan has been computed yet")
         return current
@@ -169,7 +180,7 @@ class HealthApi(ApiHandler):
     """``GET /api/health``: every component's dashboard row."""
 
     def get(self) -> None:
-        self.send(self.service.board.snapshot())
+        self.send(self.board.snapshot())
 
 
 class HistoryApi(ApiHandler):
@@ -187,7 +198,7 @@ class HistoryApi(ApiHandler):
         if not 1 <= limit <= MAX_HISTORY:
             raise ApiError(400, f"limit must be from 1 to {MAX_HISTORY}")
         try:
-            commits = await self.service.store.log(dataset, limit)
+            commits = await self.plans.store.log(dataset, limit)
         except (RemoteError, RequestTimeout, ProtocolError) as exc:
             raise self.store_failed(exc) from None
         self.send({"dataset": dataset, "commits": commits})
@@ -202,8 +213,8 @@ class DiffApi(ApiHandler):
             if not SHA.match(value):
                 raise ApiError(400, f"{name}={value[:50]!r} is not a commit SHA (7-40 hex digits)")
         try:
-            before = await self.service.plan_at(old)
-            after = await self.service.plan_at(new)
+            before = await self.plans.at(old)
+            after = await self.plans.at(new)
             raw = ""
             if self.get_argument("raw", "") in ("1", "yes", "true"):
                 raw = await self._raw_diff(before.lineage.get("raw"), after.lineage.get("raw"))
@@ -230,7 +241,7 @@ class DiffApi(ApiHandler):
         """The unified diff of the raw sheets behind two plans ("" when either is unknown)."""
         if not old or not new or old == new:
             return ""
-        return await self.service.store.diff("raw", old, new)
+        return await self.plans.store.diff("raw", old, new)
 
 
 def _edits(body: Any) -> list[dict[str, Any]]:
@@ -264,7 +275,8 @@ class WhatIfApi(ApiHandler):
         current = self.current()
         base = current.lineage.get("conditioned")
         try:
-            answer = await self.service.whatif(base, edits)
+            self.service.worked()
+            answer = await self.plans.whatif(base, edits)
         except RemoteError as exc:
             raise ApiError(400, f"the what-if was refused: {exc}") from None
         except RequestTimeout as exc:
@@ -305,7 +317,7 @@ class WhatIfApi(ApiHandler):
             return made
         if isinstance(made, str) and made and made != current.commit:
             try:
-                return (await self.service.plan_at(made)).plan
+                return (await self.plans.at(made)).plan
             except (RemoteError, RequestTimeout, ProtocolError, ValueError) as exc:
                 log.info(
                     "what-if base plan@%s not found (%s); marking against the shown plan",
@@ -323,9 +335,9 @@ class NotFound(ApiHandler):
 
 
 class Socket(tornado.websocket.WebSocketHandler):
-    """``/ws``: live plans and health to the browser, ``ping``/``pong`` back."""
+    """``/ws``: new plan versions and health to the browser, ``ping``/``pong`` back."""
 
-    def initialize(self, service: WebService) -> None:
+    def initialize(self, service: WebService, **_: Any) -> None:
         self.service = service
 
     def open(self) -> None:
@@ -340,19 +352,9 @@ class Socket(tornado.websocket.WebSocketHandler):
     def on_close(self) -> None:
         self.service.disconnect(self)
 
-    def send_frame(self, frame: bytes) -> Future | None:
-        """Write one complete websocket frame; a future that is done once it is flushed.
-
-        The hub frames each message once for every client (``web.hub.text_frame``)
-        and the same bytes go to each connection's stream: nothing is encoded
-        or copied per client. No extension (compression) is ever negotiated
-        here, so a plain frame is what the client expects.
-        """
-        connection = self.ws_connection
-        stream = getattr(connection, "stream", None)
-        if connection is None or connection.is_closing() or stream is None:
-            raise tornado.websocket.WebSocketClosedError()
-        return stream.write(frame)
+    def send(self, message: bytes) -> Future | None:
+        """Start writing one JSON text message; a future that is done once it is flushed."""
+        return self.write_message(message)
 
 
 def answer_client(message: str | bytes) -> dict[str, Any]:
@@ -386,9 +388,9 @@ def _log_request(service: WebService):
     return log_request
 
 
-def make_app(service: WebService) -> tornado.web.Application:
+def make_app(service: WebService, plans: Plans, board: HealthBoard) -> tornado.web.Application:
     """The application for ``service``: its handlers, templates and static files."""
-    ctx = {"service": service}
+    ctx = {"service": service, "plans": plans, "board": board}
     pages = [
         (r"/", "plan.html", "Quarter plan"),
         (r"/history", "history.html", "Plan history"),

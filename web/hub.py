@@ -1,4 +1,4 @@
-"""The websocket hub: fan a plan out to every browser without letting one hold up the rest.
+"""The websocket hub: tell every browser about a new plan without letting one hold up the rest.
 
 Each connected client is a ``Peer`` with a tiny mailbox: one slot for the
 newest plan, one for the newest health, and a short queue of replies (hello,
@@ -11,10 +11,10 @@ A slow client therefore skips plans it had no time for (it only ever gets
 the newest), a dead one is dropped, and every other client gets each message
 as fast as its own connection allows.
 
-Messages are handed over already encoded (UTF-8 JSON bytes, built once per
-plan by the caller) and framed once (``text_frame``); each connection then
-writes the same bytes object: the plan is neither re-encoded nor copied per
-client, and goes out in one write.
+Messages are small and handed over already encoded (UTF-8 JSON bytes, built
+once per plan by the caller): a "plan" message only says that a version is
+there (commit, sequence, lineage) and each page fetches its own view, so the
+fan-out costs one short ``write_message`` per client.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Hub", "Peer", "Connection", "text_frame"]
+__all__ = ["Hub", "Peer", "Connection"]
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +34,11 @@ MAX_REPLIES = 16  # queued replies per client; more means it is not reading, so 
 SLOTS = ("plan", "health")  # kinds where only the newest message matters
 
 
-def text_frame(message: bytes) -> bytes:
-    """A final, unmasked websocket text frame holding ``message`` (RFC 6455 section 5.2)."""
-    size = len(message)
-    if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size <= 0xFFFF:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    return header + message
-
-
 class Connection(Protocol):
     """What the hub needs from a websocket."""
 
-    def send_frame(self, frame: bytes) -> asyncio.Future | None:
-        """Start writing one websocket frame; a future that is done once it is flushed (or None)."""
+    def send(self, message: bytes) -> asyncio.Future | None:
+        """Start writing one text message; a future that is done once it is flushed (or None)."""
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
@@ -71,8 +58,8 @@ class Peer:
         self._sent = sent
         self._writing: asyncio.Future | None = None
 
-    def offer(self, kind: str, frame: bytes) -> None:
-        """Put a framed message in the mailbox (replacing an unsent one of its slot) and send."""
+    def offer(self, kind: str, message: bytes) -> None:
+        """Put a message in the mailbox (replacing an unsent one of its slot) and send."""
         if self.closed:
             return
         if kind in SLOTS:
@@ -80,9 +67,9 @@ class Peer:
                 return
             if kind in self.slots:
                 self.skipped += 1
-            self.slots[kind] = frame
+            self.slots[kind] = message
         else:
-            self.replies.append(frame)
+            self.replies.append(message)
         if self._writing is None:
             self._pump()
 
@@ -103,7 +90,7 @@ class Peer:
                 return
             kind, data = item
             try:
-                pending = self.connection.send_frame(data)
+                pending = self.connection.send(data)
             except Exception as exc:  # noqa: BLE001 - any failed write ends only this client
                 self._drop(exc)
                 return
@@ -162,12 +149,12 @@ class Hub:
         if peer is not None:
             peer.stop()
 
-    def broadcast(self, kind: str, frame: bytes) -> int:
-        """Offer one framed message to every client that wants it; returns how many."""
+    def broadcast(self, kind: str, message: bytes) -> int:
+        """Offer one message to every client that wants it; returns how many."""
         count = 0
         for peer in list(self.peers.values()):
             if not peer.closed and (kind not in SLOTS or kind in peer.wants):
-                peer.offer(kind, frame)
+                peer.offer(kind, message)
                 count += 1
         return count
 

@@ -12,113 +12,32 @@ every component's PUB connects to, and feeds those beats to the dashboard.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 import resource
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 import tornado.httpserver
 import zmq
 
 from formats.forecast import FORECAST_DATASET, FORECAST_FILE, load_forecast
-from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
-from mesh.errors import ProtocolError, QPlanError, RemoteError
+from mesh.errors import ProtocolError, QPlanError, RemoteError, RequestTimeout
 from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
 from mesh.subscriber import Subscriber
 from web.app import MAX_BODY, make_app
 from web.health import HealthBoard
-from web.hub import Hub, text_frame
-from web.views import plan_view
+from web.hub import Hub
+from web.plans import Plans
 
-__all__ = ["WebService", "PlanVersion", "load_plan", "raise_open_files_limit"]
+__all__ = ["WebService", "raise_open_files_limit"]
 
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 0.5  # seconds between health pushes (the dashboard wants >= 1 a second)
 STORE_RETRY = 0.5  # seconds between tries to reach the store at start
-PLAN_CACHE = 32  # plans by commit kept for the history page's diffs
-
-
-@dataclass
-class PlanVersion:
-    """One plan and where it comes from."""
-
-    commit: str
-    seq: int
-    time: str | None
-    chain: list[dict[str, Any]]
-    lineage: dict[str, Any]
-    plan: dict[str, Any]
-    forecast: dict[str, Any] | None = None  # the forecast of the same conditioned commit
-    document: bytes = b""  # the plan as compact JSON, made once
-    frame: bytes = field(default=b"", repr=False)  # the websocket "plan" message, framed once
-    views: dict[str, bytes] = field(default_factory=dict, repr=False)  # track -> /api/plan
-
-    def version(self) -> dict[str, Any]:
-        """The version fields every API answer about this plan carries."""
-        return {
-            "commit": self.commit,
-            "seq": self.seq,
-            "time": self.time,
-            "chain": self.chain,
-            "lineage": self.lineage,
-        }
-
-
-def load_plan(snapshot: Snapshot) -> PlanVersion:
-    """Parse the plan of a GET answer; raises ValueError for a missing or broken plan.json."""
-    data = snapshot.files.get(PLAN_FILE)
-    if data is None:
-        found = [name for name in snapshot.files if name.endswith(".json")]
-        if len(found) != 1:
-            raise ValueError(f"plan@{snapshot.commit} has no {PLAN_FILE}")
-        data = snapshot.files[found[0]]
-    try:
-        plan = json.loads(data)
-    except RecursionError:
-        raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is nested too deeply") from None
-    if not isinstance(plan, dict):
-        raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is not a JSON object")
-    lineage = dict(snapshot.lineage or plan.get("lineage") or {})
-    version = PlanVersion(
-        commit=snapshot.commit or "",
-        seq=snapshot.seq,
-        time=snapshot.time,
-        chain=snapshot.chain,
-        lineage=lineage,
-        plan=plan,
-    )
-    return version
-
-
-def prepare(version: PlanVersion) -> None:
-    """Make what the browsers get of a plan about to be shown; ValueError if the web can't.
-
-    Every track's view at the default triage (what most ``/api/plan`` requests ask for, a
-    thousand times after each push) and the pushed frame are made once. Making the views is
-    also the check that the plan has the shape the pages read.
-    """
-    try:
-        for track in version.plan.get("by_track") or {}:
-            view = plan_view(version.plan, track, forecast=version.forecast)
-            version.views[track] = encode_json({**version.version(), **view})
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        version.views = {}
-        why = f"{type(exc).__name__}: {exc}"
-        raise ValueError(
-            f"plan@{version.commit[:12]} is not a plan the pages can show ({why})"
-        ) from None
-    version.document = encode_json(version.plan)
-    head = encode_json({"type": "plan", **version.version()})
-    # Splice the already-encoded plan into the message instead of encoding it twice.
-    version.frame = text_frame(head[:-1] + b',"plan":' + version.document + b"}")
 
 
 def raise_open_files_limit() -> int:
@@ -142,31 +61,38 @@ class WebService(Stage):
 
     def __init__(self, config) -> None:
         super().__init__(config)
-        self.current: PlanVersion | None = None
         self.hub = Hub(sent=self._sent_plan)
         self.board = HealthBoard(
             config.number("web", "missing_after", minimum=0.1),
             config.number("web", "idle_after", minimum=0.1),
         )
+        # No retries for the API's clients: a browser waiting on a service that is down gets
+        # its 503 in one timeout, and the requests queued behind it (one at a time) too.
+        self.plans = Plans(
+            store=lambda: self.snapshot_client(retries=0),
+            planner=self._planner_client,
+            dataset=self.upstream,
+        )
         self.host = config.text("web", "host")
         self.port = config.port("web", "port")
         self.http: tornado.httpserver.HTTPServer | None = None
-        self._plans: OrderedDict[str, PlanVersion] = OrderedDict()
-        self._store: AsyncSnapshotClient | None = None
-        self._planner: AsyncClient | None = None
         self._health: bytes = b""
-        self.forecast: dict[str, Any] | None = None  # the newest forecast JSON
-        self.forecast_commit: str | None = None
         self._forecasts: AsyncSnapshotClient | None = None
+
+    @property
+    def current(self):
+        """The plan the pages show (``Plans.current``)."""
+        return self.plans.current
 
     # -- sockets and loops -------------------------------------------------------
 
     async def setup(self) -> None:
-        """Bind the heartbeat SUB and the HTTP server, then follow ``plan``."""
+        """Bind the heartbeat SUB and the HTTP server, then follow ``plan`` and ``forecast``."""
         limit = raise_open_files_limit()
         beats = self.bound(zmq.SUB, "mesh", "heartbeat_endpoint")
         beats.subscribe(HEARTBEAT_TOPIC.encode())
-        self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=MAX_BODY)
+        app = make_app(self, self.plans, self.board)
+        self.http = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY)
         try:
             self.http.listen(self.port, address=self.host)
         except OSError as exc:
@@ -190,9 +116,9 @@ class WebService(Stage):
         if self.http is not None:
             self.http.stop()
             await self.http.close_all_connections()
-        for client in (self._store, self._planner, self._forecasts):
-            if client is not None:
-                client.close()
+        self.plans.close()
+        if self._forecasts is not None:
+            self._forecasts.close()
 
     async def follow(self) -> None:
         """Wait for the store to answer (the page says it waits for data), then follow."""
@@ -201,23 +127,25 @@ class WebService(Stage):
 
     async def _wait_for_store(self) -> None:
         """Ask the store for the latest plan every STORE_RETRY s until it answers."""
-        endpoint = self.config.endpoint("snapshot_service", "request_endpoint")
-        request = Message("LATEST", {"dataset": self.upstream})
+        probe = self.snapshot_client(timeout=STORE_RETRY, retries=0)
         said = False
-        while True:
-            # A fresh socket per try, so a late answer can never be mistaken for the next one.
-            probe = self.context.socket(zmq.DEALER)
-            probe.linger = 0
-            try:
-                probe.connect(endpoint)
-                await request.send(probe, envelope=[b""])
-                if await probe.poll(int(STORE_RETRY * 1000)):
+        try:
+            while True:
+                try:
+                    await probe.latest(self.upstream)
                     return
-            finally:
-                probe.close(linger=0)
-            if not said:
-                self.log.info("waiting for the snapshot service at %s", endpoint)
-                said = True
+                except RemoteError:
+                    return  # an ERR is an answer: the store is up
+                except (RequestTimeout, ProtocolError):
+                    # The client closed and reopened its socket: a late answer can never be
+                    # mistaken for the next one.
+                    if not said:
+                        self.log.info(
+                            "waiting for the snapshot service at %s", probe.client.endpoint
+                        )
+                        said = True
+        finally:
+            probe.close()
 
     async def _hear_beats(self, socket) -> None:
         """Feed every component's heartbeat to the dashboard."""
@@ -235,10 +163,8 @@ class WebService(Stage):
         """Push the dashboard rows to the browsers that want them."""
         while True:
             self._health = encode_json({"type": "health", **self.board.snapshot()})
-            self.hub.broadcast("health", text_frame(self._health))
+            self.hub.broadcast("health", self._health)
             await asyncio.sleep(HEALTH_INTERVAL)
-
-    # -- the stage -----------------------------------------------------------------
 
     async def _follow_forecasts(self, subscriber: Subscriber) -> None:
         """Keep the newest forecast; sync at start, after a gap and every resync interval."""
@@ -266,56 +192,41 @@ class WebService(Stage):
         except QPlanError as exc:
             self.log.warning("forecast sync (%s) failed, will retry: %s", reason, exc)
             return
-        if latest.commit and latest.commit != self.forecast_commit:
+        if latest.commit and latest.commit != self.plans.forecast_commit:
             await self._take_forecast(latest.commit)
 
     async def _take_forecast(self, commit: str) -> None:
         """GET one forecast commit, keep it, and show it with the plan it belongs to."""
-        if commit == self.forecast_commit:
+        if commit == self.plans.forecast_commit:
             return
         try:
             snapshot = await self._forecasts.get(FORECAST_DATASET, commit)
             forecast = load_forecast(snapshot.files.get(FORECAST_FILE, b""))
+            version = self.plans.take_forecast(commit, forecast)
         except QPlanError as exc:
             self.log.warning("forecast@%s not read, will retry: %s", commit[:12], exc)
             return
         except ValueError as exc:
             self.counters.errors += 1
-            self.forecast_commit = commit  # the same bytes will not read better next time
+            self.plans.forecast_commit = commit  # the same bytes will not read better next time
             self.log.error("forecast@%s is not readable: %s", commit[:12], exc)
             return
-        self.forecast, self.forecast_commit = forecast, commit
         self.counters.messages_in += 1
-        current = self.current
-        if current is None or not _same_source(forecast, current.plan):
-            return
-        version = dataclasses.replace(current, forecast=forecast, views={})
-        try:
-            prepare(version)
-        except ValueError as exc:
-            self.log.error("forecast@%s could not be shown: %s", commit[:12], exc)
-            return
-        self._remember(version)
-        self.current = version
-        clients = self.hub.broadcast("plan", version.frame)
-        self.log.info(
-            "forecast@%s shown with plan@%s to %d clients",
-            commit[:12],
-            version.commit[:12],
-            clients,
-        )
+        if version is not None:
+            clients = self.hub.broadcast("plan", version.notice)
+            what = "forecast@%s shown with plan@%s to %d clients"
+            self.log.info(what, commit[:12], version.commit[:12], clients)
+
+    # -- the stage -----------------------------------------------------------------
 
     async def is_current(self, latest: Snapshot) -> bool:
         """True when the plan in memory is the latest one."""
         return self.current is not None and self.current.commit == latest.commit
 
     async def process(self, snapshot: Snapshot) -> None:
-        """Keep this plan in memory and push it to every browser."""
+        """Keep this plan in memory and tell every browser a new version is there."""
         try:
-            version = load_plan(snapshot)
-            if self.forecast is not None and _same_source(self.forecast, version.plan):
-                version.forecast = self.forecast
-            prepare(version)
+            version = self.plans.take_plan(snapshot)
         except ValueError as exc:
             # A plan the web cannot read must not replace the last good one on anyone's screen.
             self.counters.errors += 1
@@ -327,17 +238,15 @@ class WebService(Stage):
                 shown,
             )
             return
-        self._remember(version)
-        if self.current is not None and version.seq and version.seq < self.current.seq:
-            self.log.info("plan@%s is older than the one shown; not pushed", version.commit[:12])
+        if version is None:
+            self.log.info("plan@%s is older than the one shown; not pushed", snapshot.commit[:12])
             return
-        self.current = version
         raw_time = _raw_time(version.chain)
         if raw_time:
             self.board.last_raw_time = raw_time
-        clients = self.hub.broadcast("plan", version.frame)
+        clients = self.hub.broadcast("plan", version.notice)
         self.log.info(
-            "plan@%s (seq %d, raw %s) pushed to %d clients",
+            "plan@%s (seq %d, raw %s) announced to %d clients",
             version.commit[:12],
             version.seq,
             str(version.lineage.get("raw", "?"))[:12],
@@ -359,8 +268,17 @@ class WebService(Stage):
         if kind == "plan":
             self.counters.messages_out += 1
 
+    def _planner_client(self) -> AsyncClient:
+        """The what-if client of qplan_service (no retries, like the store's API client)."""
+        return AsyncClient(
+            self.config.endpoint("qplan_service", "request_endpoint"),
+            **{**self.client_options(), "retries": 0},
+            service="qplan_service",
+            hint="is the mesh running? (run_all restarts a planner that died)",
+        )
+
     def connect(self, connection, wants: frozenset[str]) -> None:
-        """A browser connected: greet it, then give it the plan and health it wants."""
+        """A browser connected: greet it, then tell it the plan version and health it wants."""
         peer = self.hub.add(connection, wants)
         waiting = self.current is None
         hello = {
@@ -369,64 +287,25 @@ class WebService(Stage):
             "waiting": waiting,
             "commit": None if waiting else self.current.commit,
         }
-        peer.offer("hello", text_frame(encode_json(hello)))
+        peer.offer("hello", encode_json(hello))
         if not waiting:
-            peer.offer("plan", self.current.frame)
+            peer.offer("plan", self.current.notice)
         if self._health:
-            peer.offer("health", text_frame(self._health))
+            peer.offer("health", self._health)
 
     def reply(self, connection, data: bytes) -> None:
         """Queue an answer for one browser."""
         peer = self.hub.peers.get(id(connection))
         if peer is not None:
-            peer.offer("reply", text_frame(data))
+            peer.offer("reply", data)
 
     def disconnect(self, connection) -> None:
         """A browser went away."""
         self.hub.remove(connection)
 
-    @property
-    def store(self) -> AsyncSnapshotClient:
-        """A snapshot client for API requests, apart from the one the stage follows with."""
-        if self._store is None:
-            # No retries: a browser waiting on a store that is down gets its 503 in one
-            # timeout, and the requests queued behind it (one at a time per client) too.
-            self._store = self.snapshot_client(retries=0)
-        return self._store
-
-    def _remember(self, version: PlanVersion) -> None:
-        self._plans[version.commit] = version
-        self._plans.move_to_end(version.commit)
-        while len(self._plans) > PLAN_CACHE:
-            self._plans.popitem(last=False)
-
-    async def plan_at(self, commit: str) -> PlanVersion:
-        """The plan of one commit (cached: a commit never changes)."""
-        cached = [version for sha, version in self._plans.items() if sha.startswith(commit.lower())]
-        if len(cached) == 1:  # else the store says which commit it is, or that it is ambiguous
-            return cached[0]
-        version = load_plan(await self.store.get(self.upstream, commit))
-        self._remember(version)
-        return version
-
-    async def whatif(self, base: str | None, edits: list[dict[str, Any]]) -> dict[str, Any]:
-        """Ask qplan_service for the plan with ``edits`` applied to ``base``."""
-        if self._planner is None:
-            self._planner = AsyncClient(
-                self.config.endpoint("qplan_service", "request_endpoint"),
-                **{**self.client_options(), "retries": 0},
-                service="qplan_service",
-                hint="is the mesh running? (run_all restarts a planner that died)",
-            )
+    def worked(self) -> None:
+        """Count one piece of work done for a browser (a what-if)."""
         self.counters.worked()
-        reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
-        return reply.header
-
-
-def _same_source(forecast: dict[str, Any], plan: dict[str, Any]) -> bool:
-    """True when a forecast and a plan come from the same conditioned commit."""
-    made_from = (forecast.get("lineage") or {}).get("conditioned")
-    return bool(made_from) and made_from == (plan.get("lineage") or {}).get("conditioned")
 
 
 def _raw_time(chain: list[dict[str, Any]]) -> str | None:

@@ -1,0 +1,189 @@
+"""The plans the web shows: the current one, recent ones by commit, the forecast, what-ifs.
+
+``Plans`` is the one owner of that state. The web service feeds it (a plan
+or forecast commit it followed); the request handlers read it (``current``,
+``at``, ``whatif``). It talks to the store and to qplan_service through the
+mesh's async clients, made on first use and closed with ``close``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from formats.plan import PLAN_FILE
+from mesh.client import AsyncClient
+from mesh.protocol import encode_json
+from mesh.snapshot import AsyncSnapshotClient, Snapshot
+from web.views import plan_view
+
+__all__ = ["Plans", "PlanVersion", "load_plan", "prepare", "same_source"]
+
+log = logging.getLogger(__name__)
+
+PLAN_CACHE = 32  # plans by commit kept for the history page's diffs
+
+
+@dataclass
+class PlanVersion:
+    """One plan and where it comes from."""
+
+    commit: str
+    seq: int
+    time: str | None
+    chain: list[dict[str, Any]]
+    lineage: dict[str, Any]
+    plan: dict[str, Any]
+    forecast: dict[str, Any] | None = None  # the forecast of the same conditioned commit
+    document: bytes = b""  # the plan as compact JSON, made once
+    notice: bytes = field(default=b"", repr=False)  # the websocket "plan" message, made once
+    views: dict[str, bytes] = field(default_factory=dict, repr=False)  # track -> /api/plan
+
+    def version(self) -> dict[str, Any]:
+        """The version fields every API answer about this plan carries."""
+        return {
+            "commit": self.commit,
+            "seq": self.seq,
+            "time": self.time,
+            "chain": self.chain,
+            "lineage": self.lineage,
+        }
+
+
+def load_plan(snapshot: Snapshot) -> PlanVersion:
+    """Parse the plan of a GET answer; raises ValueError for a missing or broken plan.json."""
+    data = snapshot.files.get(PLAN_FILE)
+    if data is None:
+        found = [name for name in snapshot.files if name.endswith(".json")]
+        if len(found) != 1:
+            raise ValueError(f"plan@{snapshot.commit} has no {PLAN_FILE}")
+        data = snapshot.files[found[0]]
+    try:
+        plan = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is nested too deeply") from None
+    if not isinstance(plan, dict):
+        raise ValueError(f"plan@{snapshot.commit}: {PLAN_FILE} is not a JSON object")
+    lineage = dict(snapshot.lineage or plan.get("lineage") or {})
+    return PlanVersion(
+        commit=snapshot.commit or "",
+        seq=snapshot.seq,
+        time=snapshot.time,
+        chain=snapshot.chain,
+        lineage=lineage,
+        plan=plan,
+    )
+
+
+def prepare(version: PlanVersion) -> None:
+    """Make what the browsers get of a plan about to be shown; ValueError if the web can't.
+
+    Every track's view at the default triage (what most ``/api/plan`` requests ask for, a
+    thousand times after each push) and the websocket notice are made once. Making the views
+    is also the check that the plan has the shape the pages read. The notice says only that
+    a new version is there: each page fetches its own view.
+    """
+    try:
+        for track in version.plan.get("by_track") or {}:
+            view = plan_view(version.plan, track, forecast=version.forecast)
+            version.views[track] = encode_json({**version.version(), **view})
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        version.views = {}
+        why = f"{type(exc).__name__}: {exc}"
+        raise ValueError(
+            f"plan@{version.commit[:12]} is not a plan the pages can show ({why})"
+        ) from None
+    version.document = encode_json(version.plan)
+    forecast = (version.forecast or {}).get("lineage", {}).get("conditioned")
+    version.notice = encode_json({"type": "plan", **version.version(), "forecast": forecast})
+
+
+def same_source(forecast: dict[str, Any], plan: dict[str, Any]) -> bool:
+    """True when a forecast and a plan come from the same conditioned commit."""
+    made_from = (forecast.get("lineage") or {}).get("conditioned")
+    return bool(made_from) and made_from == (plan.get("lineage") or {}).get("conditioned")
+
+
+class Plans:
+    """The current plan, recent plans by commit, the newest forecast and the what-if client."""
+
+    def __init__(
+        self,
+        store: Callable[[], AsyncSnapshotClient],
+        planner: Callable[[], AsyncClient],
+        dataset: str = "plan",
+    ) -> None:
+        self.current: PlanVersion | None = None
+        self.forecast: dict[str, Any] | None = None  # the newest forecast JSON
+        self.forecast_commit: str | None = None
+        self.dataset = dataset
+        self._recent: OrderedDict[str, PlanVersion] = OrderedDict()
+        self._make_store, self._make_planner = store, planner
+        self._store: AsyncSnapshotClient | None = None
+        self._planner: AsyncClient | None = None
+
+    @property
+    def store(self) -> AsyncSnapshotClient:
+        """The store client of API requests (made on first use)."""
+        if self._store is None:
+            self._store = self._make_store()
+        return self._store
+
+    def close(self) -> None:
+        """Close the clients."""
+        for client in (self._store, self._planner):
+            if client is not None:
+                client.close()
+
+    def take_plan(self, snapshot: Snapshot) -> PlanVersion | None:
+        """Make a followed plan commit the current one; None if it is older than the shown one.
+
+        Raises ValueError for a plan the pages cannot show: the last good one stays.
+        """
+        version = load_plan(snapshot)
+        if self.forecast is not None and same_source(self.forecast, version.plan):
+            version.forecast = self.forecast
+        prepare(version)
+        self._remember(version)
+        if self.current is not None and version.seq and version.seq < self.current.seq:
+            return None
+        self.current = version
+        return version
+
+    def take_forecast(self, commit: str, forecast: dict[str, Any]) -> PlanVersion | None:
+        """Keep a forecast; the current plan again, with it, if they come from the same data."""
+        self.forecast, self.forecast_commit = forecast, commit
+        current = self.current
+        if current is None or not same_source(forecast, current.plan):
+            return None
+        version = replace(current, forecast=forecast, views={})
+        prepare(version)
+        self._remember(version)
+        self.current = version
+        return version
+
+    def _remember(self, version: PlanVersion) -> None:
+        self._recent[version.commit] = version
+        self._recent.move_to_end(version.commit)
+        while len(self._recent) > PLAN_CACHE:
+            self._recent.popitem(last=False)
+
+    async def at(self, commit: str) -> PlanVersion:
+        """The plan of one commit (cached: a commit never changes)."""
+        cached = [v for sha, v in self._recent.items() if sha.startswith(commit.lower())]
+        if len(cached) == 1:  # else the store says which commit it is, or that it is ambiguous
+            return cached[0]
+        version = load_plan(await self.store.get(self.dataset, commit))
+        self._remember(version)
+        return version
+
+    async def whatif(self, base: str | None, edits: list[dict[str, Any]]) -> dict[str, Any]:
+        """Ask qplan_service for the plan with ``edits`` applied to ``base``."""
+        if self._planner is None:
+            self._planner = self._make_planner()
+        reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
+        return reply.header
