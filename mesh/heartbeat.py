@@ -3,7 +3,7 @@
 Each component connects a PUB socket to ``[mesh] heartbeat_endpoint`` (the
 web binds the matching SUB) and publishes a HEARTBEAT message, topic
 ``heartbeat``, every ``[mesh] heartbeat_interval`` seconds and whenever
-``beat_now`` is called. See ``mesh.protocol`` for the header.
+``beat_now`` is called. ``mesh.messages.Beat`` is the message.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from mesh.messages import Beat
 from mesh.protocol import HEARTBEAT_TOPIC, Message
 
 __all__ = ["Counters", "Heartbeat"]
@@ -84,10 +85,12 @@ class Heartbeat:
         self._wake = asyncio.Event()
 
     def message(self, state: str = "up") -> Message:
-        """The HEARTBEAT message for now."""
-        header = self.counters.snapshot()
-        header.update(component=self.component, pid=os.getpid(), state=state, detail=self.detail())
-        return Message("HEARTBEAT", header)
+        """The HEARTBEAT message for now (``mesh.messages.Beat``)."""
+        counts = self.counters.snapshot()
+        beat = Beat(
+            component=self.component, pid=os.getpid(), state=state, detail=self.detail(), **counts
+        )
+        return beat.to_message()
 
     def beat_now(self) -> None:
         """Publish at once instead of waiting for the interval."""

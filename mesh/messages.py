@@ -101,7 +101,7 @@ def check_sha(value: Any, what: str = "commit") -> str:
     """``value`` as a lower-case SHA of 7 to 40 hex digits; BadRequest naming ``what`` if not."""
     if not isinstance(value, str) or not SHA_PATTERN.match(value):
         shown = repr(value)[:50]
-        raise BadRequest(f"{what} must be a commit SHA (7 to 40 hex digits), not {shown}")
+        raise BadRequest(f"{what} {shown} is not a commit SHA (7 to 40 hex digits)")
     return value.lower()
 
 

@@ -19,16 +19,10 @@ Requests from a REQ or DEALER socket carry an empty delimiter frame before
 frame 0; a ROUTER sees ``[identity…, b"", QPM1, …]`` and answers with the
 same envelope.
 
-Kinds and their headers:
-
-- requests to the snapshot service: PUT, GET, LATEST, LOG, DIFF
-  (see ``snapshot_service`` for their headers and answers);
-- requests to qplan_service: WHATIF;
-- OK: the answer header; ERR: ``{"error": message, "code": short_name}``;
-- NOTIFY: ``{"dataset", "seq", "commit", "lineage", "time"}``;
-- HEARTBEAT: ``{"component", "pid", "time", "started", "uptime", "requests",
-  "messages_in", "messages_out", "errors", "last_sha", "last_work", "state",
-  "detail"}``.
+Kinds: requests to the snapshot service (PUT, GET, LATEST, LOG, DIFF), to
+qplan_service (WHATIF), their OK and ERR answers, and the publications
+NOTIFY and HEARTBEAT. Each has one class in ``mesh.messages``, where its
+header fields are documented and checked; this module only frames them.
 """
 
 from __future__ import annotations
@@ -133,11 +127,6 @@ class Message:
         if not isinstance(header, dict):
             raise ProtocolError("header must be a JSON object")
         return name, cls(kind, header, frames[3:])
-
-    @classmethod
-    def recv(cls, socket) -> Message:
-        """Blocking receive of one message (no envelope, no topic)."""
-        return cls.from_frames(socket.recv_multipart())[1]
 
 
 def _decode_text(data: bytes, what: str) -> str:

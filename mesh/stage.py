@@ -22,13 +22,15 @@ from typing import ClassVar
 import zmq
 
 from mesh.errors import QPlanError, RemoteError, RequestTimeout
+from mesh.messages import ErrorCode
 from mesh.service import Service
 from mesh.snapshot import Snapshot
 from mesh.subscriber import Subscriber
 
 __all__ = ["Stage"]
 
-RETRIED_CODES = frozenset({"locked", "internal"})  # store errors that may pass by themselves
+# Store errors that may pass by themselves.
+RETRIED_CODES = frozenset({ErrorCode.LOCKED, ErrorCode.INTERNAL, ErrorCode.NO_SPACE})
 
 
 def worth_retrying(exc: QPlanError) -> bool:

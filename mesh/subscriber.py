@@ -11,13 +11,13 @@ socket is logged and skipped.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import zmq
 import zmq.asyncio
 
 from mesh.errors import ProtocolError
+from mesh.messages import Notify
 from mesh.protocol import Message
 
 __all__ = ["Notification", "Subscriber"]
@@ -32,7 +32,6 @@ class Notification:
     dataset: str
     seq: int
     commit: str
-    lineage: dict[str, Any] = field(default_factory=dict)
     gap: bool = False
 
 
@@ -43,7 +42,6 @@ class Subscriber:
         self.socket = socket
         self.datasets = set(datasets)
         self.last_seq: dict[str, int] = {}
-        self.garbage = 0
         socket.connect(endpoint)
         for name in datasets:
             socket.subscribe(name.encode())
@@ -51,22 +49,16 @@ class Subscriber:
     def _parse(self, frames: list[bytes]) -> Notification | None:
         try:
             topic, message = Message.from_frames(frames, topic=True)
-            if message.kind != "NOTIFY":
-                raise ProtocolError(f"unexpected kind {message.kind!r}")
-            head = message.header
-            seq, commit = head["seq"], head["commit"]
-            if not isinstance(seq, int) or not isinstance(commit, str):
-                raise ProtocolError("seq must be a number and commit a string")
-        except (ProtocolError, KeyError) as exc:
-            self.garbage += 1
+            note = Notify.parse(message, topic)
+        except ProtocolError as exc:
             log.warning("ignored a bad notification: %s", exc)
             return None
         if topic not in self.datasets:
             return None  # a longer topic that shares our prefix
         last = self.last_seq.get(topic)
-        self.last_seq[topic] = seq
-        gap = last is not None and seq != last + 1
-        return Notification(topic, seq, commit, dict(head.get("lineage") or {}), gap)
+        self.last_seq[topic] = note.seq
+        gap = last is not None and note.seq != last + 1
+        return Notification(topic, note.seq, note.commit, gap)
 
     async def receive(self, timeout: float | None = None) -> list[Notification]:
         """Wait up to ``timeout`` s for notifications; return all that are waiting."""

@@ -25,10 +25,11 @@ from typing import Any
 import zmq
 
 from mesh.errors import ConfigError
+from mesh.messages import ErrorCode
 from mesh.protocol import Message
 from mesh.service import Service
 from snapshot_service.store import GitStore, StoreError, check_branch, check_name
-from snapshot_service.verbs import Outcome, Verbs
+from snapshot_service.verbs import Outcome, Verbs, refusal
 
 __all__ = ["SnapshotService", "SECTION"]
 
@@ -130,9 +131,7 @@ class SnapshotService(Service):
             outcome = self.verbs.handle(body)
         except Exception as exc:  # noqa: BLE001 - the service must outlive its own bugs
             self.log.exception("internal error answering a request")
-            outcome = Outcome(
-                Message.error(f"internal error: {type(exc).__name__}: {exc}", "internal")
-            )
+            outcome = refusal(f"internal error: {type(exc).__name__}: {exc}", ErrorCode.INTERNAL)
         if outcome.failed:
             self.counters.errors += 1
             head = outcome.reply.header

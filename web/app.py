@@ -43,6 +43,7 @@ import tornado.web
 import tornado.websocket
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
+from mesh.messages import ErrorCode
 from mesh.protocol import encode_json
 from web.health import HealthBoard
 from web.plandiff import diff_plans, item_marks
@@ -67,6 +68,7 @@ CONTENT_SECURITY_POLICY = (
 MAX_BODY = 1024 * 1024  # bytes: a what-if request is a list of edits, never this big
 MAX_WS_MESSAGE = 64 * 1024  # bytes: clients only send pings
 MAX_EDITS = 500
+MISSING_CODES = frozenset({ErrorCode.UNKNOWN_COMMIT, ErrorCode.UNKNOWN_DATASET})  # a 404
 MAX_HISTORY = 500
 MAX_RAW_DIFF = 512 * 1024  # characters of raw sheet diff sent to the browser
 WS_PING_INTERVAL = 20  # seconds: finds browsers that vanished without closing
@@ -142,7 +144,7 @@ class ApiHandler(BaseHandler):
     def store_failed(self, exc: Exception) -> ApiError:
         """The API error for a failed request to a service."""
         if isinstance(exc, RemoteError):
-            missing = "not_found" in exc.code or "unknown" in exc.code
+            missing = exc.code in MISSING_CODES
             return ApiError(404 if missing else 400, str(exc))
         if isinstance(exc, RequestTimeout):
             return ApiError(503, str(exc))

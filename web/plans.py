@@ -17,6 +17,7 @@ from typing import Any
 
 from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
+from mesh.messages import WhatIfRequest
 from mesh.protocol import encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from web.views import plan_view
@@ -185,5 +186,5 @@ class Plans:
         """Ask qplan_service for the plan with ``edits`` applied to ``base``."""
         if self._planner is None:
             self._planner = self._make_planner()
-        reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
+        reply = await self._planner.request(WhatIfRequest(base, edits).to_message())
         return reply.header

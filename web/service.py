@@ -23,6 +23,7 @@ import zmq
 from formats.forecast import FORECAST_DATASET, FORECAST_FILE, load_forecast
 from mesh.client import AsyncClient
 from mesh.errors import ProtocolError, QPlanError, RemoteError, RequestTimeout
+from mesh.messages import Beat
 from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
@@ -153,11 +154,11 @@ class WebService(Stage):
             frames = await socket.recv_multipart()
             try:
                 _, message = Message.from_frames(frames, topic=True)
+                beat = Beat.parse(message)
             except ProtocolError as exc:
                 self.log.warning("ignored a bad heartbeat: %s", exc)
                 continue
-            if message.kind == "HEARTBEAT":
-                self.board.record(message.header, time.time())
+            self.board.record(beat.header(), time.time())
 
     async def _push_health(self) -> None:
         """Push the dashboard rows to the browsers that want them."""

@@ -16,7 +16,7 @@
     show: params.get("show") === "timeline" ? "timeline" : "table",
     why: null,       // the item whose "why" line is open
   };
-  const COLUMNS = 10;  // of the work table
+  const COLUMNS = 11;  // of the work table
 
   function plural(count, word) {
     return `${count} ${word}${count === 1 ? "" : "s"}`;
@@ -178,7 +178,7 @@
         text: skills(item.estimate) || "no estimate" }),
       changeCell(before, "shortage", item.shortage, shortageText, "shortage"),
       el("td", { class: "start", text: item.start ? QPlanInsight.short(item.start) : "—" }),
-      endCell(item, before),
+      endCells(item, before),
       forecastCell(item, "p50"), forecastCell(item, "p85"),
       el("td", { class: "fc num", text: item.forecast ? QPlanInsight.percent(item.forecast.p_in_quarter) : "—" })));
       if (state.why === item.id) {
@@ -191,11 +191,11 @@
     $("work").classList.toggle("no-forecast", !view.forecast || view.forecast.state === "none");
   }
 
-  // The date cell: the date (before → after in a what-if) and a button that opens "why".
-  function endCell(item, before) {
+  // The date cell (before → after in a what-if; its hover says why) and the "why" button.
+  function endCells(item, before) {
     const cell = changeCell(before, "end", item.end, endText, item.dnf ? "end dnf" : "end");
     cell.title = item.why_text || "";
-    cell.append(" ", el("button", {
+    const button = el("button", {
       type: "button", class: "why-button",
       "aria-expanded": state.why === item.id ? "true" : "false",
       "aria-label": `why ${item.name} ends ${endText(item.end)}`,
@@ -203,9 +203,11 @@
         event.stopPropagation();  // the row's own click starts a what-if edit
         state.why = state.why === item.id ? null : item.id;
         renderWork(state.view, document.body.classList.contains("in-whatif"));
+        const again = document.querySelector(`#work tr[data-id="${CSS.escape(item.id)}"] .why-button`);
+        if (again) again.focus();
       },
-    }, "why"));
-    return cell;
+    }, "why");
+    return [cell, el("td", { class: "why" }, button)];
   }
 
   function forecastCell(item, key) {
