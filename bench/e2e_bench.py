@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pull_raw  # noqa: E402
+from harness import PYTHON, Proc, wait_for, write_config  # noqa: E402
 from mesh.config import Config  # noqa: E402
 from mesh.protocol import Message  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
-from tests.support import PYTHON, Proc, wait_for, write_config  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "plan.xlsx"
 WAIT = 20.0  # seconds a pull may take before it counts as lost

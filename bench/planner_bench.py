@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.planner_inputs import make_streams  # noqa: E402
 from formats.streams import format_streams, parse_streams  # noqa: E402
+from harness import PYTHON, Proc, service_args, wait_for, write_config  # noqa: E402
 from mesh.client import Client  # noqa: E402
 from mesh.config import Config  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
 from planning import planner  # noqa: E402
 from planning.whatif import apply_edits  # noqa: E402
-from tests.support import PYTHON, Proc, service_args, wait_for, write_config  # noqa: E402
 
 SIZES = ((300, 30), (2_000, 200), (20_000, 2_000))
 FILTER = [PYTHON, "-m", "qplan_service.filter"]

@@ -49,9 +49,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import Proc, service_args, wait_for, write_config  # noqa: E402
 from mesh.config import Config  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
-from tests.support import Proc, service_args, wait_for, write_config  # noqa: E402
 
 SKILLS = ("Apps", "Native", "Web", "QA", "UX")
 TRACKS = ("Checkout", "Growth", "Platform", "Search", "Mobile")

@@ -1,59 +1,22 @@
-"""What the tests share: free ports, a config.ini per test, real processes, deadlines."""
+"""What the tests share: the harness (free ports, a config.ini per test, real processes,
+deadlines) and waiting on the snapshot service."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
+from harness import PYTHON, ROOT, Proc, free_port, service_args, wait_for, write_config
 from mesh.snapshot import Snapshot, SnapshotClient
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now (never the same twice)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-
-
-def wait_for(
-    predicate: Callable[[], Any],
-    timeout: float = 10.0,
-    interval: float = 0.05,
-    what: str = "condition",
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except Exception as exc:  # noqa: BLE001 - the predicate may fail until ready
-            last_exc = exc
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what}"
-        + (f" (last error: {last_exc!r})" if last_exc else "")
-    )
+__all__ = [
+    "PYTHON",
+    "ROOT",
+    "Proc",
+    "free_port",
+    "service_args",
+    "wait_for",
+    "write_config",
+    "wait_for_store",
+    "made_from",
+]
 
 
 def wait_for_store(
@@ -72,105 +35,3 @@ def made_from(client: SnapshotClient, dataset: str, source: str, timeout: float 
         what=f"{dataset} from {source}",
     )
     return client.get(dataset)
-
-
-def write_config(folder: Path, extra: dict[str, dict[str, str]] | None = None) -> Path:
-    """Write a config.ini for one test: random ports, store and logs inside ``folder``."""
-    sections: dict[str, dict[str, str]] = {
-        "mesh": {
-            "log_dir": str(folder / "logs"),
-            "log_level": "INFO",
-            "heartbeat_endpoint": f"tcp://127.0.0.1:{free_port()}",
-            "heartbeat_interval": "0.5",
-            "request_timeout": "2.0",
-            "request_retries": "1",
-            "resync_interval": "2.0",
-        },
-        "snapshot_service": {
-            "store": str(folder / "store"),
-            "request_endpoint": f"tcp://127.0.0.1:{free_port()}",
-            "publish_endpoint": f"tcp://127.0.0.1:{free_port()}",
-            "datasets": "raw, conditioned, plan",
-            "max_payload": "8MiB",
-            "durable": "yes",
-        },
-        "condition_service": {
-            "skills": "Apps, Native, Web, QA, UX",
-            "skill_aliases": "Server=Apps, iOS=Native, Android=Native, Frontend=Web",
-            "track_aliases": "",
-        },
-        "qplan_service": {
-            "request_endpoint": f"tcp://127.0.0.1:{free_port()}",
-            "filter_command": "",
-            "filter_timeout": "5",
-        },
-        "web": {"host": "127.0.0.1", "port": str(free_port())},
-        "run_all": {
-            "services": "snapshot_service, condition_service, qplan_service, web",
-            "grace_period": "3",
-            "backoff_initial": "0.5",
-            "backoff_max": "4",
-            "give_up_after": "4",
-            "failure_window": "30",
-        },
-    }
-    for section, values in (extra or {}).items():
-        sections.setdefault(section, {}).update(values)
-    lines = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {value}" for key, value in values.items()]
-        lines.append("")
-    path = folder / "config.ini"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-class Proc:
-    """A real child process whose output goes to a file; stopped and reaped in teardown."""
-
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.args = args
-        self.log_path = log_path
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def output(self) -> str:
-        """Everything the process printed so far."""
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def signal(self, sig: int) -> None:
-        if self.alive():
-            self.popen.send_signal(sig)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, wait, then SIGKILL the whole process group; returns the exit code."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        code = self.popen.wait(5)
-        self._log.close()
-        return code
-
-
-def service_args(package: str, config: Path, *more: str) -> list[str]:
-    """The command line that starts ``package`` as a service."""
-    return [PYTHON, "-m", package, "--config", str(config), *more]

@@ -12,8 +12,8 @@ from condition_service.conditioner import condition
 from condition_service.service import conditioned_files, last_good
 from mesh.config import Config
 from mesh.snapshot import Snapshot, SnapshotClient
+from tests.examples import SETTINGS, WORKED, raw
 from tests.support import made_from, wait_for, wait_for_store, write_config
-from tests.test_conditioner import SETTINGS, WORKED, raw
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED_STREAMS = (FIXTURES / "worked_example.streams").read_text(encoding="utf-8")

@@ -17,49 +17,11 @@ from condition_service.conditioner import Conditioned, Settings, condition
 from condition_service.problems import Problem
 from formats.streams import parse_streams
 from mesh.config import Config
+from tests.examples import SETTINGS, WORKED, raw
 from tests.support import ROOT, write_config
 
 SAMPLE = ROOT / "data" / "sample"
 FIXTURES = Path(__file__).parent / "fixtures"
-SETTINGS = Settings(
-    skills=("Apps", "Native", "Web", "QA", "UX"),
-    skill_aliases={"server": "Apps", "ios": "Native", "android": "Native", "front-end": "Web"},
-    track_aliases={"t1": "Track1"},
-)
-
-# The worked example of DOMAIN.md, written the way people write spreadsheets:
-# mixed date formats, a range for Bob's vacation, a serial number for a holiday.
-WORKED = {
-    "work": [
-        ["ID", "Rank", "Name", "Estimate", "Triage", "Track"],
-        ["W10", 10, "Login flow", "Apps:3, Native:2", 1, "Track1"],
-        ["W20", 20, "Settings page", "Web:4, QA:1", 1.5, "Track2"],
-        ["W30", 30, "Push notifications", "Native:6, Apps:1", 2, "Track1"],
-        ["W40", 40, "Big rewrite", "Apps:30, Web:20", 2.5, "Track2"],
-        ["W50", 50, "No estimate item", "", "", "Track1"],
-        ["W5", 5, "Search", "Web:1.5", 1, "Track2"],
-    ],
-    "staff": [
-        ["ID", "Name", "Team", "Track", "Skill", "Vacation"],
-        ["P1", "Alice", "Core", "Track1", "Apps", ""],
-        ["P2", "Bob", "Core", "Track1", "Native", "10/14/2013-10/15/2013"],
-        ["P3", "Carol", "Web team", "Track2", "Web", ""],
-        ["P4", "Dan", "Core", "Track2", "Apps", ""],
-        ["P5", "Eve", "QA team", "Track1", "QA", ""],
-    ],
-    "params": [
-        ["Parameter", "Value"],
-        ["Start", "Oct 7, 2013"],
-        ["End", "12/20/2013"],
-        ["Scheduled skills", "Apps, Native, Web"],
-    ],
-    "holidays": [["Date", "Name"], ["2013-11-28", "Thanksgiving"], ["41607", "Day after"]],
-}
-
-
-def raw(sheets: dict[str, list[list]]) -> dict[str, str]:
-    """The raw files pull_raw would store for these sheets."""
-    return {f"{name}.tsv": pull_raw.sheet_tsv(rows) for name, rows in sheets.items()}
 
 
 def run(sheets: dict[str, list[list]], config: Settings = SETTINGS) -> Conditioned:

@@ -20,12 +20,18 @@ from tests.support import ROOT
 SERVICES = {"snapshot_service", "condition_service", "qplan_service", "forecast_service", "web"}
 LIBRARIES = {"mesh", "formats", "planning"}
 ENTRY_PACKAGES = {"puller", "supervision"}
-PROJECT = SERVICES | LIBRARIES | ENTRY_PACKAGES | {"pull_raw", "run_all", "tests", "bench", "data"}
+PROJECT = (
+    SERVICES
+    | LIBRARIES
+    | ENTRY_PACKAGES
+    | {"pull_raw", "run_all", "tests", "bench", "data", "harness"}
+)
 ALLOWED = {
     **{service: {service, "mesh", "formats", "planning"} for service in SERVICES},
     "formats": {"formats"},
     "planning": {"planning", "formats"},
     "mesh": {"mesh"},
+    "harness": {"harness"},
     **{package: {package, "mesh", "formats"} for package in ENTRY_PACKAGES},
     "pull_raw": {"puller", "mesh", "formats"},
     "run_all": {"supervision", "mesh", "formats"},

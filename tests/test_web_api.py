@@ -19,8 +19,8 @@ import pytest
 from tornado.websocket import websocket_connect
 
 from mesh.snapshot import SnapshotClient
+from tests.examples import worked_plan
 from tests.support import Proc, service_args, wait_for, write_config
-from tests.test_web_views import worked_plan
 
 
 class Mesh:

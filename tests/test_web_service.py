@@ -8,7 +8,7 @@ import resource
 import pytest
 
 from mesh.snapshot import Snapshot
-from tests.test_web_views import worked_plan
+from tests.examples import worked_plan
 from web.plans import load_plan, prepare
 from web.service import raise_open_files_limit
 from web.views import plan_view

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from formats.streams import parse_streams
-from planning.planner import compute_plan, plan_to_json
+from tests.examples import worked_plan
 from web.plandiff import diff_plans, item_marks, same_shortage
 from web.views import BadTriage, UnknownTrack, parse_triage, plan_view, track_counts
 
 WORKED_EXAMPLE = Path(__file__).parent / "fixtures" / "worked_example.streams"
-PROBLEM = {
-    "column": "Triage",
-    "message": "triage 'x' is not a number; 3 used",
-    "row": 7,
-    "severity": "warning",
-    "sheet": "work",
-    "value": "x",
-}
-
-
-def worked_plan() -> dict:
-    """DOMAIN.md's worked example as the planner plans it, with a problem and lineage added."""
-    model = parse_streams(WORKED_EXAMPLE.read_text(encoding="utf-8"))
-    plan = json.loads(plan_to_json(compute_plan(model)))
-    raw, conditioned = "a" * 40, "c" * 40
-    plan.update(
-        problems=[dict(PROBLEM)],
-        lineage={"conditioned": conditioned, "raw": raw},
-        status={"stale": False, "streams_from": raw},
-    )
-    return plan
 
 
 def row(view: dict, name: str) -> dict:

@@ -290,7 +290,9 @@ class WebService(Stage):
         }
         peer.offer("hello", encode_json(hello))
         if not waiting:
-            peer.offer("plan", self.current.notice)
+            # In the reply queue, so the first notice always follows the hello, whatever the
+            # client sends meanwhile (a newer plan still replaces it through the slot).
+            peer.offer("greeting", self.current.notice)
         if self._health:
             peer.offer("health", self._health)
 
