@@ -8,6 +8,10 @@ rounded to 2 decimals and written without ``.0`` when whole, a shortage that
 rounds to 0.00 left out, a day with less than ``EPSILON`` left counted as
 empty) so that the two plans can be compared as JSON.
 
+It computes DOMAIN.md's figures only: ``domain_fields`` strips what the
+optimised planner adds beyond them (start, binding, why, load, leverage,
+the holidays in params) so the two can be compared.
+
 Run it as a filter: ``python bench/reference_planner.py < streams.txt > plan.json``.
 """
 
@@ -198,3 +202,21 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+ADDED_ITEM_FIELDS = ("start", "binding", "why")
+ADDED_TRACK_FIELDS = ("load", "leverage")
+
+
+def domain_fields(plan: dict[str, Any]) -> dict[str, Any]:
+    """``plan`` with only DOMAIN.md's "Plan JSON" fields (a new dict; ``plan`` is untouched)."""
+    out = dict(plan)
+    out["params"] = {k: v for k, v in plan["params"].items() if k != "holidays"}
+    out["by_track"] = {}
+    for name, track in plan["by_track"].items():
+        view = {k: v for k, v in track.items() if k not in ADDED_TRACK_FIELDS}
+        view["work"] = [
+            {k: v for k, v in item.items() if k not in ADDED_ITEM_FIELDS} for item in track["work"]
+        ]
+        out["by_track"][name] = view
+    return out

@@ -25,6 +25,7 @@ pointer to the first day with anything left, since availability only falls.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import math
@@ -64,10 +65,13 @@ _LEVEL_NUMBERS = tuple(int(level) if level.is_integer() else level for level in 
 
 @dataclass
 class Schedule:
-    """Where each item ends (a work-day index, or None for DNF) and the person-days used."""
+    """Where each item starts and ends (work-day indexes; None: never / DNF), per skill too."""
 
     ends: list[int | None]
     used: dict[str, list[float]]
+    starts: list[int | None]  # the first day the item is given any person-day
+    done: list[dict[str, int]]  # per scheduled skill worked on: the day it finished, -1 ran out
+    binding: list[str | None]  # the skill that finished last, or the first that ran out
 
 
 def weekday_count(start: dt.date, end: dt.date) -> int:
@@ -141,31 +145,71 @@ def schedule(
     left = {skill: list(days) for skill, days in capacity.items()}
     first = {skill: _first_open(days, 0) for skill, days in left.items()}
     ends: list[int | None] = []
+    starts: list[int | None] = []
+    finished: list[dict[str, int]] = []
+    binding: list[str | None] = []
     for effort in efforts:
+        skills_done: dict[str, int] = {}
+        finished.append(skills_done)
         if effort is None or num_days == 0:
             ends.append(None)
+            starts.append(None)
+            binding.append(None)
             continue
         end: int | None = 0
+        began = num_days
+        last, latest, out = None, -1, None
         for skill, weeks in effort.items():
             if weeks <= EPSILON:
                 continue
             start = first.get(skill, num_days)
             if start >= num_days:
                 end = None  # no day has anything left: DNF
+                skills_done[skill] = -1
+                out = out or skill
                 continue
+            # The first open day is the first one the item takes from.
+            began = start if start < began else began
             days = left[skill]
             done = _take(days, start, weeks)
+            skills_done[skill] = done
             first[skill] = _first_open(days, start)
             if done < 0:
                 end = None  # DNF, but the item's other skills are still worked on
-            elif end is not None and done > end:
-                end = done
+                out = out or skill
+            else:
+                if done > latest:
+                    last, latest = skill, done
+                if end is not None and done > end:
+                    end = done
         ends.append(end)
+        starts.append(began if began < num_days else None)
+        binding.append(out or last)
     used = {
         skill: [cap - rest for cap, rest in zip(capacity[skill], days, strict=True)]
         for skill, days in left.items()
     }
-    return Schedule(ends, used)
+    return Schedule(ends, used, starts, finished, binding)
+
+
+def lane(num_days: int, capacity: Sequence[float], efforts: Sequence[float]) -> list[int]:
+    """One skill's schedule alone (a skill's days are its own): the day each effort is done.
+
+    ``efforts`` are man-weeks in rank order (0: the item has none of this skill, done
+    day 0); -1 for one that runs out of days.
+    """
+    days = list(capacity)
+    first = _first_open(days, 0)
+    out = []
+    for weeks in efforts:
+        if weeks <= EPSILON:
+            out.append(0)
+        elif first >= num_days:
+            out.append(-1)
+        else:
+            out.append(_take(days, first, weeks))
+            first = _first_open(days, first)
+    return out
 
 
 def _first_open(days: list[float], start: int) -> int:
@@ -279,23 +323,52 @@ def _short(work: _Work, supply: dict[str, float]) -> dict[str, float | int]:
     return short
 
 
+@dataclass
+class _Calendar:
+    """The quarter's work days as every view uses them."""
+
+    days: list[dt.date]
+    iso: list[str]
+    holidays: list[dt.date]  # sorted
+    weeks: list[tuple[str, int, int]]  # (label, first day index, last day index + 1)
+
+
+def _calendar(start: dt.date, days: list[dt.date], holidays: Iterable[dt.date]) -> _Calendar:
+    """Index the work days: ISO texts, holidays, and the weeks they fall in.
+
+    A week is labelled with its Monday, or with the quarter's first day when that is later.
+    """
+    weeks: list[tuple[str, int, int]] = []
+    mondays: list[dt.date] = []
+    for index, day in enumerate(days):
+        monday = day - dt.timedelta(day.weekday())
+        if mondays and mondays[-1] == monday:
+            label, begin, _ = weeks[-1]
+            weeks[-1] = (label, begin, index + 1)
+        else:
+            mondays.append(monday)
+            weeks.append((max(monday, start).isoformat(), index, index + 1))
+    return _Calendar(days, [d.isoformat() for d in days], sorted(set(holidays)), weeks)
+
+
 def _view(
     works: list[_Work],
     people: list[Person],
     skills: list[str],
     scheduled: list[str],
-    days: list[dt.date],
-    iso_days: list[str],
+    calendar: _Calendar,
+    pooled: bool = False,
 ) -> dict[str, Any]:
-    """The plan of one track (or All): manpower, demand, staff and the work list."""
+    """The plan of one track (or All): manpower, demand, staff, work, load and leverage."""
+    days, iso_days = calendar.days, calendar.iso
     staff: dict[str, list[str]] = {skill: [] for skill in skills}
     for person in people:
         staff[person.skill].append(person.name)
     capacity = people_per_skill(people, skills, days)
     manpower = {skill: sum(capacity[skill]) / DAYS_PER_WEEK for skill in skills}
-    planned = schedule(
-        len(days), {s: capacity[s] for s in scheduled}, [work.effort for work in works]
-    )
+    lanes = {s: capacity[s] for s in scheduled}
+    planned = schedule(len(days), lanes, [work.effort for work in works])
+    reasons = _Reasons(planned, lanes, {s: len(staff[s]) for s in scheduled}, calendar, pooled)
     # One walk in rank order sums the demand and finds the shortages (DOMAIN.md 2 and 4).
     per_level: list[dict[str, list[float]]] = [{s: [] for s in skills} for _ in TRIAGE_LEVELS]
     supply = {skill: weeks for skill, weeks in manpower.items() if weeks > EPSILON}
@@ -308,15 +381,134 @@ def _view(
         # whose skills have all run out lacks its whole estimate: ``work.lacking``.
         gone = supply.keys().isdisjoint(work.estimate)
         short = work.lacking if gone else _short(work, supply)
+        index = len(work_list)
+        start = planned.starts[index]
+        binding, why = reasons.why(index, work.effort)
         work_list.append(
-            {**work.head, "shortage": short, "end": None if end is None else iso_days[end]}
+            {
+                **work.head,
+                "shortage": short,
+                "end": None if end is None else iso_days[end],
+                "start": None if start is None else iso_days[start],
+                "binding": binding,
+                "why": why,
+            }
         )
     return {
         "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
         "demand": _cumulative(per_level, skills),
         "staff": staff,
         "work": work_list,
+        "load": _load(planned, lanes, calendar),
+        "leverage": _leverage(planned, lanes, works, len(days)),
     }
+
+
+class _Reasons:
+    """Why each item's date is what it is: its binding skill and what held that skill back."""
+
+    def __init__(
+        self,
+        planned: Schedule,
+        lanes: Mapping[str, Sequence[float]],
+        heads: Mapping[str, int],
+        calendar: _Calendar,
+        pooled: bool,
+    ) -> None:
+        self.planned, self.heads, self.calendar, self.pooled = planned, heads, calendar, pooled
+        # Prefix sums per skill: days fully booked (capacity, none left) and person-days away.
+        self.booked: dict[str, list[int]] = {}
+        self.away: dict[str, list[float]] = {}
+        for skill, row in lanes.items():
+            used = planned.used[skill]
+            booked, away = [0], [0.0]
+            for have, took in zip(row, used, strict=True):
+                full = have > EPSILON and have - took <= EPSILON
+                booked.append(booked[-1] + full)
+                away.append(away[-1] + heads[skill] - have)
+            self.booked[skill], self.away[skill] = booked, away
+
+    def why(self, index: int, effort: Mapping[str, float] | None) -> tuple[str | None, dict]:
+        """``(binding, why)`` of the item at ``index`` (see DOMAIN.md "What the plan also says")."""
+        if effort is None:
+            return None, {"kind": "no_estimate", "skill": None, "pooled": self.pooled}
+        skill = self.planned.binding[index]
+        if skill is None:
+            return None, {"kind": "no_scheduled_effort", "skill": None, "pooled": self.pooled}
+        done = self.planned.done[index]
+        kind = "ran_out" if done[skill] < 0 else "finishes_last"
+        last_day = len(self.calendar.days) - 1
+        start = self.planned.starts[index]
+        first = 0 if start is None else start
+        last = done[skill] if done[skill] >= 0 else last_day
+        booked = self.booked[skill][last + 1] - self.booked[skill][first]
+        away = self.away[skill][last + 1] - self.away[skill][first]
+        holidays = 0
+        if self.calendar.days:
+            since, until = self.calendar.days[first], self.calendar.days[last]
+            lo = bisect.bisect_left(self.calendar.holidays, since)
+            holidays = bisect.bisect_right(self.calendar.holidays, until) - lo
+        return skill, {
+            "kind": kind,
+            "skill": skill,
+            "people": self.heads.get(skill, 0),
+            "booked_days": booked,
+            "vacation_days": round(away),
+            "holidays": holidays,
+            "pooled": self.pooled,
+        }
+
+
+def _load(planned: Schedule, lanes: Mapping[str, Sequence[float]], calendar: _Calendar) -> dict:
+    """Per scheduled skill and week: person-days available and used."""
+    skills = {}
+    for skill, row in lanes.items():
+        used = planned.used[skill]
+        skills[skill] = {
+            "available": [_weeks(math.fsum(row[a:b])) for _, a, b in calendar.weeks],
+            "used": [_weeks(math.fsum(used[a:b])) for _, a, b in calendar.weeks],
+        }
+    return {"weeks": [label for label, _, _ in calendar.weeks], "skills": skills}
+
+
+def _leverage(
+    planned: Schedule, lanes: Mapping[str, Sequence[float]], works: list[_Work], num_days: int
+) -> list[dict[str, Any]]:
+    """Per scheduled skill: one more person of it from the first day, and what that changes.
+
+    A skill's days are its own in the greedy schedule, so only that skill's lane is planned
+    again; each item's date is then the latest of its skills as before (DNF counts as the day
+    after the quarter's end).
+    """
+    worked: dict[str, list[int]] = {skill: [] for skill in lanes}
+    for index, done in enumerate(planned.done):
+        for skill in done:
+            worked[skill].append(index)
+    out = []
+    for skill, row in lanes.items():
+        items = worked[skill]
+        efforts = [works[index].effort[skill] for index in items]
+        moved = lane(num_days, [have + 1.0 for have in row], efforts)
+        dated = pulled = 0
+        for index, now in zip(items, moved, strict=True):
+            before = planned.ends[index]
+            after = None if now < 0 else now
+            for other, day in planned.done[index].items():
+                if other == skill:
+                    continue
+                if day < 0:
+                    after = None
+                    break
+                if after is not None and day > after:
+                    after = day
+            if before is None and after is not None:
+                dated += 1
+            pulled += (num_days if before is None else before) - (
+                num_days if after is None else after
+            )
+        out.append({"skill": skill, "dnf_to_date": dated, "days_pulled_in": pulled})
+    out.sort(key=lambda e: (-e["dnf_to_date"], -e["days_pulled_in"], e["skill"]))
+    return out
 
 
 def compute_plan(model: Model) -> dict[str, Any]:
@@ -325,7 +517,7 @@ def compute_plan(model: Model) -> dict[str, Any]:
     skills = plan_skills(model)
     scheduled = list(params.scheduled) or skills
     days = work_days(params.start, params.end, model.holidays)
-    iso_days = [day.isoformat() for day in days]
+    calendar = _calendar(params.start, days, model.holidays)
     wanted = None if set(scheduled) >= set(skills) else set(scheduled)
     works = [_prepare(item, wanted) for item in sorted(model.work, key=attrgetter("rank"))]
     tracks = sorted(
@@ -337,10 +529,10 @@ def compute_plan(model: Model) -> dict[str, Any]:
     people_by_track: dict[str, list[Person]] = {track: [] for track in tracks}
     for person in model.staff:
         people_by_track.get(person.track, []).append(person)
-    by_track = {ALL: _view(works, list(model.staff), skills, scheduled, days, iso_days)}
+    by_track = {ALL: _view(works, list(model.staff), skills, scheduled, calendar, pooled=True)}
     for track in tracks:
         by_track[track] = _view(
-            works_by_track[track], people_by_track[track], skills, scheduled, days, iso_days
+            works_by_track[track], people_by_track[track], skills, scheduled, calendar
         )
     return {
         "params": {
@@ -348,6 +540,7 @@ def compute_plan(model: Model) -> dict[str, Any]:
             "end": params.end.isoformat(),
             "num_weeks": _weeks(weekday_count(params.start, params.end) / DAYS_PER_WEEK),
             "scheduled_skills": scheduled,
+            "holidays": [day.isoformat() for day in sorted(set(model.holidays))],
         },
         "skills": skills,
         "triages": list(_LEVEL_NUMBERS),

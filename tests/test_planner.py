@@ -96,6 +96,7 @@ def test_params_skills_tracks_and_staff(plan):
         "end": "2013-12-20",
         "num_weeks": 11,
         "scheduled_skills": ["Apps", "Native", "Web"],
+        "holidays": ["2013-11-28", "2013-11-29"],
     }
     assert plan["tracks"] == ["All", "Track1", "Track2"]
     assert plan["skills"] == ["Apps", "Native", "QA", "Web"]
@@ -110,7 +111,7 @@ def test_params_skills_tracks_and_staff(plan):
 
 
 def test_item_fields(plan):
-    login = work(plan, "All")["Login flow"]
+    login = {k: v for k, v in work(plan, "All")["Login flow"].items() if k not in ("why",)}
     assert login == {
         "id": "W10",
         "rank": 10,
@@ -120,6 +121,8 @@ def test_item_fields(plan):
         "estimate": {"Apps": 3, "Native": 2},
         "shortage": {},
         "end": "2013-10-25",
+        "start": "2013-10-07",
+        "binding": "Apps",
     }
     assert work(plan, "All")["No estimate item"]["triage"] == 3
 
@@ -218,3 +221,59 @@ def test_a_data_track_named_all_is_folded_into_all():
     assert plan["tracks"] == ["All", "Track1", "Track2"]
     assert "Search" in work(plan, "All")
     assert "Search" not in work(plan, "Track2")
+
+
+# -- start, binding and why (DOMAIN.md "What the plan also says"), worked out by hand ----------
+
+
+@pytest.mark.parametrize(
+    ("track", "name", "start", "binding", "kind"),
+    [
+        # Alice does Login's Apps at 1 a day Oct 7-25; Bob's Native is done Oct 22.
+        ("Track1", "Login flow", "2013-10-07", "Apps", "finishes_last"),
+        # Bob is free from Oct 23 (Login took Oct 22); Alice from Oct 28: Native ends Dec 5.
+        ("Track1", "Push notifications", "2013-10-23", "Native", "finishes_last"),
+        ("Track1", "No estimate item", None, None, "no_estimate"),
+        ("Track2", "Search", "2013-10-07", "Web", "finishes_last"),
+        # Search leaves half of Carol's Oct 16; Settings starts there (QA is not scheduled).
+        ("Track2", "Settings page", "2013-10-16", "Web", "finishes_last"),
+        # Dan alone cannot do 150 person-days of Apps: Apps (named first) runs out.
+        ("Track2", "Big rewrite", "2013-10-07", "Apps", "ran_out"),
+        ("All", "Search", "2013-10-07", "Web", "finishes_last"),
+        ("All", "Login flow", "2013-10-07", "Apps", "finishes_last"),
+        # In All, Login and then Push (1 Apps a day each) fill Alice and Dan until Oct 11.
+        ("All", "Push notifications", "2013-10-07", "Native", "finishes_last"),
+        ("All", "Big rewrite", "2013-10-14", "Apps", "ran_out"),
+    ],
+)
+def test_start_and_binding_of_the_worked_example(plan, track, name, start, binding, kind):
+    item = work(plan, track)[name]
+    assert (item["start"], item["binding"], item["why"]["kind"]) == (start, binding, kind)
+    assert item["why"]["pooled"] is (track == "All")
+
+
+def test_why_counts_people_booked_days_vacations_and_holidays(plan):
+    login = work(plan, "Track1")["Login flow"]["why"]
+    assert login == {**login, "people": 1, "booked_days": 15, "vacation_days": 0, "holidays": 0}
+    # Bob is booked every one of the 30 work days Oct 23 - Dec 5; Nov 28-29 fall inside.
+    push = work(plan, "Track1")["Push notifications"]["why"]
+    assert push == {**push, "people": 1, "booked_days": 30, "vacation_days": 0, "holidays": 2}
+    settings = work(plan, "Track2")["Settings page"]
+    assert settings["end"] == "2013-11-13"
+    assert settings["why"]["booked_days"] == 21  # Oct 16 - Nov 13, Carol full every day
+
+
+def test_load_per_week_and_leverage(plan):
+    load = plan["by_track"]["Track1"]["load"]
+    assert load["weeks"][:2] == ["2013-10-07", "2013-10-14"] and len(load["weeks"]) == 11
+    native = load["skills"]["Native"]
+    assert native["available"][:2] == [5, 3]  # Bob's Oct 14-15 off
+    assert native["used"][:2] == [5, 3]
+    assert load["skills"]["Apps"]["available"][6:8] == [5, 3]  # Nov 18-22, Nov 25-27
+    assert sum(load["skills"]["Apps"]["used"]) == 20  # Login 15 + Push 5 person-days
+    # One more Native person from Oct 7: Login's Native is done Oct 18, and Push (p = 3) takes
+    # what is left from Oct 7 on, 2 a day from Oct 21: done Nov 4 instead of Dec 5, 21 work
+    # days earlier.
+    track1 = plan["by_track"]["Track1"]["leverage"]
+    assert track1[0] == {"skill": "Native", "dnf_to_date": 0, "days_pulled_in": 21}
+    assert [e["skill"] for e in plan["by_track"]["Track2"]["leverage"]] == ["Web", "Apps", "Native"]

@@ -9,7 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.reference_planner import reference_plan
+from bench.reference_planner import domain_fields, reference_plan
 from formats.streams import Item, Model, Params, Person, format_streams, parse_streams
 from planning.planner import (
     EPSILON,
@@ -138,7 +138,7 @@ def test_items_ranked_below_never_move_an_item(model, data):
 @FEW
 @given(models())
 def test_the_planner_equals_the_reference(model):
-    assert as_json(compute_plan(model)) == as_json(reference_plan(model))
+    assert as_json(domain_fields(compute_plan(model))) == as_json(reference_plan(model))
 
 
 @FEW
@@ -153,6 +153,6 @@ def test_the_planner_equals_the_reference_on_a_generated_input():
     from bench.planner_inputs import make_model
 
     model = make_model(400, 40, seed=7)
-    assert plan_to_json(compute_plan(model)) == json.dumps(
+    assert plan_to_json(domain_fields(compute_plan(model))) == json.dumps(
         reference_plan(model), sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
