@@ -20,6 +20,9 @@ Files, relative to the dataset's folder in the store (``conditioned/``):
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 STREAMS = "streams.txt"
 PROBLEMS = "problems.jsonl"
 STATUS = "status.json"
@@ -27,4 +30,20 @@ ESTIMATES = "estimates.json"
 
 ESTIMATE_KINDS = ("number", "size", "unit", "range")
 
-__all__ = ["STREAMS", "PROBLEMS", "STATUS", "ESTIMATES", "ESTIMATE_KINDS"]
+__all__ = ["STREAMS", "PROBLEMS", "STATUS", "ESTIMATES", "ESTIMATE_KINDS", "load_estimates"]
+
+
+def load_estimates(data: bytes | None) -> dict[str, Any] | None:
+    """``estimates.json`` as written, or None when it is missing or not readable.
+
+    Its readers fall back to plain numbers without it, so a broken file costs precision,
+    never a forecast.
+    """
+    if not data:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    items = value.get("items") if isinstance(value, dict) else None
+    return value if isinstance(items, dict) else None

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "resync_interval": "10.0",
     },
     "snapshot_service": {
-        "datasets": "raw, conditioned, plan",
+        "datasets": "raw, conditioned, plan, forecast",
         "max_payload": "64MiB",
         "durable": "yes",
         "branch": "main",
@@ -48,6 +48,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "qplan_service": {
         "filter_command": "",
         "filter_timeout": "10.0",
+    },
+    "forecast_service": {
+        "runs": "1000",
+        "spread": "1.0",
     },
     "web": {
         "host": "127.0.0.1",

@@ -54,6 +54,9 @@ __all__ = [
     "weekday_count",
     "per_day_limit",
     "plan_skills",
+    "lane",
+    "layout",
+    "Layout",
 ]
 
 ALL = "All"
@@ -511,13 +514,25 @@ def _leverage(
     return out
 
 
-def compute_plan(model: Model) -> dict[str, Any]:
-    """The plan of ``model`` (without "problems" and "lineage", which the service adds)."""
+@dataclass
+class Layout:
+    """What every plan of a model starts from: skills, work days, items and people per track."""
+
+    skills: list[str]
+    scheduled: list[str]
+    calendar: _Calendar
+    works: list[_Work]  # in rank order (ties keep input order)
+    tracks: list[str]  # the data tracks, sorted (All not included)
+    works_by_track: dict[str, list[_Work]]
+    people_by_track: dict[str, list[Person]]
+
+
+def layout(model: Model) -> Layout:
+    """Sort and group ``model`` the way every plan of it (and every forecast run) needs it."""
     params = model.params
     skills = plan_skills(model)
     scheduled = list(params.scheduled) or skills
     days = work_days(params.start, params.end, model.holidays)
-    calendar = _calendar(params.start, days, model.holidays)
     wanted = None if set(scheduled) >= set(skills) else set(scheduled)
     works = [_prepare(item, wanted) for item in sorted(model.work, key=attrgetter("rank"))]
     tracks = sorted(
@@ -529,10 +544,19 @@ def compute_plan(model: Model) -> dict[str, Any]:
     people_by_track: dict[str, list[Person]] = {track: [] for track in tracks}
     for person in model.staff:
         people_by_track.get(person.track, []).append(person)
-    by_track = {ALL: _view(works, list(model.staff), skills, scheduled, calendar, pooled=True)}
-    for track in tracks:
+    calendar = _calendar(params.start, days, model.holidays)
+    return Layout(skills, scheduled, calendar, works, tracks, works_by_track, people_by_track)
+
+
+def compute_plan(model: Model) -> dict[str, Any]:
+    """The plan of ``model`` (without "problems" and "lineage", which the service adds)."""
+    params = model.params
+    lay = layout(model)
+    skills, scheduled, calendar = lay.skills, lay.scheduled, lay.calendar
+    by_track = {ALL: _view(lay.works, list(model.staff), skills, scheduled, calendar, pooled=True)}
+    for track in lay.tracks:
         by_track[track] = _view(
-            works_by_track[track], people_by_track[track], skills, scheduled, calendar
+            lay.works_by_track[track], lay.people_by_track[track], skills, scheduled, calendar
         )
     return {
         "params": {
@@ -544,7 +568,7 @@ def compute_plan(model: Model) -> dict[str, Any]:
         },
         "skills": skills,
         "triages": list(_LEVEL_NUMBERS),
-        "tracks": [ALL, *tracks],
+        "tracks": [ALL, *lay.tracks],
         "by_track": by_track,
     }
 

@@ -127,6 +127,7 @@ def test_board_lists_fixed_components_first_then_others_and_ignores_nameless_bea
         "condition_service",
         "qplan_service",
         "web",
+        "forecast_service",
         "run_all",
         "zz_extra",
     ]

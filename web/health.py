@@ -36,7 +36,9 @@ __all__ = [
 
 # The components the dashboard always lists, in pipeline order, then the supervisor.
 PIPELINE = ("pull_raw", "snapshot_service", "condition_service", "qplan_service", "web")
-COMPONENTS = (*PIPELINE, "run_all")
+# Stages that run beside one of the pipeline's (same input, same consumer): drawn below it.
+BESIDE = {"forecast_service": "qplan_service"}
+COMPONENTS = (*PIPELINE, *BESIDE, "run_all")
 OPTIONAL = frozenset({"pull_raw"})  # beats only while a watcher runs
 RATE_WINDOW = 60.0  # seconds of counter history behind "per minute"
 EXITED = {"backoff", "failed", "stopped"}
@@ -225,4 +227,5 @@ class HealthBoard:
             "idle_after": self.idle_after,
             "components": [self.row(name, now, children) for name in names],
             "pipeline": list(PIPELINE),
+            "beside": dict(BESIDE),
         }

@@ -1,0 +1,194 @@
+"""The forecast: the planner's schedule run many times over estimates drawn around the sheet's.
+
+The model (README "forecast_service"):
+
+- Every scheduled estimate of every item is multiplied, in each run, by a
+  factor ``exp(sigma * Z)``: log-normal with median 1, Z standard normal
+  clipped to ±1.645, so that no estimate grows past its P95 (a team
+  re-estimates before that) nor shrinks below its P5.
+- ``sigma`` follows how the estimate was written (``formats.conditioned``
+  ``estimates.json``): a plain number 0.2, a number with a unit 0.25, a T-shirt
+  size 0.4; a range ``2-3w`` puts its low and high at the factor's P10 and
+  P90 (``ln(high / low) / 2.563``). Every sigma is multiplied by ``spread``;
+  ``spread = 0`` gives the deterministic plan exactly.
+- The staff, vacations and holidays are as the sheet says; items are placed
+  in rank order by DOMAIN.md's greedy schedule in every run, All pooling every
+  track's people as in the plan.
+- Per item: the work day by which 50, 85 and 95 % of the runs finish (null
+  when that share does not finish in the quarter) and the share that does.
+
+Runs are vectorised with numpy: each skill's days are its own in the schedule,
+so each (item, skill) is one step over an array of runs × days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from formats.streams import Model
+from planning.planner import ALL, DAYS_PER_WEEK, EPSILON, Layout, layout, people_per_skill
+
+__all__ = ["SIGMA", "CLIP", "forecast", "factors_for", "seed_from"]
+
+SIGMA = {"number": 0.2, "unit": 0.25, "size": 0.4}  # log-normal spread by how it was written
+P10_P90 = 2 * 1.2815515655446004  # z-distance between a normal's P10 and P90
+CLIP = 1.6448536269514722  # z of P95: factors stay between their P5 and P95
+QUANTILES = {"p50": 0.50, "p85": 0.85, "p95": 0.95}
+
+
+def seed_from(text: str) -> int:
+    """A 64-bit seed from a commit SHA (or any hex text; other text is hashed)."""
+    try:
+        return int(text[:16], 16)
+    except ValueError:
+        import hashlib
+
+        return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], 16)
+
+
+def _sigma(written: Mapping[str, Any] | None, weeks: float) -> float:
+    """The spread of one estimate's factor, from how the sheet wrote it."""
+    if not written:
+        return SIGMA["number"]
+    kind = written.get("kind")
+    if kind == "range":
+        low, high = written.get("low"), written.get("high")
+        if isinstance(low, int | float) and isinstance(high, int | float) and 0 < low < high:
+            return math.log(high / low) / P10_P90
+        return SIGMA["size"]
+    return SIGMA.get(kind, SIGMA["number"])
+
+
+def factors_for(
+    lay: Layout, estimates: Mapping[str, Any] | None, runs: int, spread: float, seed: int
+) -> list[dict[str, np.ndarray]]:
+    """Per item (rank order), per scheduled skill: its factor in each run."""
+    rng = np.random.default_rng(seed)
+    items = (estimates or {}).get("items") or {}
+    out = []
+    for work in lay.works:
+        factors: dict[str, np.ndarray] = {}
+        written = (items.get(work.head["id"]) or {}).get("skills") or {}
+        for skill, weeks in (work.effort or {}).items():
+            z = rng.standard_normal(runs)
+            sigma = _sigma(written.get(skill), weeks) * spread
+            if sigma <= 0:
+                factors[skill] = np.ones(runs)
+            else:
+                factors[skill] = np.exp(sigma * np.clip(z, -CLIP, CLIP))
+        out.append(factors)
+    return out
+
+
+def _lane(capacity: np.ndarray, needs: list[tuple[int, np.ndarray]], runs: int) -> dict:
+    """One skill's schedule in every run: per item index, the day each run finishes (-1: never).
+
+    ``needs`` are (item index, man-weeks per run) in rank order.
+    """
+    num_days = capacity.shape[0]
+    left = np.tile(capacity, (runs, 1))
+    first = 0
+    done: dict[int, np.ndarray] = {}
+    for index, weeks in needs:
+        while first < num_days and not (left[:, first] > EPSILON).any():
+            first += 1
+        if first >= num_days:
+            done[index] = np.full(runs, -1)
+            continue
+        need = DAYS_PER_WEEK * weeks
+        limit = np.where(weeks <= 2 + EPSILON, 1.0, np.floor(weeks / 2 + EPSILON))
+        window = left[:, first:]
+        can = np.where(window > EPSILON, np.minimum(window, limit[:, None]), 0.0)
+        total = np.cumsum(can, axis=1)
+        before = total - can
+        finished = total >= (need - EPSILON)[:, None]
+        any_done = finished.any(axis=1)
+        day = np.where(any_done, finished.argmax(axis=1) + first, -1)
+        take = np.clip(need[:, None] - before, 0.0, can)
+        window -= take
+        done[index] = day
+    return done
+
+
+def _view(
+    lay: Layout,
+    works_at: list[int],
+    people,
+    factors: list[dict[str, np.ndarray]],
+    runs: int,
+) -> np.ndarray:
+    """Every run's end day of each item of one track (rows follow ``works_at``; -1: DNF)."""
+    days = lay.calendar.days
+    capacity = people_per_skill(people, lay.scheduled, days)
+    ends = np.zeros((len(works_at), runs), dtype=np.int64)
+    lanes: dict[str, list[tuple[int, np.ndarray]]] = {skill: [] for skill in lay.scheduled}
+    for row, index in enumerate(works_at):
+        effort = lay.works[index].effort
+        if effort is None or not days:
+            ends[row] = -1
+            continue
+        for skill, weeks in effort.items():
+            if weeks > EPSILON:
+                lanes[skill].append((row, weeks * factors[index][skill]))
+    dnf = np.zeros((len(works_at), runs), dtype=bool)
+    for skill, needs in lanes.items():
+        if not needs:
+            continue
+        for row, day in _lane(np.asarray(capacity[skill], dtype=float), needs, runs).items():
+            dnf[row] |= day < 0
+            np.maximum(ends[row], day, out=ends[row])
+    ends[dnf] = -1
+    return ends
+
+
+def _summary(ends: np.ndarray, iso_days: list[str]) -> dict[str, Any]:
+    """P50/P85/P95 dates and the chance to finish, from one item's end day in every run."""
+    runs = ends.shape[0]
+    finished = ends >= 0
+    ordered = np.sort(np.where(finished, ends, len(iso_days)))
+    out: dict[str, Any] = {}
+    for key, share in QUANTILES.items():
+        day = int(ordered[max(0, math.ceil(share * runs) - 1)])
+        out[key] = iso_days[day] if day < len(iso_days) else None
+    out["p_in_quarter"] = round(float(finished.mean()), 4)
+    return out
+
+
+def forecast(
+    model: Model,
+    estimates: Mapping[str, Any] | None = None,
+    runs: int = 1000,
+    spread: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The forecast of ``model`` (without "lineage", which the service adds)."""
+    if runs < 1:
+        raise ValueError("a forecast needs at least one run")
+    if not math.isfinite(spread) or spread < 0:
+        raise ValueError("spread must be a number from 0 up")
+    lay = layout(model)
+    factors = factors_for(lay, estimates, runs, spread, seed)
+    index_of = {id(work): n for n, work in enumerate(lay.works)}
+    groups = {ALL: (list(range(len(lay.works))), list(model.staff))}
+    for track in lay.tracks:
+        at = [index_of[id(work)] for work in lay.works_by_track[track]]
+        groups[track] = (at, lay.people_by_track[track])
+    by_track = {}
+    for track, (works_at, people) in groups.items():
+        ends = _view(lay, works_at, people, factors, runs)
+        items = {}
+        for row, index in enumerate(works_at):
+            items[lay.works[index].head["id"]] = _summary(ends[row], lay.calendar.iso)
+        by_track[track] = {"items": items}
+    return {
+        "runs": runs,
+        "spread": spread,
+        "seed": f"{seed:016x}",
+        "model": {"sigma": dict(SIGMA), "clip_z": round(CLIP, 4), "range": "low P10, high P90"},
+        "tracks": list(groups),
+        "by_track": by_track,
+    }
