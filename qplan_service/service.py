@@ -15,7 +15,9 @@ A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF::
     WHATIF  {"base": null or a conditioned SHA, "edits": [edit…]}
             -> {"base": {"conditioned": SHA, "plan": the plan commit made from it or null},
                 "plan": the plan with the edits applied (problems, lineage, status of the base),
-                "changes": [{"track", "id", "name", "before", "after"}…]}
+                "changes": [{"track", "id", "name", "before", "after"}…],
+                "forecast": the what-if's own forecast (formats.forecast), with
+                    [qplan_service] whatif_forecast_runs runs, seeded by the base}
 
 ``base`` null means the conditioned commit the service planned last. The
 edits are those of ``planning.whatif``; nothing is committed. Bad
@@ -30,7 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import shlex
 import signal
 import time
@@ -40,13 +41,15 @@ from typing import Any
 
 import zmq
 
-from formats.conditioned import PROBLEMS, STATUS, STREAMS
+from formats.conditioned import ESTIMATES, PROBLEMS, STATUS, STREAMS, load_estimates
 from formats.plan import PLAN_FILE
 from formats.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
+from mesh.messages import BadRequest, ErrorAnswer, ErrorCode, WhatIfRequest
 from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
+from planning.montecarlo import forecast, seed_from
 from planning.planner import ALL, compute_plan, plan_to_json
 from planning.whatif import EditError, apply_edits, compare_plans
 
@@ -63,7 +66,6 @@ __all__ = [
 SECTION = "qplan_service"
 BASE_CACHE = 4  # recent conditioned commits kept parsed for what-ifs
 PLAN_LOG_SEARCH = 50  # plan commits searched for the one made from an older base
-_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
 
 
 class PlanFailed(Exception):
@@ -80,6 +82,7 @@ class Base:
     problems: list[dict[str, Any]]
     status: dict[str, Any]
     plan_commit: str | None = None
+    estimates: dict[str, Any] | None = None  # conditioned/estimates.json, for forecasts
     _plan: dict[str, Any] | None = field(default=None, repr=False)
 
     def plan(self) -> dict[str, Any]:
@@ -129,6 +132,7 @@ def read_base(snapshot: Snapshot) -> Base:
         model=model,
         problems=problems,
         status={"stale": bool(status.get("stale")), "streams_from": status.get("streams_from")},
+        estimates=load_estimates(snapshot.files.get(ESTIMATES)),
     )
 
 
@@ -189,6 +193,8 @@ class QplanService(Stage):
             raise ConfigError(f"{config.file}: [{SECTION}] filter_command: {exc}") from None
         self.filter_timeout = config.number(SECTION, "filter_timeout", minimum=0.1)
         self.request_endpoint = config.endpoint(SECTION, "request_endpoint")
+        self.whatif_runs = config.integer(SECTION, "whatif_forecast_runs", minimum=1)
+        self.spread = config.number("forecast_service", "spread", minimum=0.0)
         self.bases: OrderedDict[str, Base] = OrderedDict()
         self.current: str | None = None  # the conditioned commit planned last
         self.last_error: str | None = None
@@ -344,42 +350,45 @@ class QplanService(Stage):
     async def answer(self, body: list[bytes]) -> Message:
         """The answer to one request: OK with the what-if plan, or ERR naming the problem."""
         try:
-            _, request = Message.from_frames(body)
-            if request.kind != "WHATIF":
-                raise EditError(f"unknown request {request.kind!r}; this service answers WHATIF")
-            return Message("OK", await self.whatif(request.header))
+            _, message = Message.from_frames(body)
+            if message.kind != WhatIfRequest.KIND:
+                text = f"unknown request {message.kind!r}; this service answers WHATIF"
+                return self._refuse(text, ErrorCode.UNKNOWN_VERB)
+            return Message("OK", await self.whatif(WhatIfRequest.parse(message)))
+        except BadRequest as exc:
+            return self._refuse(str(exc), exc.code)
         except ProtocolError as exc:
-            return self._refuse(f"malformed request: {exc}", "bad_request")
+            return self._refuse(f"malformed request: {exc}", ErrorCode.BAD_REQUEST)
         except EditError as exc:
-            return self._refuse(str(exc), "bad_request")
+            return self._refuse(str(exc), ErrorCode.BAD_REQUEST)
         except QPlanError as exc:
-            return self._refuse(f"the store did not answer: {exc}", "unavailable")
+            return self._refuse(f"the store did not answer: {exc}", ErrorCode.UNAVAILABLE)
         except Exception as exc:  # noqa: BLE001 - one bad request must not stop the service
             self.log.exception("internal error answering a what-if")
-            return self._refuse(f"internal error: {type(exc).__name__}: {exc}", "internal")
+            text = f"internal error: {type(exc).__name__}: {exc}"
+            return self._refuse(text, ErrorCode.INTERNAL)
 
-    def _refuse(self, text: str, code: str) -> Message:
+    def _refuse(self, text: str, code: ErrorCode) -> Message:
         self.counters.errors += 1
         self.log.info("WHATIF refused (%s): %s", code, text)
-        return Message.error(text, code)
+        return ErrorAnswer(text, code).to_message()
 
-    async def whatif(self, header: dict[str, Any]) -> dict[str, Any]:
-        """The what-if answer for one request header; raises EditError for a bad one."""
-        wanted = header.get("base")
-        if wanted is not None and (not isinstance(wanted, str) or not _SHA.match(wanted)):
-            raise EditError(f'"base" must be null or a conditioned commit SHA, not {wanted!r}')
-        if "edits" not in header:
-            raise EditError('the request has no "edits" (a list of edits)')
-        base = await self.base(wanted.lower() if wanted else None)
+    async def whatif(self, request: WhatIfRequest) -> dict[str, Any]:
+        """The what-if answer for one request; raises EditError for a bad one."""
+        base = await self.base(request.base)
         if base.model is None:
             raise EditError(f"base {base.conditioned[:12]} has no streams to plan (see problems)")
         started = time.monotonic()
-        plan = finish_plan(compute_plan(apply_edits(base.model, header["edits"])), base)
+        model = apply_edits(base.model, request.edits)
+        plan = finish_plan(compute_plan(model), base)
+        predicted = forecast(
+            model, base.estimates, self.whatif_runs, self.spread, seed_from(base.conditioned)
+        )
         changes = compare_plans(base.plan(), plan)
         self.log.info(
             "WHATIF on conditioned@%s: %d edits, %d changes, %.0f ms",
             base.conditioned[:12],
-            len(header["edits"]),
+            len(request.edits),
             len(changes),
             (time.monotonic() - started) * 1000,
         )
@@ -387,4 +396,5 @@ class QplanService(Stage):
             "base": {"conditioned": base.conditioned, "plan": base.plan_commit},
             "plan": plan,
             "changes": changes,
+            "forecast": {**predicted, "lineage": {"conditioned": base.conditioned}},
         }
