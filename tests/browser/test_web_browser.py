@@ -410,8 +410,14 @@ def test_timeline_and_why_on_a_laptop_and_a_phone(mesh, visit):
     # The table's "why": a button per row, by mouse and by keyboard.
     page.locator("#show-table").click()
     page.wait_for_url("**/?track=Checkout&triage=3")
+    # The item picked on the timeline has its line open in the table too; Enter on its
+    # focused button closes it and opens it again.
     button = item_row(page, first["id"]).locator(".why-button")
+    assert first["why_text"] in page.locator("#work tr.why-row").inner_text()
+    assert button.get_attribute("aria-expanded") == "true"
     button.focus()
+    page.keyboard.press("Enter")
+    wait_for(lambda: page.locator("#work tr.why-row").count() == 0, 5, what="why closed")
     page.keyboard.press("Enter")
     assert first["why_text"] in page.locator("#work tr.why-row").inner_text()
     assert button.get_attribute("aria-expanded") == "true"

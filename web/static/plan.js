@@ -231,6 +231,7 @@
     if (timeline) {
       fill($("timeline"), QPlanInsight.timeline(view, state.why, (item) => {
         state.why = item.id;
+        renderWork(state.view, document.body.classList.contains("in-whatif"));
         renderInsight(state.view);
       }));
       const picked = view.work.find((item) => item.id === state.why);
