@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from formats.plan import same_outcome
 from formats.streams import Model, Params, Person
 from planning.planner import ALL, plan_skills
 
@@ -91,7 +92,7 @@ def compare_plans(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[d
         new = _outcomes(after, track)
         for item_id in [*new, *(i for i in old if i not in new)]:
             was, now = old.get(item_id), new.get(item_id)
-            if was is not None and now is not None and was[1] == now[1]:
+            if was is not None and now is not None and same_outcome(was[1], now[1]):
                 continue
             name = (now or was)[0]
             changes.append(

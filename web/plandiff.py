@@ -12,27 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from formats.plan import EPSILON, outcome, same_outcome, same_shortage
+
 __all__ = ["diff_plans", "item_marks", "outcome", "same_shortage"]
 
-EPSILON = 0.005  # man-weeks: plans round to 2 decimals, so less is float noise
 EDITED_FIELDS = ("name", "rank", "triage", "estimate", "track")
 
 
 def _weeks(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def same_shortage(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    """True when two shortage maps agree within rounding (missing skills count as 0)."""
-    a, b = a or {}, b or {}
-    return all(abs(_weeks(a.get(k)) - _weeks(b.get(k))) < EPSILON for k in set(a) | set(b))
-
-
-def outcome(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The part of an item a plan decides: its date (None is DNF) and its shortage."""
-    if item is None:
-        return None
-    return {"end": item.get("end"), "shortage": dict(item.get("shortage") or {})}
 
 
 def _same_estimate(a: Any, b: Any) -> bool:
@@ -74,9 +62,7 @@ def _track_items(old: dict[str, Any], new: dict[str, Any], track: str) -> dict[s
         if prior is None:
             out["added"].append({**_summary(track, item), "after": outcome(item)})
             continue
-        if prior.get("end") != item.get("end") or not same_shortage(
-            prior.get("shortage"), item.get("shortage")
-        ):
+        if not same_outcome(prior, item):
             out["moved"].append(
                 {**_summary(track, item), "before": outcome(prior), "after": outcome(item)}
             )
@@ -159,8 +145,6 @@ def item_marks(old: dict[str, Any], new: dict[str, Any], track: str) -> dict[str
         prior = before.get(key)
         if prior is None:
             marks[key] = {"before": None, "after": outcome(item)}
-        elif prior.get("end") != item.get("end") or not same_shortage(
-            prior.get("shortage"), item.get("shortage")
-        ):
+        elif not same_outcome(prior, item):
             marks[key] = {"before": outcome(prior), "after": outcome(item)}
     return marks
