@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from formats.streams import Item, Model, Params, Person, format_streams  # noqa: E402
+from formats.streams import Item, Model, Params, Person, format_streams
 
 __all__ = ["SKILLS", "TRACKS", "QUARTER_START", "make_model", "make_streams"]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from formats.streams import (  # noqa: E402
+from formats.streams import (
     TRIAGE_LEVELS,
     Model,
     StreamsError,

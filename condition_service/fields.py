@@ -164,6 +164,6 @@ class Ids:
 
     def derive(self, name: str) -> str:
         """A stable id made from the name."""
-        digest = hashlib.sha1(_name_key(name).encode("utf-8")).hexdigest()
+        digest = hashlib.sha1(_name_key(name).encode("utf-8"), usedforsecurity=False).hexdigest()
         base = f"{self.prefix}{digest[:8]}"
         return self._take(base, base not in self.used and base not in self.reserved)

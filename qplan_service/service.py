@@ -363,7 +363,7 @@ class QplanService(Stage):
             return self._refuse(str(exc), ErrorCode.BAD_REQUEST)
         except QPlanError as exc:
             return self._refuse(f"the store did not answer: {exc}", ErrorCode.UNAVAILABLE)
-        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the service
+        except Exception as exc:
             self.log.exception("internal error answering a what-if")
             text = f"internal error: {type(exc).__name__}: {exc}"
             return self._refuse(text, ErrorCode.INTERNAL)

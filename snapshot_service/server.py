@@ -129,7 +129,7 @@ class SnapshotService(Service):
         """The outcome of one request; a bug becomes ERR ``internal``, never a dead service."""
         try:
             outcome = self.verbs.handle(body)
-        except Exception as exc:  # noqa: BLE001 - the service must outlive its own bugs
+        except Exception as exc:
             self.log.exception("internal error answering a request")
             outcome = refusal(f"internal error: {type(exc).__name__}: {exc}", ErrorCode.INTERNAL)
         if outcome.failed:

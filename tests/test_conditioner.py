@@ -373,19 +373,19 @@ def test_derived_ids_are_stable_and_unique():
     sheets["work"] = [["Name", "Track"], ["Login flow", "Track1"], ["login  FLOW", "Track1"]]
     sheets["work"][0].append("Estimate")
     first = run(sheets)
-    digest = hashlib.sha1(b"login flow").hexdigest()[:8]
+    digest = hashlib.sha1(b"login flow", usedforsecurity=False).hexdigest()[:8]
     assert [i.id for i in first.model.work] == [f"W-{digest}", f"W-{digest}-2"]
     sheets["work"].insert(1, ["Another", "Track1", ""])
     again = run(sheets)
     assert [i.id for i in again.model.work][1:] == [f"W-{digest}", f"W-{digest}-2"]
     assert (
         run(worked(staff=[["Name", "Track", "Skill"], ["Ann", "T", "Apps"]])).model.staff[0].id
-        == "P-" + hashlib.sha1(b"ann").hexdigest()[:8]
+        == "P-" + hashlib.sha1(b"ann", usedforsecurity=False).hexdigest()[:8]
     )
 
 
 def test_a_derived_id_never_takes_an_id_written_later():
-    digest = hashlib.sha1(b"one").hexdigest()[:8]
+    digest = hashlib.sha1(b"one", usedforsecurity=False).hexdigest()[:8]
     sheets = worked()
     sheets["work"] = [
         ["ID", "Name", "Track", "Estimate"],

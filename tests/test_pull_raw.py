@@ -372,7 +372,7 @@ class Routes(http.server.BaseHTTPRequestHandler):
 
     table: dict[str, tuple[int, dict[str, str], bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         status, headers, body = self.table.get(self.path, (404, {}, b"not found"))
         self.send_response(status)
         for key, value in {"Content-Length": str(len(body)), **headers}.items():
