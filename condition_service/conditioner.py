@@ -34,6 +34,7 @@ class Conditioned:
 
     model: Model | None
     problems: list[Problem] = field(default_factory=list)
+    estimates: dict[str, dict] = field(default_factory=dict)  # item id -> as written
 
     @property
     def fatal(self) -> bool:
@@ -123,12 +124,13 @@ def condition(files: Mapping[str, bytes | str], settings: Settings | None = None
 
     # Staff first, so a track is spelt the way the staff sheet spells it.
     staff = read("staff", read_staff, vocabulary)
-    work = read("work", read_work, vocabulary)
+    estimates: dict[str, dict] = {}
+    work = read("work", read_work, vocabulary, estimates)
     quarter = read("params", read_params, vocabulary)
     holidays = read("holidays", read_holidays, missing=[])
     ordered = _in_sheet_order(found, tables)
     if any(part is None for part in (staff, work, quarter)) or count(found)["fatal"]:
-        return Conditioned(None, ordered)
+        return Conditioned(None, ordered, estimates)
     model = Model(Params(quarter.start, quarter.end), tuple(holidays), staff, work)
     model.params = Params(quarter.start, quarter.end, _scheduled(quarter, model, vocabulary))
-    return Conditioned(model, ordered)
+    return Conditioned(model, ordered, estimates)

@@ -10,6 +10,7 @@ held, what is wrong and what the conditioner did about it. Severities:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 
@@ -28,10 +29,14 @@ class Problem:
     column: str | None
     value: str | None
     message: str
+    item: str | None = None  # the work item of the row, when the row is one
 
     def as_dict(self) -> dict[str, object]:
-        """The problem as the JSON object written to problems.jsonl."""
-        return asdict(self)
+        """The problem as the JSON object written to problems.jsonl (``item`` when known)."""
+        data = asdict(self)
+        if data["item"] is None:
+            del data["item"]
+        return data
 
 
 class Problems:
@@ -63,6 +68,12 @@ class Problems:
     def fatal(self, message: str, row=None, column=None, value=None) -> None:
         """Record a problem that stops the workbook from being conditioned."""
         self.add("fatal", message, row, column, value)
+
+    def tag_items(self, items: dict[int, str]) -> None:
+        """Name the item of each of this sheet's problems whose row is an item's row."""
+        for index, problem in enumerate(self.found):
+            if problem.sheet == self.sheet and problem.row in items and problem.item is None:
+                self.found[index] = dataclasses.replace(problem, item=items[problem.row])
 
 
 def count(problems: list[Problem]) -> dict[str, int]:

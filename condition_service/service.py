@@ -2,11 +2,13 @@
 
 For each raw snapshot (``mesh.stage.Stage`` decides which, catching up by
 itself) it conditions the sheets and PUTs dataset ``conditioned`` with
-``Source: raw@<sha>`` and three files:
+``Source: raw@<sha>`` and these files:
 
 - ``streams.txt``: the qplan streams v1 text; after a fatal problem, the
   last good streams (or no file when there never were any);
 - ``problems.jsonl``: one problem a line, keys sorted, in sheet/row order;
+- ``estimates.json``: each item's estimate as written (a range's low and high, a
+  T-shirt size, unsized items), for the forecast (``formats.conditioned``);
 - ``status.json``: ``{"stale", "streams_from", "problems": {"fatal",
   "error", "warning"}}``, where ``streams_from`` is the raw commit the
   streams come from.
@@ -19,7 +21,7 @@ from typing import Any
 
 from condition_service.conditioner import Conditioned, Settings, condition
 from condition_service.problems import to_jsonl
-from formats.conditioned import PROBLEMS, STATUS, STREAMS
+from formats.conditioned import ESTIMATES, PROBLEMS, STATUS, STREAMS, dump_estimates
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
 
@@ -27,9 +29,16 @@ __all__ = ["ConditionService", "conditioned_files", "last_good"]
 
 
 def conditioned_files(
-    result: Conditioned, streams: str | bytes | None, streams_from: str | None
+    result: Conditioned,
+    streams: str | bytes | None,
+    streams_from: str | None,
+    kept_estimates: bytes | None = None,
 ) -> dict[str, str | bytes]:
-    """The files of one conditioned commit (``streams`` None: no streams.txt)."""
+    """The files of one conditioned commit (``streams`` None: no streams.txt).
+
+    ``estimates.json`` goes with the streams: this workbook's, or after a fatal problem
+    ``kept_estimates``, those of the last good streams.
+    """
     status = {
         "stale": result.fatal,
         "streams_from": streams_from,
@@ -41,20 +50,24 @@ def conditioned_files(
     }
     if streams is not None:
         files[STREAMS] = streams
+        if not result.fatal:
+            files[ESTIMATES] = dump_estimates(result.estimates)
+        elif kept_estimates is not None:
+            files[ESTIMATES] = kept_estimates
     return files
 
 
-def last_good(previous: Snapshot) -> tuple[bytes | None, str | None]:
-    """The streams of a conditioned snapshot and the raw commit they come from."""
+def last_good(previous: Snapshot) -> tuple[bytes | None, str | None, bytes | None]:
+    """The streams of a conditioned snapshot, the raw commit they come from, their estimates."""
     streams = previous.files.get(STREAMS)
     if streams is None:
-        return None, None
+        return None, None, None
     try:
         streams_from = json.loads(previous.files[STATUS])["streams_from"]
     except (KeyError, TypeError, ValueError):
         # No readable status: the streams were made from the commit's own source.
         streams_from = previous.source.partition("@")[2] or None
-    return streams, streams_from
+    return streams, streams_from, previous.files.get(ESTIMATES)
 
 
 def _message(result: Conditioned, sha: str, streams_from: str | None) -> str:
@@ -86,11 +99,11 @@ class ConditionService(Stage):
         """The last commit's status: stale or not, and its problem counts."""
         return dict(self.status)
 
-    async def last_good(self) -> tuple[bytes | None, str | None]:
-        """The current conditioned streams and their raw commit (None, None when none)."""
+    async def last_good(self) -> tuple[bytes | None, str | None, bytes | None]:
+        """The current conditioned streams, their raw commit and estimates (Nones when none)."""
         latest = await self.snapshot.latest(self.output)
         if latest.commit is None:
-            return None, None
+            return None, None, None
         return last_good(await self.snapshot.get(self.output, latest.commit))
 
     async def process(self, snapshot: Snapshot) -> None:
@@ -99,9 +112,10 @@ class ConditionService(Stage):
         result = condition(snapshot.files, self.settings)
         streams: str | bytes | None = result.streams
         streams_from: str | None = sha
+        kept = None
         if streams is None:
-            streams, streams_from = await self.last_good()
-        files = conditioned_files(result, streams, streams_from)
+            streams, streams_from, kept = await self.last_good()
+        files = conditioned_files(result, streams, streams_from, kept)
         reply = await self.snapshot.put(
             self.output,
             files,

@@ -66,7 +66,12 @@ def read_staff(problems: Problems, table: Table, vocabulary: Vocabulary) -> list
     if any(role not in columns for role in required):
         return None
     if not table.rows:
-        problems.warning("the sheet has a header but no people", table.header.number)
+        problems.fatal(
+            "the sheet has a header but no people: a plan with nobody would replace the shared "
+            "one, so the last good plan stays",
+            table.header.number,
+        )
+        return None
     heading = {role: table.heading(index) for role, index in columns.items()}
     kept = [
         row for row in table.rows if row.get(columns["name"]) and _skills(row.get(columns["skill"]))

@@ -6,7 +6,6 @@ from condition_service.cells import (
     clean_text,
     is_blank,
     parse_number,
-    parse_weeks,
     split_estimate,
 )
 from condition_service.fields import (
@@ -18,8 +17,9 @@ from condition_service.fields import (
     track_field,
 )
 from condition_service.problems import Problems
-from condition_service.sheets import Row, Table
-from condition_service.vocabulary import Vocabulary
+from condition_service.sheets import Row, Table, normalise
+from condition_service.vocabulary import Vocabulary, did_you_mean
+from formats.estimates import NOT_SIZED, UNSIZED, Size, parse_size
 from formats.streams import Item, format_number, triage_level
 
 __all__ = ["WORK_COLUMNS", "read_work"]
@@ -45,9 +45,12 @@ class _Estimate:
         self.vocabulary = vocabulary
         self.row = row
         self.parts: dict[str, float] = {}
+        self.written: dict[str, Size] = {}
+        self.unsized: str | None = None  # the cell that said "not sized yet"
 
-    def add(self, skill: str, weeks: float, header: str, cell: str) -> None:
-        """Add one skill's man-weeks; a skill given twice keeps its first value."""
+    def add(self, skill: str, size: Size, header: str, cell: str) -> None:
+        """Add one skill's estimate; a skill given twice keeps its first value."""
+        weeks = size.weeks
         if skill in self.parts:
             self.problems.warning(
                 f"{skill} is estimated twice ({format_number(self.parts[skill])} and "
@@ -58,9 +61,25 @@ class _Estimate:
             )
             return
         self.parts[skill] = round(weeks, DIGITS)
+        self.written[skill] = size
+
+    def _size(self, text: str, what: str, header: str, cell: str) -> Size | None:
+        """One size through the shared parser; None (with a problem or unsized) if unusable."""
+        try:
+            size = parse_size(text, self.vocabulary.settings.sizes)
+        except ValueError as exc:
+            self._error(f"{what}: {exc}", header, cell)
+            return None
+        if size is UNSIZED:
+            self.unsized = cell
+            return None
+        return size
 
     def read_cell(self, header: str, cell: str) -> None:
-        """Read an ``Apps:S, Native:2M, Web:3`` cell; a part that cannot be read is dropped."""
+        """Read an ``Apps:S, Native:2w, Web:2-3`` cell; a part that cannot be read is dropped."""
+        if " ".join(cell.split()).lower() in NOT_SIZED:
+            self.unsized = cell
+            return
         for skill_text, size in split_estimate(cell):
             part = f"{skill_text}:{size}" if skill_text and size else skill_text or size
             if not clean_text(skill_text)[0]:
@@ -69,24 +88,28 @@ class _Estimate:
             if not size:
                 self._error(f"{part!r} gives no size; write Skill:size like Apps:3", header, cell)
                 continue
-            try:
-                weeks = parse_weeks(size)
-            except ValueError as exc:
-                self._error(f"in {part!r}: {exc}", header, cell)
+            weeks = self._size(size, f"in {part!r}", header, cell)
+            if weeks is None:
                 continue
             skill = skill_field(self.problems, self.vocabulary, self.row, header, skill_text, cell)
             self.add(skill, weeks, header, cell)
 
     def read_column(self, skill: str, header: str, cell: str) -> None:
-        """Read one skill column's cell (``S``, ``2M``, ``3``, ``1.5``)."""
-        try:
-            self.add(skill, parse_weeks(cell), header, cell)
-        except ValueError as exc:
-            self._error(f"{skill}: {exc}", header, cell)
+        """Read one skill column's cell (``S``, ``2M``, ``3``, ``2w``, ``2-3w``)."""
+        size = self._size(cell, skill, header, cell)
+        if size is not None:
+            self.add(skill, size, header, cell)
 
     def _error(self, what: str, header: str, cell: str) -> None:
-        """Report a part of the estimate that is dropped."""
-        self.problems.error(f"estimate {what}; that part is dropped", self.row.number, header, cell)
+        """Report a part of the estimate that is dropped (the item is planned without it)."""
+        self.problems.error(
+            f"estimate {what}; that part is left out of the plan", self.row.number, header, cell
+        )
+
+    def details(self) -> dict:
+        """The item's entry of ``conditioned/estimates.json``."""
+        skills = {skill: size.as_dict() for skill, size in self.written.items()}
+        return {"unsized": not self.parts, "skills": skills}
 
 
 def _skill_columns(
@@ -122,15 +145,26 @@ def _rank(problems: Problems, row: Row, header: str | None, text: str, position:
         return float(position)
 
 
-def _triage(problems: Problems, row: Row, header: str | None, text: str) -> float:
-    """The triage level: blank or unreadable is 3, outside 1..3 is clamped."""
+def _triage(
+    problems: Problems, vocabulary: Vocabulary, row: Row, header: str | None, text: str
+) -> float:
+    """The triage level: a number (outside 1..3 clamped) or a word; blank is 3.
+
+    An unknown word is an error on the cell and the row keeps triage 3.
+    """
     if not text:
         return DEFAULT_TRIAGE
+    words = vocabulary.settings.triage_words
     try:
         value = parse_number(text)
     except ValueError:
-        problems.warning(
-            f"triage {text!r} is not a number from 1 to 3; {format_number(DEFAULT_TRIAGE)} is used",
+        level = words.get(normalise(text))
+        if level is not None:
+            return triage_level(level)
+        examples = "urgent/P0 = 1, high/P1 = 1.5, medium/P2 = 2, low/P3 = 2.5, P4 = 3"
+        problems.error(
+            f"triage {text!r} is not a number from 1 to 3 nor a known word ({examples})"
+            f"{did_you_mean(text, words)}; {format_number(DEFAULT_TRIAGE)} is used",
             row.number,
             header,
             text,
@@ -149,8 +183,17 @@ def _triage(problems: Problems, row: Row, header: str | None, text: str) -> floa
     return triage_level(value)
 
 
-def read_work(problems: Problems, table: Table, vocabulary: Vocabulary) -> list[Item] | None:
-    """The work items of the sheet, or None when the sheet cannot be read (a fatal problem)."""
+def read_work(
+    problems: Problems,
+    table: Table,
+    vocabulary: Vocabulary,
+    estimates: dict[str, dict] | None = None,
+) -> list[Item] | None:
+    """The work items of the sheet, or None when the sheet cannot be read (a fatal problem).
+
+    ``estimates`` gets each item's estimate as written (``conditioned/estimates.json``), and
+    every problem of an item's row is tagged with the item's id.
+    """
     if table.header is None:
         problems.fatal("the sheet is empty; it needs a header row (Name, Track, Estimate, ...)")
         return None
@@ -167,11 +210,17 @@ def read_work(problems: Problems, table: Table, vocabulary: Vocabulary) -> list[
     if "name" not in columns or "track" not in columns:
         return None
     if not table.rows:
-        problems.warning("the sheet has a header but no work items", table.header.number)
+        problems.fatal(
+            "the sheet has a header but no work items: a plan of nothing would replace the "
+            "shared one, so the last good plan stays",
+            table.header.number,
+        )
+        return None
     heading = {role: table.heading(index) for role, index in columns.items()}
     named = [row for row in table.rows if row.get(columns["name"])]
     ids = Ids("W-", (clean_text(row.get(columns.get("id")))[0] for row in named))
     items = []
+    row_items: dict[int, str] = {}
     for position, row in enumerate(table.rows, start=1):
         text = row.get(columns["name"])
         if not text:
@@ -181,13 +230,27 @@ def read_work(problems: Problems, table: Table, vocabulary: Vocabulary) -> list[
         written = row.get(columns.get("id"))
         item_id = id_field(problems, ids, row, heading.get("id"), written, name)
         rank = _rank(problems, row, heading.get("rank"), row.get(columns.get("rank")), position)
-        triage = _triage(problems, row, heading.get("triage"), row.get(columns.get("triage")))
+        triage = _triage(
+            problems, vocabulary, row, heading.get("triage"), row.get(columns.get("triage"))
+        )
         track = track_field(problems, vocabulary, row, heading["track"], row.get(columns["track"]))
         estimate = _Estimate(problems, vocabulary, row)
         if "estimate" in columns and not is_blank(row.get(columns["estimate"])):
             estimate.read_cell(heading["estimate"], row.get(columns["estimate"]))
         for index, skill in skill_columns:
-            if not is_blank(row.get(index)):
+            if not is_blank(row.get(index)) or row.get(index) in NOT_SIZED:
                 estimate.read_column(skill, table.heading(index), row.get(index))
+        if estimate.unsized is not None and not estimate.parts:
+            problems.warning(
+                f"{name!r} is not sized yet ({estimate.unsized!r}): it has no date until it "
+                "has an estimate",
+                row.number,
+                heading.get("estimate"),
+                estimate.unsized,
+            )
         items.append(Item(item_id, rank, name, tuple(estimate.parts.items()), triage, track))
+        row_items[row.number] = item_id
+        if estimates is not None:
+            estimates[item_id] = estimate.details()
+    problems.tag_items(row_items)
     return items

@@ -30,7 +30,20 @@ ESTIMATES = "estimates.json"
 
 ESTIMATE_KINDS = ("number", "size", "unit", "range")
 
-__all__ = ["STREAMS", "PROBLEMS", "STATUS", "ESTIMATES", "ESTIMATE_KINDS", "load_estimates"]
+__all__ = [
+    "STREAMS",
+    "PROBLEMS",
+    "STATUS",
+    "ESTIMATES",
+    "ESTIMATE_KINDS",
+    "load_estimates",
+    "dump_estimates",
+]
+
+
+def dump_estimates(items: dict[str, Any]) -> str:
+    """``estimates.json`` for the estimates of every item, keys sorted, one key a line."""
+    return json.dumps({"items": items}, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
 
 def load_estimates(data: bytes | None) -> dict[str, Any] | None:

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "skills": "Apps, Native, Web, QA, UX",
         "skill_aliases": "",
         "track_aliases": "",
+        "sizes": "S=1, M=2, L=3, XL=5, Q=13",
+        "sheet_aliases": "",
+        "triage_words": "",
     },
     "qplan_service": {
         "filter_command": "",

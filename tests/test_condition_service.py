@@ -38,11 +38,17 @@ def without(sheet: str) -> dict[str, list[list]]:
 
 
 def test_conditioned_files_of_a_good_workbook():
-    result = condition(raw(sheets_with("work", 1, "Triage", "urgent")), SETTINGS)
+    result = condition(raw(sheets_with("work", 1, "Triage", "0")), SETTINGS)
     files = conditioned_files(result, result.streams, "abc123")
-    assert set(files) == {"streams.txt", "problems.jsonl", "status.json"}
+    assert set(files) == {"streams.txt", "problems.jsonl", "status.json", "estimates.json"}
     [line] = files["problems.jsonl"].splitlines()
-    assert list(json.loads(line)) == ["column", "message", "row", "severity", "sheet", "value"]
+    keys = ["column", "item", "message", "row", "severity", "sheet", "value"]
+    assert list(json.loads(line)) == keys
+    estimates = json.loads(files["estimates.json"])["items"]
+    assert estimates["W10"]["skills"]["Apps"] == {
+        "weeks": 3.0, "low": 3.0, "high": 3.0, "kind": "number", "text": "3"
+    }  # fmt: skip
+    assert estimates["W50"] == {"unsized": True, "skills": {}}
     assert files["status.json"] == (
         "{\n"
         '  "problems": {\n'
@@ -66,11 +72,13 @@ def test_conditioned_files_of_a_fatal_workbook_without_earlier_streams():
 
 def test_last_good_reads_the_streams_and_where_they_come_from():
     status = json.dumps({"stale": True, "streams_from": "aaa", "problems": NO_PROBLEMS})
-    files = {"streams.txt": b"S", "status.json": status.encode()}
-    assert last_good(Snapshot("conditioned", "c1", source="raw@bbb", files=files)) == (b"S", "aaa")
+    files = {"streams.txt": b"S", "status.json": status.encode(), "estimates.json": b"E"}
+    found = last_good(Snapshot("conditioned", "c1", source="raw@bbb", files=files))
+    assert found == (b"S", "aaa", b"E")
     broken = {"streams.txt": b"S", "status.json": b"{not json"}
-    assert last_good(Snapshot("conditioned", "c1", source="raw@bbb", files=broken)) == (b"S", "bbb")
-    assert last_good(Snapshot("conditioned", None)) == (None, None)
+    found = last_good(Snapshot("conditioned", "c1", source="raw@bbb", files=broken))
+    assert found == (b"S", "bbb", None)
+    assert last_good(Snapshot("conditioned", None)) == (None, None, None)
 
 
 # -- the running service ------------------------------------------------------------------
@@ -140,8 +148,8 @@ def test_a_raw_commit_becomes_a_conditioned_commit(mesh):
 
 def test_broken_rows_become_problems_and_the_service_goes_on(mesh):
     mesh.start()
-    broken = sheets_with("work", 1, "Estimate", "Apps:XL, Native:2")
-    broken["work"][2][broken["work"][0].index("Triage")] = "urgent"
+    broken = sheets_with("work", 1, "Estimate", "Apps:XXL, Native:2")
+    broken["work"][2][broken["work"][0].index("Triage")] = "0"
     broken["staff"][2][broken["staff"][0].index("Vacation")] = "31/31/2013"
     sha = mesh.put_raw(broken)
     done = mesh.conditioned_from(sha)

@@ -138,10 +138,10 @@ def test_row_numbers_are_the_spreadsheets_and_empty_rows_are_skipped():
         ["", "", "", "", ""],
         *rows[3:],
     ]
-    sheets["work"][7][WORKED["work"][0].index("Triage")] = "urgent"  # Push notifications
+    sheets["work"][7][WORKED["work"][0].index("Triage")] = "soonish"  # Push notifications
     result = run(sheets)
     problem = only(result, sheet="work")
-    assert (problem.row, problem.column, problem.value) == (8, "Triage", "urgent")
+    assert (problem.row, problem.column, problem.value) == (8, "Triage", "soonish")
     assert len(result.model.work) == 6
 
 
@@ -228,10 +228,11 @@ def test_estimates_in_a_column_per_skill_and_both_forms_together():
 
 
 def test_an_unreadable_estimate_part_is_dropped_and_the_rest_kept():
-    result = run(edited("work", 1, "Estimate", "Apps:XL, Native:2"))
+    result = run(edited("work", 1, "Estimate", "Apps:XXL, Native:2"))
     problem = only(result, sheet="work")
     assert (problem.severity, problem.row, problem.column) == ("error", 2, "Estimate")
-    assert problem.value == "Apps:XL, Native:2" and "'XL'" in problem.message
+    assert problem.value == "Apps:XXL, Native:2" and "'XXL'" in problem.message
+    assert problem.item == "W10"
     assert item(result, "W10").estimate == (("Native", 2.0),)
     assert len(result.model.work) == 6 and parse_streams(result.streams) == result.model
 
@@ -245,10 +246,10 @@ def test_every_kind_of_unreadable_part_is_an_error(text):
 
 def test_a_bad_size_in_a_skill_column_names_that_column():
     sheets = worked()
-    sheets["work"] = [["Name", "Track", "Apps", "Web"], ["One", "Track1", "XL", "M"]]
+    sheets["work"] = [["Name", "Track", "Apps", "Web"], ["One", "Track1", "XXL", "M"]]
     result = run(sheets)
     problem = only(result, sheet="work")
-    assert (problem.severity, problem.column, problem.value) == ("error", "Apps", "XL")
+    assert (problem.severity, problem.column, problem.value) == ("error", "Apps", "XXL")
     assert result.model.work[0].estimate == (("Web", 2.0),)
 
 
@@ -271,8 +272,12 @@ def test_a_dash_means_no_estimate():
     ("text", "level", "severity"),
     [
         ("1", 1, None), ("1.2", 1.5, None), ("2", 2, None), ("2.1", 2.5, None),
-        ("2.6", 3, None), (" 3 ", 3, None), ("", 3, None), ("urgent", 3, "warning"),
-        ("0", 1, "warning"), ("5", 3, "warning"),
+        ("2.6", 3, None), (" 3 ", 3, None), ("", 3, None), ("0", 1, "warning"),
+        ("5", 3, "warning"), ("urgent", 1, None), ("Critical", 1, None), ("P0", 1, None),
+        ("must", 1, None), ("P1", 1.5, None), ("high", 1.5, None), ("P2", 2, None),
+        ("Medium", 2, None), ("should", 2, None), ("P3", 2.5, None), ("low", 2.5, None),
+        ("could", 2.5, None), ("P4", 3, None), ("won't", 3, None), ("Nice to have", 3, None),
+        ("soonish", 3, "error"), ("hgih", 3, "error"),
     ],
 )  # fmt: skip
 def test_triage_levels(text, level, severity):
@@ -567,7 +572,7 @@ def assert_fatal(result: Conditioned, **match) -> Problem:
 
 
 def test_a_missing_sheet_is_fatal_and_the_other_sheets_are_still_checked():
-    sheets = edited("work", 1, "Estimate", "Apps:XL")
+    sheets = edited("work", 1, "Estimate", "Apps:XXL")
     del sheets["staff"]
     result = run(sheets)
     assert_fatal(result, sheet="staff", row=None)
@@ -596,10 +601,13 @@ def test_an_empty_sheet_is_fatal():
     assert_fatal(condition(files, SETTINGS), sheet="work", row=None)
 
 
-def test_a_sheet_with_only_a_header_is_a_warning():
+def test_a_sheet_with_only_a_header_is_fatal():
+    # A plan of nothing would replace the shared plan for everyone: the last good one stays.
     result = run(worked(work=[WORKED["work"][0]]))
-    assert only(result, sheet="work").severity == "warning"
-    assert result.model.work == [] and parse_streams(result.streams) == result.model
+    assert_fatal(result, sheet="work", row=1)
+    assert "no work items" in only(result, sheet="work").message
+    staff = run(worked(staff=[WORKED["staff"][0]]))
+    assert_fatal(staff, sheet="staff", row=1)
 
 
 @pytest.mark.parametrize(
@@ -641,7 +649,7 @@ def test_settings_come_from_config_ini(tmp_path):
 
 def test_problems_come_in_sheet_and_row_order():
     sheets = edited("work", 4, "Triage", "x")
-    sheets["work"][1][4] = "y"
+    sheets["work"][1][4] = "y"  # not a triage word
     sheets["staff"][1][4] = "Robots"
     sheets["params"].append(["Colour", "blue"])
     result = run(sheets)
@@ -652,6 +660,10 @@ def test_problems_come_in_sheet_and_row_order():
         ("params", 5),
     ]
     assert set(result.problems[0].as_dict()) == {
+        "severity", "sheet", "row", "column", "value", "message", "item"
+    }  # fmt: skip
+    assert result.problems[0].item == "W10"
+    assert set(result.problems[2].as_dict()) == {
         "severity", "sheet", "row", "column", "value", "message"
     }  # fmt: skip
 
