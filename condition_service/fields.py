@@ -7,12 +7,13 @@ report, through a ``Problems``, anything they had to change.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 from condition_service.cells import clean_text
 from condition_service.problems import Problems
 from condition_service.sheets import Row, Table, match_columns
-from condition_service.vocabulary import Vocabulary
+from condition_service.vocabulary import Vocabulary, did_you_mean
 
 __all__ = [
     "UNASSIGNED",
@@ -42,14 +43,39 @@ def safe_field(problems: Problems, row: Row, header: str, text: str, what: str) 
     return safe
 
 
+def _numbered_twins(a: str, b: str) -> bool:
+    """True for names that differ only in their digits (Track1, Track2): not a typo."""
+    return re.sub(r"\d", "", a) == re.sub(r"\d", "", b)
+
+
 def track_field(
-    problems: Problems, vocabulary: Vocabulary, row: Row, header: str | None, text: str
+    problems: Problems,
+    vocabulary: Vocabulary,
+    row: Row,
+    header: str | None,
+    text: str,
+    suggest: bool = False,
 ) -> str:
-    """The row's track: aliases applied, ``Unassigned`` (with a warning) when blank."""
+    """The row's track: aliases applied, ``Unassigned`` (with a warning) when blank.
+
+    With ``suggest`` (work rows, read after the staff), a track nobody works on that is close
+    to one people do work on gets a warning with a "did you mean".
+    """
     if not text:
         problems.warning(f"no track; put on track {UNASSIGNED!r}", row.number, header, None)
         return vocabulary.track(UNASSIGNED)
+    seen = vocabulary.staff_tracks
     track = vocabulary.track(safe_field(problems, row, header or "Track", text, "track"))
+    if suggest and seen and track not in seen:
+        guess = did_you_mean(track, [t for t in seen if not _numbered_twins(t, track)])
+        if guess:
+            problems.warning(
+                f"nobody works on track {track!r}{guess}; its items are planned on their own "
+                "track with no people",
+                row.number,
+                header,
+                text,
+            )
     if track.lower() == SYNTHETIC_TRACK:
         renamed = vocabulary.track(f"{track} (track)")
         problems.warning(
@@ -70,8 +96,9 @@ def skill_field(
     skill, known = vocabulary.skill(clean_text(text)[0])
     if not known:
         skills = ", ".join(vocabulary.settings.skills)
+        guess = vocabulary.skill_guess(skill)
         problems.warning(
-            f"{skill!r} is not one of the skills in config.ini ({skills}); kept as written",
+            f"{skill!r} is not one of the skills in config.ini ({skills}){guess}; kept as written",
             row.number,
             header,
             cell,
@@ -120,8 +147,9 @@ def find_columns(
     for role in required:
         if role not in columns:
             names = ", ".join(repr(name) for name in aliases[role])
+            guess = did_you_mean(role, [table.heading(index) for index in unmatched])
             problems.fatal(
-                f"no {role.capitalize()!r} column (accepted headers: {names}); "
+                f"no {role.capitalize()!r} column (accepted headers: {names}){guess}; "
                 "the sheet cannot be read without it",
                 header.number,
                 role.capitalize(),

@@ -30,11 +30,13 @@ __all__ = [
 
 ROLES = ("work", "staff", "params", "holidays")  # also the order problems are listed in
 SHEET_NAMES = {
-    "work": ("work", "workitems", "items", "backlog"),
-    "staff": ("staff", "people", "team", "staffing"),
-    "params": ("params", "parameters", "settings", "quarter", "param", "parameter"),
-    "holidays": ("holidays", "holiday", "daysoff"),
+    "work": ("work", "workitems", "items", "backlog", "tasks", "features", "epics", "roadmap"),
+    "staff": ("staff", "people", "team", "staffing", "roster", "engineers", "resources"),
+    "params": ("params", "parameters", "settings", "quarter", "param", "parameter", "config"),
+    "holidays": ("holidays", "holiday", "daysoff", "publicholidays", "calendar"),
 }
+HEADER_SEARCH = 10  # non-empty rows among which the header is looked for
+_WORDS = re.compile(r"[^a-z0-9]+")
 _ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -81,47 +83,76 @@ class Table:
     name: str
     header: Row | None = None
     rows: list[Row] = field(default_factory=list)
+    above: list[Row] = field(default_factory=list)  # rows above a header found further down
 
     def heading(self, index: int) -> str:
         """The header text of a column."""
         return self.header.get(index) if self.header else ""
 
 
-def read_table(name: str, text: str) -> Table:
-    """Parse one raw TSV file; the first row with text is the header."""
+def read_table(name: str, text: str, known: frozenset[str] = frozenset()) -> Table:
+    """Parse one raw TSV file.
+
+    The header is the row, among the first ten with text, whose cells match the most of
+    ``known`` header names (normalised); the first row with text when none matches two or
+    more (a sheet of dates, a Parameter/Value sheet written without its header).
+    """
     table = Table(name)
+    rows = []
     for number, line in enumerate(text.split("\n"), start=1):
         row = Row(number, [decode_cell(cell) for cell in line.rstrip("\r").split("\t")])
-        if row.blank():
-            continue
-        if table.header is None:
-            table.header = row
-        else:
-            table.rows.append(row)
+        if not row.blank():
+            rows.append(row)
+    if not rows:
+        return table
+    scores = [_score(row, known) for row in rows[:HEADER_SEARCH]]
+    best = max(range(len(scores)), key=lambda n: (scores[n], -n))
+    if scores[best] < 2 or scores[best] <= scores[0]:
+        best = 0
+    table.above, table.header, table.rows = rows[:best], rows[best], rows[best + 1 :]
     return table
 
 
-def sheet_role(name: str) -> str | None:
-    """Which of the four sheets a sheet name means, or None."""
+def _score(row: Row, known: frozenset[str]) -> int:
+    """How many of a row's cells are known header names."""
+    return sum(1 for cell in row.cells if cell.strip() and normalise(cell) in known)
+
+
+def sheet_role(name: str, aliases: Mapping[str, str] | None = None) -> tuple[str, int] | None:
+    """Which of the four sheets a sheet name means, and how plainly (0 best), or None.
+
+    A name is a role's name or alias (``Backlog``), a ``[condition_service] sheet_aliases``
+    name, or a name with one of those as a word (``Q4 Backlog``, ``Team roster``).
+    """
     key = normalise(name)
+    for alias, role in (aliases or {}).items():
+        if normalise(alias) == key and role in SHEET_NAMES:
+            return role, 0
     for role, names in SHEET_NAMES.items():
         if key in names:
-            return role
+            return role, names.index(key)
+    words = [word for word in _WORDS.split(name.lower()) if word]
+    for role, names in SHEET_NAMES.items():
+        for word in words:
+            if word in names:
+                return role, len(names) + names.index(word)
     return None
 
 
-def find_sheets(files: Mapping[str, str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+def find_sheets(
+    files: Mapping[str, str], aliases: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     """Map each role to the sheet that plays it; also list ``(role, kept, ignored)`` clashes.
 
     ``files`` maps sheet names to their TSV text. When two sheets mean the
-    same role, the one named most plainly wins (``work`` before ``items``),
-    then the first in name order.
+    same role, the one named most plainly wins (``work`` before ``items``
+    before ``Q4 Backlog``), then the first in name order.
     """
     candidates: dict[str, list[tuple[int, str]]] = {}
     for name in files:
-        role = sheet_role(name)
-        if role is not None:
-            preference = SHEET_NAMES[role].index(normalise(name))
+        found = sheet_role(name, aliases)
+        if found is not None:
+            role, preference = found
             candidates.setdefault(role, []).append((preference, name))
     found: dict[str, str] = {}
     clashes = []

@@ -131,6 +131,7 @@ class Vocabulary:
             _track_key(alias): name for alias, name in settings.track_aliases.items()
         }
         self._tracks: dict[str, str] = {}
+        self.staff_tracks: list[str] = []  # the tracks people work on, once staff is read
 
     def known_skill(self, text: str) -> str | None:
         """The config's spelling of a skill or skill alias, or None."""
@@ -156,3 +157,13 @@ class Vocabulary:
     def skill_names(self) -> list[str]:
         """Every skill and skill alias config.ini knows."""
         return [*self.settings.skills, *self.settings.skill_aliases]
+
+    def skill_guess(self, text: str, more: Iterable[str] = ()) -> str:
+        """`` (did you mean 'UX'?)`` for a name close to a skill or an alias (or to ``more``)."""
+        guess = close_to(text, [*self.skill_names(), *more])
+        if guess is None or guess == text:
+            return ""
+        skill = self.known_skill(guess)
+        if skill is not None and normalise(skill) != normalise(guess):
+            return f" (did you mean {guess!r}, that is {skill}?)"
+        return f" (did you mean {guess!r}?)"

@@ -117,9 +117,17 @@ def _skill_columns(
 ) -> list[tuple[int, str]]:
     """The columns named after a skill, as ``(index, skill)``; a repeated skill is ignored."""
     found: dict[str, int] = {}
+    headers = [a for names in WORK_COLUMNS.values() for a in names]
     for index in unmatched:
         skill = vocabulary.known_skill(table.heading(index))
         if skill is None:
+            guess = vocabulary.skill_guess(table.heading(index), headers)
+            if guess:
+                problems.warning(
+                    f"the column {table.heading(index)!r} is not read{guess}",
+                    table.header.number,
+                    table.heading(index),
+                )
             continue
         if skill in found:
             problems.warning(
@@ -233,7 +241,9 @@ def read_work(
         triage = _triage(
             problems, vocabulary, row, heading.get("triage"), row.get(columns.get("triage"))
         )
-        track = track_field(problems, vocabulary, row, heading["track"], row.get(columns["track"]))
+        track = track_field(
+            problems, vocabulary, row, heading["track"], row.get(columns["track"]), suggest=True
+        )
         estimate = _Estimate(problems, vocabulary, row)
         if "estimate" in columns and not is_blank(row.get(columns["estimate"])):
             estimate.read_cell(heading["estimate"], row.get(columns["estimate"]))
