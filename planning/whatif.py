@@ -7,7 +7,7 @@ object whose ``op`` names it:
 
     {"op": "add_people", "skill", "track", "count", "from"?: ISO date, "team"?}
     {"op": "remove_person", "person": id or exact name}
-    {"op": "set_estimate", "item": id, "estimate": {skill: man-weeks}}
+    {"op": "set_estimate", "item": id, "estimate": {skill: man-weeks or text like "M", "2w"}}
     {"op": "set_rank", "item": id, "rank": number}
     {"op": "set_triage", "item": id, "triage": number from 1 to 3}
     {"op": "set_track", "item": id, "track": name}
@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from formats.estimates import DEFAULT_SIZES, UNSIZED, parse_size
 from formats.plan import same_outcome
 from formats.streams import Model, Params, Person
 from planning.planner import ALL, plan_skills
@@ -47,12 +48,18 @@ class _Bad(Exception):
     """A problem with one field of the edit being applied (becomes an EditError)."""
 
 
-def apply_edits(model: Model, edits: Sequence[Mapping[str, Any]]) -> Model:
-    """A copy of ``model`` with ``edits`` applied in order; raises EditError."""
+def apply_edits(
+    model: Model, edits: Sequence[Mapping[str, Any]], sizes: Mapping[str, float] = DEFAULT_SIZES
+) -> Model:
+    """A copy of ``model`` with ``edits`` applied in order; raises EditError.
+
+    An estimate's sizes may be written as in the workbook (``formats.estimates``: ``M``,
+    ``2w``, ``2-3w``), with ``sizes`` the T-shirt sizes.
+    """
     if not isinstance(edits, (list, tuple)):
         raise EditError('"edits" must be a list of edits')
     scenario = Model(model.params, tuple(model.holidays), list(model.staff), list(model.work))
-    known = _Known(plan_skills(model), _tracks(model), {})
+    known = _Known(plan_skills(model), _tracks(model), {}, dict(sizes))
     for number, edit in enumerate(edits, start=1):
         op = edit.get("op") if isinstance(edit, Mapping) else None
         name = f"edit {number} ({op})" if isinstance(op, str) else f"edit {number}"
@@ -126,6 +133,7 @@ class _Known:
     skills: list[str]
     tracks: list[str]
     arrivals: dict[str, dt.date]  # new person's id -> the day they start
+    sizes: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_SIZES))
 
     def skill(self, value: Any, field: str) -> str:
         if not isinstance(value, str) or value not in self.skills:
@@ -243,7 +251,16 @@ def _set_estimate(scenario: Model, edit: Mapping[str, Any], known: _Known) -> No
     parts = []
     for skill, weeks in estimate.items():
         known.skill(skill, "estimate")
-        value = _number(weeks, f"estimate {skill}")
+        if isinstance(weeks, str):
+            try:
+                size = parse_size(weeks, known.sizes)
+            except ValueError as exc:
+                raise _Bad(f"estimate {skill}: {exc}") from None
+            if size is UNSIZED:
+                raise _Bad(f"estimate {skill}: {weeks!r} is not a size a plan can use")
+            value = size.weeks
+        else:
+            value = _number(weeks, f"estimate {skill}")
         if value < 0:
             raise _Bad(f"estimate {skill} is negative ({weeks})")
         parts.append((skill, value))

@@ -42,6 +42,7 @@ from typing import Any
 import zmq
 
 from formats.conditioned import ESTIMATES, PROBLEMS, STATUS, STREAMS, load_estimates
+from formats.estimates import parse_sizes
 from formats.plan import PLAN_FILE
 from formats.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
@@ -160,13 +161,41 @@ def empty_plan() -> dict[str, Any]:
 
 
 def finish_plan(plan: dict[str, Any], base: Base) -> dict[str, Any]:
-    """``plan`` with the base's problems, lineage and status added (a new dict)."""
+    """``plan`` with the base's problems, lineage and status added (a new dict).
+
+    Each item also carries the problems of its row (``problems``, when it has any) and
+    ``unsized: true`` when the sheet did not size it yet: nothing that changes what an item
+    means is only in the list at the bottom.
+    """
+    mark_items(plan, base.problems, base.estimates)
     return {
         **plan,
         "problems": base.problems,
         "lineage": {"conditioned": base.conditioned, "raw": base.raw},
         "status": base.status,
     }
+
+
+def mark_items(
+    plan: dict[str, Any], problems: list[dict[str, Any]], estimates: dict[str, Any] | None
+) -> None:
+    """Put each item's own problems and its unsized flag on it, in every track's view."""
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for problem in problems:
+        item = problem.get("item")
+        if isinstance(item, str):
+            by_item.setdefault(item, []).append(problem)
+    written = (estimates or {}).get("items") or {}
+    unsized = {key for key, value in written.items() if (value or {}).get("unsized")}
+    if not by_item and not unsized:
+        return
+    for view in (plan.get("by_track") or {}).values():
+        for item in view.get("work") or []:
+            found = by_item.get(item.get("id"))
+            if found:
+                item["problems"] = found
+            if item.get("id") in unsized:
+                item["unsized"] = True
 
 
 def _summary(plan: dict[str, Any]) -> str:
@@ -194,6 +223,10 @@ class QplanService(Stage):
         self.filter_timeout = config.number(SECTION, "filter_timeout", minimum=0.1)
         self.request_endpoint = config.endpoint(SECTION, "request_endpoint")
         self.whatif_runs = config.integer(SECTION, "whatif_forecast_runs", minimum=1)
+        try:
+            self.sizes = parse_sizes(config.text("condition_service", "sizes"))
+        except ValueError as exc:
+            raise ConfigError(f"{config.file}: [condition_service] sizes: {exc}") from None
         self.spread = config.number("forecast_service", "spread", minimum=0.0)
         self.bases: OrderedDict[str, Base] = OrderedDict()
         self.current: str | None = None  # the conditioned commit planned last
@@ -379,7 +412,7 @@ class QplanService(Stage):
         if base.model is None:
             raise EditError(f"base {base.conditioned[:12]} has no streams to plan (see problems)")
         started = time.monotonic()
-        model = apply_edits(base.model, request.edits)
+        model = apply_edits(base.model, request.edits, self.sizes)
         plan = finish_plan(compute_plan(model), base)
         predicted = forecast(
             model, base.estimates, self.whatif_runs, self.spread, seed_from(base.conditioned)

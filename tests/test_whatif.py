@@ -179,7 +179,7 @@ def test_arrival_follows_a_later_quarter_change(model):
         ({"op": "remove_person"}, ["missing field 'person'"]),
         ({"op": "set_estimate", "item": "W999", "estimate": {"Web": 1}}, ["unknown item", "W999"]),
         ({"op": "set_estimate", "item": "W40", "estimate": {"Web": -1}}, ["negative"]),
-        ({"op": "set_estimate", "item": "W40", "estimate": {"Web": "lots"}}, ["number"]),
+        ({"op": "set_estimate", "item": "W40", "estimate": {"Web": "lots"}}, ["not an estimate"]),
         ({"op": "set_estimate", "item": "W40", "estimate": {"Cobol": 1}}, ["Cobol"]),
         ({"op": "set_estimate", "item": "W40", "estimate": [1]}, ["'estimate'"]),
         ({"op": "set_rank", "item": "W40", "rank": "first"}, ["set_rank", "'rank'"]),
@@ -241,3 +241,14 @@ def test_compare_plans_lists_what_moved(model):
     assert [c["track"] for c in changes] == sorted(
         (c["track"] for c in changes), key=["All", "Track1", "Track2"].index
     )
+
+
+def test_estimates_in_a_what_if_are_written_as_in_the_workbook():
+    model = parse_streams(FIXTURE.read_text(encoding="utf-8"))
+    edit = {"op": "set_estimate", "item": "W40", "estimate": {"Apps": "M", "Web": "2-4w"}}
+    item = next(i for i in apply_edits(model, [edit]).work if i.id == "W40")
+    assert item.estimate == (("Apps", 2.0), ("Web", 3.0))
+    xl = apply_edits(model, [{**edit, "estimate": {"Apps": "XL"}}], {"XL": 8.0})
+    assert next(i for i in xl.work if i.id == "W40").estimate == (("Apps", 8.0),)
+    with pytest.raises(EditError, match="not a size a plan can use"):
+        apply_edits(model, [{**edit, "estimate": {"Apps": "TBD"}}])

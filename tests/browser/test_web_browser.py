@@ -269,19 +269,32 @@ def test_a_bad_whatif_edit_is_reported_and_dropped(mesh, visit):
     page = visit("/?track=Checkout").page
     page.locator("#work tbody tr.in").first.click()
     form = page.locator("#edit-item")
-    form.locator('input[name="estimate"]').fill("Apps:-3")
+    form.locator('input[name="estimate"]').fill("Apps 3")
     form.locator('button[type="submit"]').click()
     error = page.locator("#whatif-error")
     error.wait_for()
-    assert "Skill:weeks" in error.inner_text()
+    assert "Skill:size" in error.inner_text()
     assert page.locator("#whatif-banner").is_hidden()
-    # An edit the planner refuses: the page says why and drops it.
-    form.locator('input[name="estimate"]').fill("Juggling:3")
+    # Edits the planner refuses: the page says why and drops them.
+    for estimate, said in (("Juggling:3", "unknown skill"), ("Apps:lots", "not an estimate")):
+        form.locator('input[name="estimate"]').fill(estimate)
+        form.locator('button[type="submit"]').click()
+        wait_for(lambda said=said: said in error.inner_text(), 15, what="the planner's refusal")
+        assert "Not applied" in error.inner_text()
+        assert "none" in page.locator("#edits").inner_text()
+        assert page.locator("#whatif-banner").is_hidden()
+        page.locator("#work tbody tr.in").first.click()
+
+
+def test_a_what_if_takes_sizes_as_the_workbook_writes_them(mesh, visit):
+    page = visit("/?track=Checkout").page
+    page.locator("#work tbody tr.in").first.click()
+    form = page.locator("#edit-item")
+    form.locator('input[name="estimate"]').fill("Apps:M, Web:2w")
     form.locator('button[type="submit"]').click()
-    wait_for(lambda: "unknown skill" in error.inner_text(), 15, what="the planner's refusal")
-    assert "Not applied" in error.inner_text()
-    assert "none" in page.locator("#edits").inner_text()
-    assert page.locator("#whatif-banner").is_hidden()
+    page.wait_for_selector("#whatif-banner:not([hidden])")
+    assert "Apps:M, Web:2w" in page.locator("#edits").inner_text()
+    assert page.locator("#whatif-error").is_hidden()
 
 
 # -- the dashboard ---------------------------------------------------------------------------

@@ -36,9 +36,10 @@ const QPlan = (() => {
     return String(Math.round(value * 100) / 100);
   }
 
-  // "Apps:3, Web:2" from {"Apps": 3, "Web": 2}.
+  // "Apps:3, Web:M" from {"Apps": 3, "Web": "M"} (a size written as text stays text).
   function skills(map) {
-    const parts = Object.entries(map || {}).map(([skill, weeks]) => `${skill}:${num(weeks)}`);
+    const parts = Object.entries(map || {}).map(
+      ([skill, weeks]) => `${skill}:${typeof weeks === "string" ? weeks : num(weeks)}`);
     return parts.join(", ");
   }
 

@@ -15,6 +15,7 @@
     chart: null,
     show: params.get("show") === "timeline" ? "timeline" : "table",
     why: null,       // the item whose "why" line is open
+    note: null,      // the item whose problems are open
   };
   const COLUMNS = 11;  // of the work table
 
@@ -98,6 +99,7 @@
     renderStaff(view);
     renderChart(view);
     renderVersion(view, whatif);
+    renderTopLine(view, whatif);
     renderProblems(view);
     renderForms(view);
   }
@@ -173,7 +175,7 @@
       },
       el("td", { class: "num", text: num(item.rank) }),
       el("td", { class: "num", text: num(item.triage) }),
-      el("td", { class: "name", text: item.name }),
+      el("td", { class: "name" }, item.name, problemBadge(item)),
       el("td", { class: item.estimate && Object.keys(item.estimate).length ? null : "muted",
         text: skills(item.estimate) || "no estimate" }),
       changeCell(before, "shortage", item.shortage, shortageText, "shortage"),
@@ -181,6 +183,12 @@
       endCells(item, before),
       forecastCell(item, "p50"), forecastCell(item, "p85"),
       el("td", { class: "fc num", text: item.forecast ? QPlanInsight.percent(item.forecast.p_in_quarter) : "—" })));
+      if (state.note === item.id && (item.problems || item.unsized)) {
+        rows.push(el("tr", { class: "note-row" }, el("td", { colspan: COLUMNS },
+          el("ul", { class: "item-problems" }, itemProblems(item).map((p) => el("li", { class: `sev-${p.severity}` },
+            el("strong", { text: `${p.severity}: ` }), p.message,
+            p.column ? el("span", { class: "muted", text: ` (${p.sheet}, row ${p.row}, ${p.column})` }) : null))))));
+      }
       if (state.why === item.id) {
         rows.push(el("tr", { class: "why-row" }, el("td", { colspan: COLUMNS },
           el("span", { class: "why-text" }, el("strong", { text: "Why: " }), item.why_text || "no reason given"))));
@@ -189,6 +197,34 @@
     if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: COLUMNS, class: "muted", text: "no work items in this track" })));
     fill($("work").tBodies[0], rows);
     $("work").classList.toggle("no-forecast", !view.forecast || view.forecast.state === "none");
+  }
+
+  // What the sheet said about an item that changes what it means: its row's problems.
+  function itemProblems(item) {
+    const found = [...(item.problems || [])];
+    if (item.unsized && !found.some((p) => /not sized/.test(p.message || ""))) {
+      found.push({ severity: "warning", message: "not sized yet: no date until it has an estimate" });
+    }
+    return found;
+  }
+
+  // A badge on the name: how many problems the row has (hover, tap or Enter shows them).
+  function problemBadge(item) {
+    const found = itemProblems(item);
+    if (!found.length) return null;
+    const worst = found.some((p) => p.severity === "error" || p.severity === "fatal") ? "error" : "warning";
+    const label = item.unsized && found.length === 1 ? "not sized" : `${found.length} ${found.length === 1 ? "problem" : "problems"}`;
+    return el("button", {
+      type: "button", class: `problem-badge ${worst}`,
+      title: found.map((p) => p.message).join("\n"),
+      "aria-expanded": state.note === item.id ? "true" : "false",
+      "aria-label": `${label} in the sheet's row of ${item.name}`,
+      onclick: (event) => {
+        event.stopPropagation();
+        state.note = state.note === item.id ? null : item.id;
+        renderWork(state.view, document.body.classList.contains("in-whatif"));
+      },
+    }, label);
   }
 
   // The date cell (before → after in a what-if; its hover says why) and the "why" button.
@@ -297,6 +333,21 @@
     fill($("version"), parts);
   }
 
+  function renderTopLine(view, whatif) {
+    const from = whatif && state.shared ? state.shared : view;
+    const problems = view.problems || [];
+    const parts = [el("span", {}, "plan ", el("code", { text: shortSha(from.commit) }), ` (${when(from.time)})`)];
+    const raw = (from.lineage || {}).raw;
+    if (raw) parts.push(el("span", { class: "muted" }, " from sheet ", el("code", { text: shortSha(raw) })));
+    parts.push(" · ");
+    const errors = problems.filter((p) => p.severity !== "warning").length;
+    parts.push(problems.length
+      ? el("a", { href: "#problems-panel", class: errors ? "problem-link error" : "problem-link" },
+        `${problems.length} ${problems.length === 1 ? "problem" : "problems"} in the sheet`)
+      : el("span", { class: "muted", text: "no problems in the sheet" }));
+    fill($("top-line"), parts);
+  }
+
   function renderProblems(view) {
     const problems = view.problems || [];
     $("problem-count").textContent = problems.length ? `(${problems.length})` : "(none)";
@@ -370,16 +421,18 @@
     return wire;
   }
 
+  // "Apps:3, Web:M, QA:2-3w" -> {"Apps": 3, "Web": "M", "QA": "2-3w"}: sizes are written as
+  // in the workbook; the planner reads them with the conditioner's parser and names a bad one.
   function parseEstimate(text) {
     const estimate = {};
     for (const part of text.split(",")) {
       if (!part.trim()) continue;
-      const [skill, weeks] = part.split(":");
-      const value = Number(weeks);
-      if (!skill || !skill.trim() || weeks === undefined || !isFinite(value) || value < 0) {
-        throw new Error(`"${part.trim()}" is not Skill:weeks`);
-      }
-      estimate[skill.trim()] = value;
+      const at = part.indexOf(":");
+      const skill = at < 0 ? "" : part.slice(0, at).trim();
+      const size = at < 0 ? "" : part.slice(at + 1).trim();
+      if (!skill || !size) throw new Error(`"${part.trim()}" is not Skill:size (like Apps:3 or Web:M)`);
+      const value = Number(size);
+      estimate[skill] = size !== "" && isFinite(value) ? value : size;
     }
     return estimate;
   }
