@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from formats.raw import unescape_cell
+
 __all__ = [
     "ROLES",
     "SHEET_NAMES",
@@ -35,8 +37,6 @@ SHEET_NAMES = {
     "params": ("params", "parameters", "settings", "quarter", "param", "parameter"),
     "holidays": ("holidays", "holiday", "daysoff"),
 }
-_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _NOT_WORD = re.compile(r"[\W_]+")
 _VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
@@ -51,8 +51,7 @@ def decode_cell(text: str) -> str:
 
     A cell with nothing visible in it (only spaces or control characters) is empty.
     """
-    if "\\" in text:
-        text = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), text)
+    text = unescape_cell(text)
     return text if _VISIBLE.search(text) else ""
 
 

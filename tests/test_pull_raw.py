@@ -122,8 +122,21 @@ def test_sources_are_recognised_or_refused(tmp_path: Path) -> None:
         pull_raw.resolve_source(str(tmp_path / "notes.txt"))
     with pytest.raises(pull_raw.SourceError, match="no such file or folder"):
         pull_raw.resolve_source(str(tmp_path / "missing.xlsx"))
+    one = pull_raw.resolve_source(str(book), sheet="work")
+    assert (one.kind, one.sheet, one.whole) == ("workbook", "work", False)
+    assert pull_raw.resolve_source(str(book)).whole
     with pytest.raises(pull_raw.SourceError, match="--sheet"):
-        pull_raw.resolve_source(str(book), sheet="work")
+        pull_raw.resolve_source(str(tmp_path), sheet="work")
+    named = pull_raw.resolve_source("work=https://example.com/e?gid=1&format=csv")
+    assert (named.kind, named.sheet, named.location) == (
+        "url",
+        "work",
+        "https://example.com/e?gid=1&format=csv",
+    )
+    plain = pull_raw.resolve_source("https://example.com/e?format=csv")
+    assert (plain.sheet, plain.location) == (None, "https://example.com/e?format=csv")
+    (tmp_path / "staff.csv").write_text("a\n")
+    assert pull_raw.resolve_source("people=staff.csv", base=tmp_path).sheet == "people"
     with pytest.raises(pull_raw.SourceError, match="not a valid"):
         pull_raw.resolve_source("http:///x.csv")
 
@@ -448,7 +461,7 @@ def test_no_snapshot_service_says_how_to_start_the_mesh(tmp_path: Path) -> None:
     config = write_config(tmp_path, {"mesh": {"request_timeout": "0.3", "request_retries": "1"}})
     (tmp_path / "work.csv").write_text("a\n", encoding="utf-8")
     result = run_pull(config, str(tmp_path / "work.csv"))
-    assert_one_line_error(result, "did not answer PUT within 0.3 s (2 tries)", "make run")
+    assert_one_line_error(result, "did not answer LATEST within 0.3 s (2 tries)", "make run")
     assert result.returncode == 5
     # The retries went to the log file, not to the terminal.
     assert "reopening socket" in (tmp_path / "logs" / "pull_raw.log").read_text(encoding="utf-8")
@@ -462,7 +475,8 @@ def test_a_pull_the_store_refuses_is_one_line_too(tmp_path: Path, spawn) -> None
         wait_for(lambda: client.latest("raw"), timeout=30, what="the snapshot service")
         big = tmp_path / "work.csv"
         big.write_text("Name\n" + "a long enough item name\n" * 20, encoding="utf-8")
-        result = run_pull(config, str(big))
+        # The puller's own bound is raised, so the store is the one that refuses.
+        result = run_pull(config, "--set", "snapshot_service.max_payload=1MiB", str(big))
         assert_one_line_error(result, "the snapshot service refused the pull")
         assert result.returncode == 4
         assert client.latest("raw").commit is None

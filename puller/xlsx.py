@@ -1,0 +1,142 @@
+"""Reading an .xlsx/.xlsm workbook row by row, in bounded memory, formulas kept.
+
+openpyxl's read-only mode parses one row at a time. The workbook is opened
+twice side by side: once for the values a spreadsheet program cached, once for
+the formulas. A formula cell with a cached value gives the value; one without
+(a file written by a script and never opened in a spreadsheet program) gives
+its formula text starting with ``=``, so the conditioner can name the cell
+instead of the cell vanishing.
+
+Before reading, the zip's declared sizes are checked against the budget (the
+shared strings are held in memory by any reader); while reading, every cell is
+charged to the budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from puller.budget import Budget, megabytes
+from puller.sources import SourceError
+
+__all__ = ["check_declared_sizes", "cut_short", "pick_sheet", "read_xlsx"]
+
+SHARED_STRINGS = "xl/sharedStrings.xml"
+
+
+def cut_short(path: Path) -> SourceError:
+    """The error of a workbook whose bytes end early."""
+    return SourceError(
+        f"{path}: cannot read the workbook: the file is cut short (it was saved or copied "
+        "only partly); open it in its spreadsheet program and save it again, then pull again"
+    )
+
+
+def check_declared_sizes(path: Path, archive: zipfile.ZipFile, budget: Budget) -> None:
+    """Refuse a workbook whose zip declares more text than the budget takes."""
+    parts = [i for i in archive.infolist() if i.filename.startswith("xl/worksheets/")]
+    shared = [i for i in archive.infolist() if i.filename == SHARED_STRINGS]
+    declared_shared = sum(i.file_size for i in shared)
+    if declared_shared > budget.limit:
+        raise SourceError(
+            budget.message(str(path), f"its shared text alone is {megabytes(declared_shared)}")
+        )
+    # Every cell of a sheet costs at least its few bytes of XML; rows too long to be
+    # a sheet anyone reads are refused before a byte of them is parsed.
+    declared = sum(i.file_size for i in parts)
+    if declared > 64 * budget.limit:
+        raise SourceError(
+            budget.message(str(path), f"its sheets declare {megabytes(declared)} of cells")
+        )
+
+
+def pick_sheet(path: Path, names: list[str], only: str) -> list[str]:
+    """The sheet ``only`` of ``names`` (exact, else ignoring case); the error lists the sheets."""
+    picked = [n for n in names if n == only] or [
+        n for n in names if n.casefold() == only.casefold()
+    ]
+    if not picked:
+        found = ", ".join(repr(n) for n in names) or "none"
+        raise SourceError(f"{path}: no sheet named {only!r}; the sheets found are {found}")
+    return picked[:1]
+
+
+def _rows(path: Path, data_only: bool) -> Any:
+    return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
+
+
+def _cells(book: Any, name: str) -> Iterator[tuple[Any, ...]]:
+    sheet = book[name]
+    # A stale <dimension> would cut rows off; read what the sheet holds.
+    sheet.reset_dimensions()
+    return sheet.iter_rows(values_only=True)
+
+
+def _merge_row(values: tuple[Any, ...], formulas: tuple[Any, ...]) -> list[Any]:
+    row = list(values)
+    for index, formula in enumerate(formulas):
+        if isinstance(formula, str) and formula.startswith("="):
+            if index >= len(row):
+                row.extend([None] * (index + 1 - len(row)))
+            if row[index] is None:
+                row[index] = formula
+    return row
+
+
+def _text_size(row: list[Any]) -> int:
+    return sum(len(v) if isinstance(v, str) else 8 for v in row if v is not None) + len(row) + 1
+
+
+def read_xlsx(
+    path: Path, budget: Budget, only: str | None = None
+) -> list[tuple[str, list[list[Any]]]]:
+    """Every worksheet (or only the sheet ``only``) as (name, rows of cell values)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_declared_sizes(path, archive, budget)
+        values = _rows(path, data_only=True)
+        formulas = _rows(path, data_only=False)
+    except (zipfile.BadZipFile, EOFError, zlib.error):
+        raise cut_short(path) from None
+    except (InvalidFileException, KeyError) as exc:
+        raise SourceError(f"{path}: cannot read the workbook ({exc})") from None
+    try:
+        names = values.sheetnames
+        if only is not None:
+            names = pick_sheet(path, names, only)
+        sheets = []
+        for name in names:
+            if type(values[name]).__name__ != "ReadOnlyWorksheet":
+                continue  # a chartsheet has no cells
+            rows = []
+            pairs = itertools.zip_longest(
+                _cells(values, name), _cells(formulas, name), fillvalue=()
+            )
+            for cached, written in pairs:
+                row = _merge_row(cached, written)
+                if budget.over(_text_size(row)):
+                    raise SourceError(
+                        budget.message(
+                            str(path),
+                            f"sheet {name!r} holds over {megabytes(budget.limit)} "
+                            f"by row {len(rows) + 1}",
+                        )
+                    )
+                rows.append(row)
+            sheets.append((name, rows))
+        return sheets
+    except (zipfile.BadZipFile, EOFError, zlib.error):
+        raise cut_short(path) from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SourceError(f"{path}: cannot read the workbook ({exc})") from None
+    finally:
+        values.close()
+        formulas.close()
