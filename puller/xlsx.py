@@ -14,6 +14,7 @@ charged to the budget.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import zipfile
 import zlib
@@ -30,6 +31,7 @@ from puller.sources import SourceError
 __all__ = ["check_declared_sizes", "cut_short", "pick_sheet", "read_xlsx"]
 
 SHARED_STRINGS = "xl/sharedStrings.xml"
+MIDNIGHT = dt.time(0)
 
 
 def cut_short(path: Path) -> SourceError:
@@ -80,19 +82,30 @@ def _cells(book: Any, name: str) -> Iterator[tuple[Any, ...]]:
     return sheet.iter_rows(values_only=True)
 
 
+def _plain(value: Any) -> Any:
+    if value is None:
+        return ""  # an empty cell, as calamine gives it for .xls and .ods
+    if type(value) is int:
+        return float(value)  # a spreadsheet number is a double, as calamine gives it
+    # A date cell comes back as midnight of that day; it is the date, as other readers give it.
+    if isinstance(value, dt.datetime) and value.time() == MIDNIGHT and value.tzinfo is None:
+        return value.date()
+    return value
+
+
 def _merge_row(values: tuple[Any, ...], formulas: tuple[Any, ...]) -> list[Any]:
-    row = list(values)
+    row = [_plain(v) for v in values]
     for index, formula in enumerate(formulas):
         if isinstance(formula, str) and formula.startswith("="):
             if index >= len(row):
-                row.extend([None] * (index + 1 - len(row)))
-            if row[index] is None:
+                row.extend([""] * (index + 1 - len(row)))
+            if row[index] == "":
                 row[index] = formula
     return row
 
 
 def _text_size(row: list[Any]) -> int:
-    return sum(len(v) if isinstance(v, str) else 8 for v in row if v is not None) + len(row) + 1
+    return sum(len(v) if isinstance(v, str) else 8 for v in row) + len(row) + 1
 
 
 def read_xlsx(
@@ -131,6 +144,10 @@ def read_xlsx(
                         )
                     )
                 rows.append(row)
+            # Rows as wide as the widest, as a spreadsheet's range is.
+            width = max(map(len, rows), default=0)
+            for row in rows:
+                row.extend([""] * (width - len(row)))
             sheets.append((name, rows))
         return sheets
     except (zipfile.BadZipFile, EOFError, zlib.error):
