@@ -115,8 +115,9 @@ async def pull(
     batch = await asyncio.to_thread(read_batch, sources, timeout, budget, got, replace)
     files: dict[str, str | bytes] = dict(batch.files)
     if not batch.whole:
-        latest = await client.latest(DATASET)
-        if latest.commit is not None:
+        head = await client.latest(DATASET)
+        if head.commit is not None:
+            latest = await client.get(DATASET, head.commit)
             batch.kept = sorted(set(latest.files) - set(files))
             files = {**{name: latest.files[name] for name in batch.kept}, **files}
     try:

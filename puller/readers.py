@@ -98,7 +98,8 @@ def _calamine_sheets(path: Path, budget: Budget, only: str | None) -> list[Sheet
                 raise SourceError(
                     budget.message(str(path), f"it declares {megabytes(declared)} of content")
                 )
-        with CalamineWorkbook.from_path(str(path)) as book:
+        # From the bytes, not the name: calamine would go by the extension.
+        with open(path, "rb") as handle, CalamineWorkbook.from_filelike(handle) as book:
             metas = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
             names = [m.name for m in metas]
             if only is not None:

@@ -14,6 +14,7 @@ charged to the budget.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import zipfile
@@ -71,8 +72,12 @@ def pick_sheet(path: Path, names: list[str], only: str) -> list[str]:
     return picked[:1]
 
 
-def _rows(path: Path, data_only: bool) -> Any:
-    return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
+def _open(stack: contextlib.ExitStack, path: Path, data_only: bool) -> Any:
+    # A file object: openpyxl would refuse a file *named* .xls or .csv that is an .xlsx.
+    handle = stack.enter_context(open(path, "rb"))  # noqa: SIM115 - the stack closes it
+    book = load_workbook(handle, read_only=True, data_only=data_only, keep_links=False)
+    stack.callback(book.close)
+    return book
 
 
 def _cells(book: Any, name: str) -> Iterator[tuple[Any, ...]]:
@@ -112,15 +117,22 @@ def read_xlsx(
     path: Path, budget: Budget, only: str | None = None
 ) -> list[tuple[str, list[list[Any]]]]:
     """Every worksheet (or only the sheet ``only``) as (name, rows of cell values)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            check_declared_sizes(path, archive, budget)
-        values = _rows(path, data_only=True)
-        formulas = _rows(path, data_only=False)
-    except (zipfile.BadZipFile, EOFError, zlib.error):
-        raise cut_short(path) from None
-    except (InvalidFileException, KeyError) as exc:
-        raise SourceError(f"{path}: cannot read the workbook ({exc})") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                check_declared_sizes(path, archive, budget)
+            values = _open(stack, path, data_only=True)
+            formulas = _open(stack, path, data_only=False)
+        except (zipfile.BadZipFile, EOFError, zlib.error):
+            raise cut_short(path) from None
+        except (InvalidFileException, KeyError, OSError) as exc:
+            raise SourceError(f"{path}: cannot read the workbook ({exc})") from None
+        return _read_all(path, budget, only, values, formulas)
+
+
+def _read_all(
+    path: Path, budget: Budget, only: str | None, values: Any, formulas: Any
+) -> list[tuple[str, list[list[Any]]]]:
     try:
         names = values.sheetnames
         if only is not None:
@@ -152,8 +164,5 @@ def read_xlsx(
         return sheets
     except (zipfile.BadZipFile, EOFError, zlib.error):
         raise cut_short(path) from None
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise SourceError(f"{path}: cannot read the workbook ({exc})") from None
-    finally:
-        values.close()
-        formulas.close()

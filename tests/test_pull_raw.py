@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,18 +353,18 @@ def test_an_ods_workbook(store: Store, tmp_path: Path) -> None:
 def test_csv_and_tsv_files(store: Store, tmp_path: Path) -> None:
     csv_file = tmp_path / "Team Plan.csv"
     csv_file.write_bytes(b'\xef\xbb\xbfName,Note\r\n"Smith, J","said ""hi""\nthen"\r\n,\r\n\r\n')
-    sha = pulled_sha(run_pull(store.config, str(csv_file)))
+    sha = pulled_sha(run_pull(store.config, "--replace", str(csv_file)))
     assert store.files(sha) == {"Team Plan.tsv": 'Name\tNote\nSmith, J\tsaid "hi"\\nthen\n'}
     assert store.entry(sha)["source"] == str(csv_file)
 
     legacy = tmp_path / "export.csv"
     legacy.write_bytes("Name\nCafé\n".encode("cp1252"))
-    sha = pulled_sha(run_pull(store.config, "--sheet", "work", str(legacy)))
+    sha = pulled_sha(run_pull(store.config, "--replace", "--sheet", "work", str(legacy)))
     assert store.files(sha) == {"work.tsv": "Name\nCafé\n"}
 
     tsv_file = tmp_path / "holidays.tsv"
     tsv_file.write_text("Date\tName\t\n2026-12-25\tChristmas Day\t\n\t\t\n", encoding="utf-8")
-    sha = pulled_sha(run_pull(store.config, str(tsv_file)))
+    sha = pulled_sha(run_pull(store.config, "--replace", str(tsv_file)))
     assert store.files(sha) == {"holidays.tsv": "Date\tName\n2026-12-25\tChristmas Day\n"}
 
 
@@ -422,14 +423,14 @@ def test_a_csv_export_url(store: Store, http_base: str) -> None:
     Routes.table["/login"] = (200, {"Content-Type": "text/html"}, b"<html>sign in</html>")
 
     url = f"{http_base}/export?format=csv"
-    sha = pulled_sha(run_pull(store.config, url))
+    sha = pulled_sha(run_pull(store.config, "--replace", url))
     assert store.files(sha) == {"Team Plan.tsv": "Name\tStart\nLogin\t2026-10-12\n"}
     assert store.entry(sha)["source"] == url
 
-    sha = pulled_sha(run_pull(store.config, f"{http_base}/sheets/holidays.csv"))
+    sha = pulled_sha(run_pull(store.config, "--replace", f"{http_base}/sheets/holidays.csv"))
     assert store.files(sha) == {"holidays.tsv": "Date\n2026-12-25\n"}
     sha = pulled_sha(run_pull(store.config, "--sheet", "work", url))
-    assert set(store.files(sha)) == {"work.tsv"}
+    assert set(store.files(sha)) == {"work.tsv", "holidays.tsv"}  # one sheet: the other kept
 
     before = store.latest()
     assert_one_line_error(run_pull(store.config, f"{http_base}/missing.csv"), "HTTP 404")
@@ -546,9 +547,229 @@ def test_watch_of_a_url_pulls_when_the_bytes_change(store: Store, http_base: str
     Routes.table["/live.csv"] = (200, {"Content-Type": "text/csv"}, b"Name\nfirst\n")
     args = [PYTHON, str(ROOT / "pull_raw.py"), "--config", str(store.config)]
     proc: Proc = spawn([*args, "--watch", "--interval", "0.1", f"{http_base}/live.csv"])
-    wait_for(lambda: store.files(store.latest()) == {"live.tsv": "Name\nfirst\n"}, timeout=30)
+    wait_for(lambda: store.files(store.latest()).get("live.tsv") == "Name\nfirst\n", timeout=30)
     first = store.latest()
+    kept = set(store.files(first)) - {"live.tsv"}
     Routes.table["/live.csv"] = (200, {"Content-Type": "text/csv"}, b"Name\nsecond\n")
-    wait_for(lambda: store.files(store.latest()) == {"live.tsv": "Name\nsecond\n"}, timeout=30)
+    wait_for(lambda: store.files(store.latest()).get("live.tsv") == "Name\nsecond\n", timeout=30)
     assert store.latest() != first
+    assert set(store.files(store.latest())) == kept | {"live.tsv"}  # a one-sheet watch keeps
     proc.stop()
+
+
+# -- one sheet at a time, several sources at once ------------------------------------
+
+
+def test_one_sheet_pulls_keep_the_other_sheets(store: Store, tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    write_test_xlsx(book)
+    whole = pulled_sha(run_pull(store.config, str(book)))
+    assert set(store.files(whole)) == {"work.tsv", "Plan _draft_.tsv"}
+
+    staff = tmp_path / "staff.csv"
+    staff.write_text("Name,Skill\nAnn,Web\n", encoding="utf-8")
+    result = run_pull(store.config, str(staff))
+    one = pulled_sha(result)
+    assert "kept Plan _draft_, work" in result.stdout
+    files = store.files(one)
+    assert files["work.tsv"] == XLSX_WORK_TSV and files["staff.tsv"] == "Name\tSkill\nAnn\tWeb\n"
+    assert store.entry(one)["message"] == "pull staff.csv (kept Plan _draft_, work)"
+
+    # Another sheet of a CSV export, as the second tab of a Google Sheet: both stay.
+    other = tmp_path / "export.csv"
+    other.write_text("Name,Rank\nSearch,1\n", encoding="utf-8")
+    two = pulled_sha(run_pull(store.config, "--sheet", "work", str(other)))
+    files = store.files(two)
+    assert files["work.tsv"] == "Name\tRank\nSearch\t1\n"
+    assert files["staff.tsv"] == "Name\tSkill\nAnn\tWeb\n"
+    assert set(files) == {"work.tsv", "staff.tsv", "Plan _draft_.tsv"}
+
+    # One sheet picked out of a workbook is a one-sheet pull too.
+    three = pulled_sha(run_pull(store.config, "--sheet", "WORK", str(book)))
+    assert store.files(three)["work.tsv"] == XLSX_WORK_TSV
+    assert set(store.files(three)) == set(files)
+
+    # --replace: the one sheet is the whole dataset.
+    alone = pulled_sha(run_pull(store.config, "--replace", str(staff)))
+    assert set(store.files(alone)) == {"staff.tsv"}
+
+    missing = run_pull(store.config, "--sheet", "Q4 Backlog", str(book))
+    assert_one_line_error(missing, "plan.xlsx", "no sheet named 'Q4 Backlog'", "'work'")
+    assert store.latest() == alone
+
+
+def test_several_sources_in_one_call_are_one_commit(
+    store: Store, http_base: str, tmp_path: Path
+) -> None:
+    csv_type = {"Content-Type": "text/csv"}
+    Routes.table["/pub?gid=0&output=csv"] = (200, csv_type, b"ID,Name\nQP-1,Login\n")
+    Routes.table["/pub?gid=1&output=csv"] = (200, csv_type, b"Name,Skill\nAnn,Web\n")
+    params = tmp_path / "params.csv"
+    params.write_text("Parameter,Value\nStart,2026-10-01\n", encoding="utf-8")
+    before = pulled_sha(run_pull(store.config, "--replace", "--sheet", "holidays", str(params)))
+    commits = len(store.client.log("raw", 200))
+
+    work, staff = f"{http_base}/pub?gid=0&output=csv", f"{http_base}/pub?gid=1&output=csv"
+    result = run_pull(store.config, f"work={work}", f"staff={staff}", str(params))
+    sha = pulled_sha(result)
+    assert len(store.client.log("raw", 200)) == commits + 1
+    assert store.files(sha) == {
+        "work.tsv": "ID\tName\nQP-1\tLogin\n",
+        "staff.tsv": "Name\tSkill\nAnn\tWeb\n",
+        "params.tsv": "Parameter\tValue\nStart\t2026-10-01\n",
+        "holidays.tsv": "Parameter\tValue\nStart\t2026-10-01\n",  # kept: never shrinks
+    }
+    assert store.entry(sha)["source"] == f"{work} {staff} {params}"
+    assert "3 sheets" in result.stdout and "kept holidays" in result.stdout
+
+    clash = run_pull(store.config, f"params={work}", str(params))
+    assert_one_line_error(clash, "both give sheet 'params'")
+    several = run_pull(store.config, "--sheet", "x", str(params), str(params))
+    assert_one_line_error(several, "NAME=SOURCE")
+    assert store.latest() == sha != before
+
+
+def test_the_configured_sources_are_pulled_when_none_is_named(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("Name\nAnn\n", encoding="utf-8")
+    (tmp_path / "quarter.csv").write_text("Parameter\nStart\n", encoding="utf-8")
+    config = tmp_path / "config.ini"
+    text = store.config.read_text(encoding="utf-8")
+    config.write_text(
+        text + "\n[pull_raw]\nsources = staff=people.csv, params=quarter.csv\n", encoding="utf-8"
+    )
+    sha = pulled_sha(run_pull(config))
+    files = store.files(sha)
+    assert files["staff.tsv"] == "Name\nAnn\n" and files["params.tsv"] == "Parameter\nStart\n"
+
+    empty = run_pull(store.config)
+    assert_one_line_error(empty, "[pull_raw] sources in config.ini is empty")
+
+
+# -- reading errors said plainly, decided by content ---------------------------------
+
+
+def test_lock_files_and_cut_files_say_what_they_are(tmp_path: Path) -> None:
+    lock = tmp_path / "~$plan.xlsx"
+    lock.write_bytes(b"\x0bJane Smith" + b"\x00" * 150)
+    with pytest.raises(pull_raw.SourceError, match=r"~\$plan.xlsx: this is a lock file") as info:
+        pull_raw.read_sheets(pull_raw.resolve_source(str(lock)))
+    assert "'plan.xlsx' is open" in str(info.value)
+
+    book = tmp_path / "half.xlsx"
+    write_test_xlsx(book)
+    whole = book.read_bytes()
+    for cut in (len(whole) // 3, len(whole) - 30):
+        book.write_bytes(whole[:cut])
+        with pytest.raises(pull_raw.SourceError, match="half.xlsx: .*cut short.*save it again"):
+            pull_raw.read_sheets(pull_raw.resolve_source(str(book)))
+
+    text = tmp_path / "plan.xlsx"
+    text.write_text("Name,Rank\n", encoding="utf-8")
+    with pytest.raises(pull_raw.SourceError, match=r"plan.xlsx: .*not a spreadsheet.*\.csv"):
+        pull_raw.read_sheets(pull_raw.resolve_source(str(text)))
+
+
+def test_a_workbook_is_read_by_what_it_is_not_its_name(tmp_path: Path) -> None:
+    xlsx_as_xls = tmp_path / "plan.xls"
+    write_test_xlsx(xlsx_as_xls)
+    sheets = pull_raw.read_sheets(pull_raw.resolve_source(str(xlsx_as_xls)))
+    assert pull_raw.raw_files(sheets)["work.tsv"] == XLSX_WORK_TSV
+
+    ods_as_xlsx = tmp_path / "team.xlsx"
+    write_test_ods(ods_as_xlsx)
+    sheets = pull_raw.read_sheets(pull_raw.resolve_source(str(ods_as_xlsx)))
+    assert pull_raw.raw_files(sheets) == {"staff.tsv": ODS_STAFF_TSV}
+
+    xlsx_as_csv = tmp_path / "work.csv"
+    write_test_xlsx(xlsx_as_csv)
+    [sheet] = pull_raw.read_sheets(pull_raw.resolve_source(str(xlsx_as_csv), "work"))
+    assert pull_raw.sheet_tsv(sheet.rows) == XLSX_WORK_TSV
+
+
+def _with_cached_value(path: Path, cell: str, value: str) -> None:
+    """Give one formula cell of sheet1 a cached value, as a spreadsheet program saves it."""
+    member = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(path) as old:
+        parts = {info.filename: old.read(info) for info in old.infolist()}
+    xml = parts[member].decode("utf-8")
+    xml, count = re.subn(
+        rf'(<c r="{cell}"[^>]*>)<f>([^<]*)</f><v\s*/?>(</v>)?', rf"\1<f>\2</f><v>{value}</v>", xml
+    )
+    assert count == 1, xml
+    parts[member] = xml.encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+
+
+def test_formulas_give_their_cached_value_or_their_text(tmp_path: Path) -> None:
+    book = tmp_path / "script.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "work"
+    sheet.append(["Name", "Apps", "Web"])
+    sheet.append(["Login", 2, "=B2*2"])
+    sheet.append(["Search", "=SUM(B2:B2)", '=IF(B2>1,"L","S")'])
+    workbook.save(book)
+    _with_cached_value(book, "C2", "4")
+
+    [work] = pull_raw.read_sheets(pull_raw.resolve_source(str(book)))
+    assert pull_raw.sheet_tsv(work.rows) == (
+        'Name\tApps\tWeb\nLogin\t2\t4\nSearch\t=SUM(B2:B2)\t=IF(B2>1,"L","S")\n'
+    )
+
+
+# -- bounded memory -------------------------------------------------------------------
+
+MEASURE = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stderr.write(done.stderr)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(done.returncode)\n"
+)
+
+
+def write_big_xlsx(path: Path, cell_bytes: int, cells: int) -> None:
+    """A workbook of ``cells`` cells of ``cell_bytes`` characters, written as a stream."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("work")
+    texts = [f"{i:04d}" + "x" * (cell_bytes - 4) for i in range(64)]  # few distinct strings
+    per_row = 10
+    for row in range(cells // per_row):
+        sheet.append([texts[(row + col) % len(texts)] for col in range(per_row)])
+    workbook.save(path)
+
+
+def test_a_workbook_of_150_mb_of_cells_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    book = tmp_path / "bomb.xlsx"
+    write_big_xlsx(book, cell_bytes=2000, cells=75_000)  # 150 MB of cell text
+    assert book.stat().st_size < 20_000_000
+    config = write_config(tmp_path, {"snapshot_service": {"max_payload": "64MiB"}})
+    pull = [PYTHON, str(ROOT / "pull_raw.py"), "--config", str(config), str(book)]
+    result = subprocess.run(
+        [PYTHON, "-c", MEASURE, *pull], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1, result.stderr
+    assert "bomb.xlsx: sheet 'work' holds over 67.1 MB" in result.stderr
+    assert "[snapshot_service] max_payload = 67.1 MB" in result.stderr
+    peak_mb = int(result.stdout.strip()) / 1024
+    print(f"peak RSS of pull_raw on 150 MB of cells: {peak_mb:.0f} MB")
+    assert peak_mb < 200
+
+
+def test_declared_sizes_are_checked_before_reading(tmp_path: Path) -> None:
+    book = tmp_path / "shared.xlsx"
+    workbook = Workbook()
+    workbook.active.title = "work"
+    for row in range(200):
+        workbook.active.append([f"text {row} " + "y" * 500])
+    workbook.save(book)
+    with pytest.raises(pull_raw.SourceError, match=r"shared.xlsx: its sheets declare \d+ bytes of cells"):
+        pull_raw.read_sheets(pull_raw.resolve_source(str(book)), budget=pull_raw.Budget(1000))
+    budget = pull_raw.Budget(50_000)
+    # A text file larger than the budget is refused by its size.
+    big = tmp_path / "big.csv"
+    big.write_text("a\n" * 40_000, encoding="utf-8")
+    with pytest.raises(pull_raw.SourceError, match="big.csv: it is 80000 bytes, more than"):
+        pull_raw.read_sheets(pull_raw.resolve_source(str(big)), budget=budget)
