@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import json
 import os
 import re
 import signal
@@ -765,7 +766,9 @@ def test_declared_sizes_are_checked_before_reading(tmp_path: Path) -> None:
     for row in range(200):
         workbook.active.append([f"text {row} " + "y" * 500])
     workbook.save(book)
-    with pytest.raises(pull_raw.SourceError, match=r"shared.xlsx: its sheets declare \d+ bytes of cells"):
+    with pytest.raises(
+        pull_raw.SourceError, match=r"shared.xlsx: its sheets declare \d+ bytes of cells"
+    ):
         pull_raw.read_sheets(pull_raw.resolve_source(str(book)), budget=pull_raw.Budget(1000))
     budget = pull_raw.Budget(50_000)
     # A text file larger than the budget is refused by its size.
@@ -773,3 +776,50 @@ def test_declared_sizes_are_checked_before_reading(tmp_path: Path) -> None:
     big.write_text("a\n" * 40_000, encoding="utf-8")
     with pytest.raises(pull_raw.SourceError, match="big.csv: it is 80000 bytes, more than"):
         pull_raw.read_sheets(pull_raw.resolve_source(str(big)), budget=budget)
+
+
+# -- through the whole mesh -------------------------------------------------------------
+
+
+def test_one_sheet_and_several_source_pulls_never_shrink_the_plan(tmp_path: Path, spawn) -> None:
+    config = write_config(tmp_path)
+    for service in ("snapshot_service", "condition_service", "qplan_service"):
+        spawn.service(service, config)
+    loaded = Config(config)
+    client = SnapshotClient(
+        loaded.endpoint("snapshot_service", "request_endpoint"), timeout=2.0, retries=1
+    )
+    sample = ROOT / "data" / "sample" / "plan"
+
+    def plan_of(raw: str) -> dict:
+        def made() -> dict | None:
+            latest = client.get("plan")
+            return latest if latest.lineage.get("raw") == raw else None
+
+        snapshot = wait_for(made, timeout=60, what=f"a plan from raw@{raw[:7]}")
+        [name] = [n for n in snapshot.files if n.endswith(".json")]
+        return json.loads(snapshot.text(name))
+
+    def items(plan: dict) -> list[str]:
+        return sorted(item["id"] for item in plan["by_track"]["All"]["work"])
+
+    with client:
+        wait_for_store(loaded.endpoint("snapshot_service", "request_endpoint"))
+        whole = plan_of(pulled_sha(run_pull(config, str(sample))))
+        assert len(items(whole)) > 250
+
+        # One tab re-pulled, as from a Google Sheet: the work, people and quarter stay.
+        staff = (sample / "staff.csv").read_text(encoding="utf-8").splitlines()
+        hired = tmp_path / "people.csv"
+        hired.write_text("\n".join([*staff, "New Hire" + staff[-1][staff[-1].index(",") :]]) + "\n")
+        one = plan_of(pulled_sha(run_pull(config, f"staff={hired}")))
+        assert items(one) == items(whole)
+        assert one["tracks"] == whole["tracks"]
+
+        # Several tabs in one call: one raw commit, the same plan.
+        commits = len(client.log("raw", 50))
+        sha = pulled_sha(
+            run_pull(config, f"work={sample / 'work.csv'}", f"staff={sample / 'staff.csv'}")
+        )
+        assert len(client.log("raw", 50)) == commits + 1
+        assert items(plan_of(sha)) == items(whole)
