@@ -14,11 +14,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 from puller.budget import Budget, megabytes
 from puller.download import Download, download, url_sheet
+from puller.ods import uncached_formulas
 from puller.sources import TEXT_DELIMITERS, WORKBOOK_SUFFIXES, Source, SourceError
 from puller.xlsx import cut_short, pick_sheet, read_xlsx
 
@@ -98,6 +100,7 @@ def _calamine_sheets(path: Path, budget: Budget, only: str | None) -> list[Sheet
                 raise SourceError(
                     budget.message(str(path), f"it declares {megabytes(declared)} of content")
                 )
+        formulas = uncached_formulas(path) if sniff(path) == "ods" else {}
         # From the bytes, not the name: calamine would go by the extension.
         with open(path, "rb") as handle, CalamineWorkbook.from_filelike(handle) as book:
             metas = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
@@ -109,6 +112,7 @@ def _calamine_sheets(path: Path, budget: Budget, only: str | None) -> list[Sheet
                 # skip_empty_area=False keeps leading empty rows and columns,
                 # so row numbers stay the ones the user sees.
                 rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                _put_formulas(rows, formulas.get(name, {}))
                 for row in rows:
                     if budget.over(sum(len(v) if isinstance(v, str) else 8 for v in row)):
                         raise SourceError(
@@ -118,6 +122,8 @@ def _calamine_sheets(path: Path, budget: Budget, only: str | None) -> list[Sheet
                         )
                 sheets.append(Sheet(name, rows))
             return sheets
+    except (zipfile.BadZipFile, KeyError, ParseError) as exc:
+        raise SourceError(f"{path}: cannot read the workbook ({exc})") from None
     except CalamineError as exc:
         text = str(exc)
         if "EOCD" in text or "Eof" in text or "eof" in text or "truncated" in text.lower():
@@ -125,6 +131,18 @@ def _calamine_sheets(path: Path, budget: Budget, only: str | None) -> list[Sheet
         raise SourceError(f"{path}: cannot read the workbook ({text})") from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _put_formulas(rows: list[list[Any]], formulas: dict[tuple[int, int], str]) -> None:
+    """Write the text of formulas without a saved value into their (empty) cells."""
+    for (row, column), text in formulas.items():
+        while len(rows) <= row:
+            rows.append([])
+        cells = rows[row]
+        if len(cells) <= column:
+            cells.extend([""] * (column + 1 - len(cells)))
+        if cells[column] in ("", None):
+            cells[column] = text
 
 
 def read_workbook(path: Path, budget: Budget | None = None, only: str | None = None) -> list[Sheet]:

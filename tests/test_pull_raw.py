@@ -823,3 +823,36 @@ def test_one_sheet_and_several_source_pulls_never_shrink_the_plan(tmp_path: Path
         )
         assert len(client.log("raw", 50)) == commits + 1
         assert items(plan_of(sha)) == items(whole)
+
+
+def test_ods_formulas_without_a_saved_value_keep_their_text(tmp_path: Path) -> None:
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="work")
+
+    def row(*cells: TableCell) -> TableRow:
+        element = TableRow()
+        for cell in cells:
+            element.addElement(cell)
+        return element
+
+    def text(value: str) -> TableCell:
+        cell = TableCell(valuetype="string")
+        cell.addElement(P(text=value))
+        return cell
+
+    table.addElement(row(text("Name"), text("Apps"), text("Web")))
+    table.addElement(
+        row(
+            text("Login"),
+            TableCell(valuetype="float", value="2"),
+            TableCell(valuetype="float", value="4", formula="of:=[.B2]*2"),
+        )
+    )
+    table.addElement(
+        row(text("Search"), TableCell(numbercolumnsrepeated=1), TableCell(formula="of:=[.B2]*3"))
+    )
+    doc.spreadsheet.addElement(table)
+    book = tmp_path / "script.ods"
+    doc.save(str(book))
+    [work] = pull_raw.read_sheets(pull_raw.resolve_source(str(book)))
+    assert pull_raw.sheet_tsv(work.rows) == "Name\tApps\tWeb\nLogin\t2\t4\nSearch\t\t=[.B2]*3\n"
