@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -72,6 +73,23 @@ def pick_sheet(path: Path, names: list[str], only: str) -> list[str]:
     return picked[:1]
 
 
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _has_formulas(archive: zipfile.ZipFile) -> bool:
+    """True when a worksheet part holds a formula element (read in chunks)."""
+    for info in archive.infolist():
+        if not info.filename.startswith("xl/worksheets/"):
+            continue
+        with archive.open(info) as part:
+            tail = b""
+            while chunk := part.read(1 << 20):
+                if _FORMULA_TAG.search(tail + chunk):
+                    return True
+                tail = chunk[-64:]
+    return False
+
+
 def _open(stack: contextlib.ExitStack, path: Path, data_only: bool) -> Any:
     # A file object: openpyxl would refuse a file *named* .xls or .csv that is an .xlsx.
     handle = stack.enter_context(open(path, "rb"))  # noqa: SIM115 - the stack closes it
@@ -121,8 +139,10 @@ def read_xlsx(
         try:
             with zipfile.ZipFile(path) as archive:
                 check_declared_sizes(path, archive, budget)
+                any_formula = _has_formulas(archive)
             values = _open(stack, path, data_only=True)
-            formulas = _open(stack, path, data_only=False)
+            # The second reading, for formula text, only when a sheet has formulas at all.
+            formulas = _open(stack, path, data_only=False) if any_formula else None
         except (zipfile.BadZipFile, EOFError, zlib.error):
             raise cut_short(path) from None
         except (InvalidFileException, KeyError, OSError) as exc:
@@ -131,7 +151,7 @@ def read_xlsx(
 
 
 def _read_all(
-    path: Path, budget: Budget, only: str | None, values: Any, formulas: Any
+    path: Path, budget: Budget, only: str | None, values: Any, formulas: Any | None
 ) -> list[tuple[str, list[list[Any]]]]:
     try:
         names = values.sheetnames
@@ -142,9 +162,8 @@ def _read_all(
             if type(values[name]).__name__ != "ReadOnlyWorksheet":
                 continue  # a chartsheet has no cells
             rows = []
-            pairs = itertools.zip_longest(
-                _cells(values, name), _cells(formulas, name), fillvalue=()
-            )
+            written = _cells(formulas, name) if formulas is not None else iter(())
+            pairs = itertools.zip_longest(_cells(values, name), written, fillvalue=())
             for cached, written in pairs:
                 row = _merge_row(cached, written)
                 if budget.over(_text_size(row)):
