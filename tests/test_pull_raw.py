@@ -856,3 +856,29 @@ def test_ods_formulas_without_a_saved_value_keep_their_text(tmp_path: Path) -> N
     doc.save(str(book))
     [work] = pull_raw.read_sheets(pull_raw.resolve_source(str(book)))
     assert pull_raw.sheet_tsv(work.rows) == "Name\tApps\tWeb\nLogin\t2\t4\nSearch\t\t=[.B2]*3\n"
+
+
+def test_watch_follows_the_configured_sources(store: Store, tmp_path: Path, spawn) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("Name\nAnn\n", encoding="utf-8")
+    quarter = tmp_path / "quarter.csv"
+    quarter.write_text("Parameter\nStart\n", encoding="utf-8")
+    config = tmp_path / "config.ini"
+    config.write_text(
+        store.config.read_text(encoding="utf-8")
+        + "\n[pull_raw]\nsources = staff=people.csv, params=quarter.csv\n",
+        encoding="utf-8",
+    )
+    args = [PYTHON, str(ROOT / "pull_raw.py"), "--config", str(config)]
+    proc: Proc = spawn([*args, "--watch", "--interval", "0.1"], name="watch-config")
+    wait_for(lambda: store.files(store.latest()).get("staff.tsv") == "Name\nAnn\n", timeout=30)
+    first = store.latest()
+    staged = tmp_path / "next.csv"
+    staged.write_text("Name\nAnn\nBob\n", encoding="utf-8")
+    os.replace(staged, people)
+    wait_for(lambda: store.files(store.latest()).get("staff.tsv") == "Name\nAnn\nBob\n", timeout=30)
+    files = store.files(store.latest())
+    assert files["params.tsv"] == "Parameter\nStart\n"
+    assert store.entry(store.latest())["message"].startswith("pull people.csv, quarter.csv")
+    assert store.latest() != first
+    proc.stop()
