@@ -21,7 +21,14 @@ from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 from puller.budget import Budget, megabytes
 from puller.download import Download, download, url_sheet
 from puller.ods import uncached_formulas
-from puller.sources import TEXT_DELIMITERS, WORKBOOK_SUFFIXES, Source, SourceError
+from puller.sources import (
+    TEXT_DELIMITERS,
+    WORKBOOK_SUFFIXES,
+    Source,
+    SourceError,
+    is_lock_file,
+    lock_file_error,
+)
 from puller.xlsx import cut_short, pick_sheet, read_xlsx
 
 __all__ = [
@@ -39,8 +46,6 @@ __all__ = [
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# Files a spreadsheet program leaves next to the one it has open.
-LOCK_PREFIXES = ("~$", ".~lock.")
 HIDDEN_PREFIX = "."
 UNBOUNDED = 1 << 62
 
@@ -51,20 +56,6 @@ class Sheet:
 
     name: str
     rows: list[list[Any]]
-
-
-def is_lock_file(path: Path) -> bool:
-    """True for an Office ``~$…`` or LibreOffice ``.~lock.…#`` lock file."""
-    return path.name.startswith(LOCK_PREFIXES)
-
-
-def lock_file_error(path: Path) -> SourceError:
-    """The sentence that says what a lock file is."""
-    real = path.name.removeprefix("~$").removeprefix(".~lock.").removesuffix("#")
-    return SourceError(
-        f"{path}: this is a lock file, not a workbook: a spreadsheet program writes it "
-        f"while {real!r} is open, and it holds only who has it open; pull the workbook itself"
-    )
 
 
 def sniff(path: Path) -> str:

@@ -20,7 +20,9 @@ __all__ = [
     "WORKBOOK_SUFFIXES",
     "Source",
     "SourceError",
+    "is_lock_file",
     "is_url",
+    "lock_file_error",
     "redact",
     "resolve_source",
     "split_spec",
@@ -29,6 +31,8 @@ __all__ = [
 PROG = "pull_raw"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 TEXT_DELIMITERS = {".csv": ",", ".tsv": "\t"}
+# Files a spreadsheet program leaves next to the one it has open.
+LOCK_PREFIXES = ("~$", ".~lock.")
 # ``NAME=SOURCE``: a sheet name (no path or URL characters) before the first ``=``.
 _SPEC = re.compile(r"^([^=/\\:?&]+)=(.+)$", re.DOTALL)
 
@@ -59,6 +63,20 @@ class Source:
     def whole(self) -> bool:
         """True when the source is a whole dataset (a workbook or a folder), not one sheet."""
         return self.kind in ("workbook", "folder") and self.sheet is None
+
+
+def is_lock_file(path: Path) -> bool:
+    """True for an Office ``~$…`` or LibreOffice ``.~lock.…#`` lock file."""
+    return path.name.startswith(LOCK_PREFIXES)
+
+
+def lock_file_error(path: Path) -> SourceError:
+    """The sentence that says what a lock file is."""
+    real = path.name.removeprefix("~$").removeprefix(".~lock.").removesuffix("#")
+    return SourceError(
+        f"{path}: this is a lock file, not a workbook: a spreadsheet program writes it "
+        f"while {real!r} is open, and it holds only who has it open; pull the workbook itself"
+    )
 
 
 def is_url(text: str) -> bool:
@@ -105,6 +123,8 @@ def resolve_source(text: str, sheet: str | None = None, base: Path | None = None
     if not path.exists():
         raise SourceError(f"{text}: no such file or folder")
     path = path.resolve()
+    if is_lock_file(path):
+        raise lock_file_error(path)
     if path.is_dir():
         kind = "folder"
     elif path.suffix.lower() in WORKBOOK_SUFFIXES:

@@ -655,6 +655,10 @@ def test_lock_files_and_cut_files_say_what_they_are(tmp_path: Path) -> None:
     with pytest.raises(pull_raw.SourceError, match=r"~\$plan.xlsx: this is a lock file") as info:
         pull_raw.read_sheets(pull_raw.resolve_source(str(lock)))
     assert "'plan.xlsx' is open" in str(info.value)
+    libre = tmp_path / ".~lock.plan.xlsx#"
+    libre.write_text(",Jane Smith,host,28.11.2026 10:00,\n", encoding="utf-8")
+    with pytest.raises(pull_raw.SourceError, match=r"lock file, not a workbook.*'plan.xlsx'"):
+        pull_raw.resolve_source(str(libre))
 
     book = tmp_path / "half.xlsx"
     write_test_xlsx(book)
