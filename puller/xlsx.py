@@ -98,6 +98,13 @@ def _open(stack: contextlib.ExitStack, path: Path, data_only: bool) -> Any:
     return book
 
 
+def _check_dimension(path: Path, sheet: Any, name: str, budget: Budget) -> None:
+    """Refuse a sheet whose <dimension> declares more rows than the budget has bytes."""
+    rows = sheet.max_row  # from the sheet's <dimension ref>, before any cell is read
+    if isinstance(rows, int) and rows > budget.limit - budget.used:
+        raise SourceError(budget.message(str(path), f"sheet {name!r} declares {rows} rows"))
+
+
 def _cells(book: Any, name: str) -> Iterator[tuple[Any, ...]]:
     sheet = book[name]
     # A stale <dimension> would cut rows off; read what the sheet holds.
@@ -161,6 +168,7 @@ def _read_all(
         for name in names:
             if type(values[name]).__name__ != "ReadOnlyWorksheet":
                 continue  # a chartsheet has no cells
+            _check_dimension(path, values[name], name, budget)
             rows = []
             written = _cells(formulas, name) if formulas is not None else iter(())
             pairs = itertools.zip_longest(_cells(values, name), written, fillvalue=())
@@ -177,6 +185,11 @@ def _read_all(
                 rows.append(row)
             # Rows as wide as the widest, as a spreadsheet's range is.
             width = max(map(len, rows), default=0)
+            padding = sum(width - len(row) for row in rows)
+            if budget.over(padding):  # one far cell would otherwise widen every row
+                raise SourceError(
+                    budget.message(str(path), f"sheet {name!r} spans {width} columns")
+                )
             for row in rows:
                 row.extend([""] * (width - len(row)))
             sheets.append((name, rows))

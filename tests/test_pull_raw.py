@@ -775,6 +775,24 @@ def test_declared_sizes_are_checked_before_reading(tmp_path: Path) -> None:
     ):
         pull_raw.read_sheets(pull_raw.resolve_source(str(book)), budget=pull_raw.Budget(1000))
     budget = pull_raw.Budget(50_000)
+    # A sheet whose <dimension> declares more rows than the budget has bytes.
+    small = tmp_path / "tall.xlsx"
+    workbook = Workbook()
+    workbook.active.title = "work"
+    workbook.active.append(["Name", "Rank"])
+    workbook.save(small)
+    with zipfile.ZipFile(small) as old:
+        parts = {info.filename: old.read(info) for info in old.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode("utf-8")
+    assert '<dimension ref="A1:B1" />' in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace("A1:B1", "A1:B900000").encode("utf-8")
+    with zipfile.ZipFile(small, "w") as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+    with pytest.raises(pull_raw.SourceError, match="tall.xlsx: sheet 'work' declares 900000 rows"):
+        pull_raw.read_sheets(pull_raw.resolve_source(str(small)), budget=pull_raw.Budget(50_000))
+    [work] = pull_raw.read_sheets(pull_raw.resolve_source(str(small)))  # within the default
+    assert pull_raw.sheet_tsv(work.rows) == "Name\tRank\n"
     # A text file larger than the budget is refused by its size.
     big = tmp_path / "big.csv"
     big.write_text("a\n" * 40_000, encoding="utf-8")
