@@ -31,8 +31,11 @@ $(CHROMIUM):
 
 test-install: install $(VENV)/.test-installed $(CHROMIUM)
 
+# Extra arguments for run_all.py: make run ARGS="--set web.port=9000"
+ARGS ?=
+
 run: install
-	$(PY) run_all.py --config $(CONFIG)
+	$(PY) run_all.py --config $(CONFIG) $(ARGS)
 
 lint: test-install
 	$(PY) -m ruff check .

@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from formats.raw import unescape_cell
+
 __all__ = [
     "ROLES",
     "SHEET_NAMES",
@@ -37,8 +39,6 @@ SHEET_NAMES = {
 }
 HEADER_SEARCH = 10  # non-empty rows among which the header is looked for
 _WORDS = re.compile(r"[^a-z0-9]+")
-_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _NOT_WORD = re.compile(r"[\W_]+")
 _VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
@@ -53,8 +53,7 @@ def decode_cell(text: str) -> str:
 
     A cell with nothing visible in it (only spaces or control characters) is empty.
     """
-    if "\\" in text:
-        text = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), text)
+    text = unescape_cell(text)
     return text if _VISIBLE.search(text) else ""
 
 

@@ -13,14 +13,15 @@ file.
 from __future__ import annotations
 
 import configparser
+import difflib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mesh.errors import ConfigError
 
-__all__ = ["Config", "DEFAULTS", "parse_override"]
+__all__ = ["Config", "DEFAULTS", "REQUIRED", "known_keys", "parse_override", "unknown"]
 
 # Optional keys and their defaults. Keys not listed here must be in the file.
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -72,7 +73,19 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
     "pull_raw": {
         "http_timeout": "30.0",
+        "sources": "",
     },
+}
+
+# Keys with no default: they must be in the file. With DEFAULTS they are every
+# key config.ini may hold; anything else is a mistake (``unknown key``). A new
+# key is added in one place: DEFAULTS when it has a default, REQUIRED when not.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "mesh": ("heartbeat_endpoint",),
+    "snapshot_service": ("store", "request_endpoint", "publish_endpoint"),
+    "qplan_service": ("request_endpoint",),
+    "web": ("port",),
+    "run_all": ("services",),
 }
 
 _ENDPOINT = re.compile(r"^(tcp://[A-Za-z0-9.\-\[\]:*]+:\d{1,5}|ipc://.+|inproc://.+)$")
@@ -89,6 +102,35 @@ def parse_override(text: str) -> tuple[str, str, str]:
     if not sep or not dot or not section or not key:
         raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE")
     return section, key.strip(), value.strip()
+
+
+def known_keys() -> dict[str, set[str]]:
+    """Every section config.ini may hold and its keys: DEFAULTS and REQUIRED together."""
+    known: dict[str, set[str]] = {}
+    for table in (DEFAULTS, REQUIRED):
+        for section, keys in table.items():
+            known.setdefault(section, set()).update(keys)
+    return known
+
+
+def _did_you_mean(word: str, choices: Iterable[str], shown: Callable[[str], str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[word.lower()]] if word.lower() in lowered else []
+    return f"; did you mean {shown(close[0])}?" if close else ""
+
+
+def unknown(section: str, key: str | None = None) -> str | None:
+    """Why ``[section] key`` (or the section alone) is not a config entry; None when it is."""
+    known = known_keys()
+    if section not in known:
+        hint = _did_you_mean(section, known, lambda s: f"[{s}]")
+        return f"unknown section [{section}]{hint}"
+    if key is not None and key not in known[section]:
+        hint = _did_you_mean(key, known[section], lambda k: k)
+        return f"unknown key {key!r} in [{section}]{hint}"
+    return None
 
 
 class Config:
@@ -108,11 +150,28 @@ class Config:
         except (configparser.Error, UnicodeDecodeError) as exc:
             first = str(exc).splitlines()[0]
             raise ConfigError(f"{self.file}: cannot parse: {first}") from exc
+        self._check_names()
         for item in overrides:
             section, key, value = parse_override(item)
+            problem = unknown(section, key.lower())
+            if problem:
+                raise ConfigError(f"--set {item}: {problem}")
             if not self._parser.has_section(section):
                 self._parser.add_section(section)
             self._parser.set(section, key, value)
+
+    def _check_names(self) -> None:
+        """Refuse a section or key of the file that no component reads (a typo)."""
+        for key in self._parser.defaults():
+            raise ConfigError(f"{self.file}: [DEFAULT] {key}: keys belong in a component's section")
+        for section in self._parser.sections():
+            problem = unknown(section)
+            if problem:
+                raise ConfigError(f"{self.file}: {problem}")
+            for key in self._parser.options(section):
+                problem = unknown(section, key)
+                if problem:
+                    raise ConfigError(f"{self.file}: {problem}")
 
     def _where(self, section: str, key: str) -> str:
         return f"{self.file}: [{section}] {key}"

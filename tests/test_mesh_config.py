@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from mesh.config import Config
+from mesh.config import DEFAULTS, REQUIRED, Config, known_keys
 from mesh.errors import ConfigError
-from tests.support import PYTHON, write_config
+from tests.support import PYTHON, ROOT, write_config
 
 
 def test_values_are_typed_and_paths_relative_to_the_file(tmp_path: Path) -> None:
@@ -33,7 +34,7 @@ def test_values_are_typed_and_paths_relative_to_the_file(tmp_path: Path) -> None
     assert config.port("web", "port") == 8080
     assert config.endpoint("snapshot_service", "request_endpoint") == "tcp://127.0.0.1:5000"
     # A key absent from the file falls back to DEFAULTS.
-    assert config.names("snapshot_service", "datasets") == ["raw", "conditioned", "plan"]
+    assert config.names("snapshot_service", "datasets") == ["raw", "conditioned", "plan", "forecast"]
     assert config.flag("snapshot_service", "durable") is True
 
 
@@ -143,3 +144,55 @@ def test_a_bad_log_level_is_a_config_error(tmp_path: Path, spawn) -> None:
         f"snapshot_service: error: {path}: [mesh] log_level: 'LOUD' is not one of "
         "DEBUG, INFO, WARNING, ERROR"
     )
+
+
+def test_the_shipped_config_has_only_known_keys() -> None:
+    config = Config(ROOT / "config.ini")
+    known = known_keys()
+    assert config.names("pull_raw", "sources") == ["data/sample/plan.xlsx"]
+    # Every key a component reads is a key config.ini may hold (DEFAULTS or REQUIRED).
+    assert set(DEFAULTS) | set(REQUIRED) == set(known)
+
+
+@pytest.mark.parametrize(
+    ("body", "overrides", "expected"),
+    [
+        ("[web]\nprot = 8080\n", [], "{file}: unknown key 'prot' in [web]; did you mean port?"),
+        ("[wbe]\nport = 1\n", [], "{file}: unknown section [wbe]; did you mean [web]?"),
+        ("[DEFAULT]\nport = 1\n", [], "{file}: [DEFAULT] port: keys belong in"),
+        ("[web]\n", ["web.prot=8080"], "--set web.prot=8080: unknown key 'prot' in [web]; did"),
+        ("[web]\n", ["mseh.log_dir=x"], "--set mseh.log_dir=x: unknown section [mseh]; did"),
+        ("[web]\n", ["web.zzzz=1"], "--set web.zzzz=1: unknown key 'zzzz' in [web]"),
+    ],
+)
+def test_unknown_sections_and_keys_are_refused(tmp_path, body, overrides, expected) -> None:
+    path = tmp_path / "c.ini"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        Config(path, overrides)
+    assert str(info.value).startswith(expected.format(file=path.resolve()))
+    assert "\n" not in str(info.value)
+
+
+ENTRY_POINTS = [
+    ["-m", "snapshot_service"],
+    ["-m", "condition_service"],
+    ["-m", "qplan_service"],
+    ["-m", "web"],
+    ["run_all.py"],
+    ["pull_raw.py", "data/sample/plan.xlsx"],
+]
+
+
+@pytest.mark.parametrize("command", ENTRY_POINTS, ids=lambda c: c[-1])
+def test_every_entry_point_refuses_a_typo_with_exit_2(tmp_path: Path, command) -> None:
+    path = write_config(tmp_path)
+    args = [PYTHON, *command, "--config", str(path), "--set", "web.prot=8080"]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].endswith(
+        ": error: --set web.prot=8080: unknown key 'prot' in [web]; did you mean port?"
+    )
+    assert not (tmp_path / "store").exists()  # nothing started
