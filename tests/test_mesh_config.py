@@ -34,7 +34,12 @@ def test_values_are_typed_and_paths_relative_to_the_file(tmp_path: Path) -> None
     assert config.port("web", "port") == 8080
     assert config.endpoint("snapshot_service", "request_endpoint") == "tcp://127.0.0.1:5000"
     # A key absent from the file falls back to DEFAULTS.
-    assert config.names("snapshot_service", "datasets") == ["raw", "conditioned", "plan", "forecast"]
+    assert config.names("snapshot_service", "datasets") == [
+        "raw",
+        "conditioned",
+        "plan",
+        "forecast",
+    ]
     assert config.flag("snapshot_service", "durable") is True
 
 
