@@ -359,7 +359,7 @@
     banner.hidden = !fatal.length;
     fill(banner, fatal.length ? [
       el("strong", { text: "The sheet could not be read; showing the last good plan." }), " ",
-      fatal.map((p) => p.message).join("; "),
+      fatal.map((p) => (p.sheet ? `${p.sheet} sheet: ${p.message}` : p.message)).join("; "),
     ] : []);
   }
 
