@@ -66,7 +66,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "run_all": {
         "grace_period": "5.0",
         "backoff_initial": "1.0",
-        "backoff_max": "30.0",
+        "backoff_max": "10.0",
         "give_up_after": "5",
         "failure_window": "60.0",
         "pull_if_empty": "",

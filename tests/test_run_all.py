@@ -20,11 +20,12 @@ from mesh.snapshot import SnapshotClient
 from run_all import (
     LineSplitter,
     RestartPolicy,
-    give_up_banner,
+    failing_banner,
     prefix,
     read_settings,
     where_lines,
 )
+from supervision.policy import Restart
 from tests.support import PYTHON, ROOT, wait_for, write_config
 
 FAKES = Path(__file__).resolve().parent / "fake_services"
@@ -189,25 +190,28 @@ def child(name: str, **expected) -> Callable[[dict], bool]:
 # -- plain logic --------------------------------------------------------------------
 
 
-def test_back_off_doubles_up_to_the_maximum_then_gives_up():
+def test_back_off_doubles_up_to_the_maximum_then_keeps_trying_at_the_maximum():
     policy = RestartPolicy(initial=1.0, maximum=3.0, give_up_after=5, window=60.0)
-    delays = [policy.exited(now=t, uptime=0.1) for t in (0, 1, 3, 6, 9)]
-    assert delays == [1.0, 2.0, 3.0, 3.0, None]
+    restarts = [policy.exited(now=t, uptime=0.1) for t in (0, 1, 3, 6, 9, 12, 15)]
+    assert [r.delay for r in restarts] == [1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    assert [r.failing for r in restarts] == [False] * 4 + [True] * 3
+    policy.reset()  # run_all.py restart NAME
+    assert policy.exited(now=16, uptime=0.1) == Restart(1.0, False)
 
 
 def test_back_off_starts_over_after_a_long_enough_run():
     policy = RestartPolicy(initial=1.0, maximum=30.0, give_up_after=3, window=10.0)
-    assert [policy.exited(now=t, uptime=0.1) for t in (0, 1)] == [1.0, 2.0]
-    assert policy.exited(now=20, uptime=15.0) == 1.0
-    assert policy.exited(now=21, uptime=0.1) == 2.0
+    assert [policy.exited(now=t, uptime=0.1).delay for t in (0, 1)] == [1.0, 2.0]
+    assert policy.exited(now=20, uptime=15.0).delay == 1.0
+    assert policy.exited(now=21, uptime=0.1).delay == 2.0
 
 
 def test_failures_older_than_the_window_do_not_count():
     policy = RestartPolicy(initial=0.5, maximum=0.5, give_up_after=3, window=10.0)
-    assert policy.exited(now=0, uptime=1) == 0.5
-    assert policy.exited(now=5, uptime=1) == 0.5
-    assert policy.exited(now=12, uptime=1) == 0.5  # the failure at 0 fell out of the window
-    assert policy.exited(now=13, uptime=1) is None
+    assert policy.exited(now=0, uptime=1) == Restart(0.5, False)
+    assert policy.exited(now=5, uptime=1) == Restart(0.5, False)
+    assert policy.exited(now=12, uptime=1) == Restart(0.5, False)  # 0 fell out of the window
+    assert policy.exited(now=13, uptime=1) == Restart(0.5, True)
 
 
 def test_line_splitter_joins_pieces_cuts_long_lines_and_keeps_the_last_partial_line():
@@ -233,14 +237,15 @@ def test_prefix_aligns_names():
 
 def test_banner_names_the_service_the_count_the_exit_code_and_the_log(tmp_path: Path):
     log = tmp_path / "crasher.log"
-    text = give_up_banner("crasher", 4, 60.0, 1, log, ["boom"])
-    assert "GAVE UP on crasher" in text and "4 times within 60 s" in text
+    text = failing_banner("crasher", 4, 60.0, 30.0, 1, log, ["boom"])
+    assert "crasher is FAILING" in text and "4 times within 60 s" in text
+    assert "restarted every 30 s" in text and "run_all.py restart crasher" in text
     assert "last exit code 1" in text and str(log) in text and "boom" in text
     assert len(text.splitlines()) > 4
-    repeated = give_up_banner("crasher", 4, 60.0, 1, log, ["a", "boom", "boom", "boom"])
+    repeated = failing_banner("crasher", 4, 60.0, 30.0, 1, log, ["a", "boom", "boom", "boom"])
     assert "    a\n    boom  (x3)\n" in repeated
     log.write_text("x")
-    assert "not written" not in give_up_banner("crasher", 4, 60.0, 1, log, [])
+    assert "not written" not in failing_banner("crasher", 4, 60.0, 30.0, 1, log, [])
 
 
 # -- run_all as a process ------------------------------------------------------------
@@ -271,33 +276,64 @@ def test_restarts_a_killed_service_and_counts_the_restart(tmp_path, run_all, bea
     assert proc.wait() == 0
 
 
-def test_gives_up_loudly_on_a_crashing_service_while_the_others_run(tmp_path, run_all, beats):
-    config = make_config(tmp_path, "steady, crasher", give_up_after="3")
+def test_a_crashing_service_is_failing_loudly_and_still_retried(tmp_path, run_all, beats):
+    config = make_config(tmp_path, "steady, crasher", give_up_after="3", backoff_max="1")
     heart = beats(config)
     proc = run_all(config)
 
-    wait_for(lambda: "GAVE UP on crasher" in proc.err(), timeout=WAIT, what="the banner")
+    wait_for(lambda: "crasher is FAILING" in proc.err(), timeout=WAIT, what="the banner")
     banner = proc.err()
-    assert "failed 3 times within 30 s" in banner
+    assert "exited 3 times within 30 s" in banner
     assert "last exit code 1" in banner
     assert str(tmp_path / "logs" / "crasher.log") in banner
     assert "crasher: cannot work today" in banner  # its last words
-    assert "GAVE UP" not in proc.out()
+    assert "FAILING" not in proc.out()
     steady = recorded(tmp_path, "steady")
     heart.wait(
         lambda c: (
-            c["crasher"]["state"] == "failed"
-            and c["crasher"]["restarts"] == 2
+            c["crasher"]["state"] == "failing"
             and c["crasher"]["last_exit"] == 1
             and c["crasher"]["pid"] is None
             and c["steady"]["state"] == "running"
             and c["steady"]["pid"] == steady[0]
         ),
-        "crasher failed, steady running",
+        "crasher failing, steady running",
     )
-    assert len(recorded(tmp_path, "crasher")) == 3
+    # run_all never gives up: it keeps starting the crasher, at the back-off ceiling.
+    wait_for(lambda: len(recorded(tmp_path, "crasher")) >= 5, WAIT, 0.2, "more tries")
+    assert proc.err().count("restarted every") == 1  # the banner once, not at every try
     assert len(steady) == 1 and not gone(steady[0])
     assert proc.popen.poll() is None
+
+
+def test_restart_resets_the_back_off_at_once(tmp_path, run_all, beats):
+    config = make_config(
+        tmp_path, "steady, crasher", give_up_after="2", backoff_initial="20", backoff_max="60"
+    )
+    proc = run_all(config)
+    wait_for(lambda: "crasher is FAILING" in proc.err(), timeout=WAIT * 3, what="failing")
+    tries = len(recorded(tmp_path, "crasher"))
+    path = os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))
+
+    def restart(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [PYTHON, str(RUN_ALL), "restart", name, "--config", str(config)],
+            capture_output=True, text=True, timeout=30, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+
+    done = restart("crasher")
+    assert done.returncode == 0, done.stderr
+    assert "restart crasher" in done.stdout
+    # Without the request the next try would be 60 s away.
+    wait_for(lambda: len(recorded(tmp_path, "crasher")) > tries, 10, 0.1, "a try at once")
+    steady = recorded(tmp_path, "steady")[0]
+    done = restart("steady")
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: len(recorded(tmp_path, "steady")) == 2, 15, 0.1, "steady restarted")
+    assert gone(steady)
+    bad = restart("nope")
+    assert bad.returncode == 1 and "no service 'nope'" in bad.stderr
 
     proc.signal(signal.SIGTERM)
     assert proc.wait() == 0

@@ -42,7 +42,6 @@ def test_a_last_word_of_stopping_is_missing_at_once():
     ("child", "detail"),
     [
         ({"state": "backoff", "pid": None, "restarts": 1, "next_start_in": 2}, "restart in 2.0 s"),
-        ({"state": "failed", "pid": None, "restarts": 5}, "gave up"),
         ({"state": "stopped", "pid": None, "restarts": 0}, "stopped"),
     ],
 )
@@ -50,6 +49,13 @@ def test_a_child_run_all_saw_exit_is_missing_even_with_a_fresh_beat(child, detai
     found = status(b=beat(), age=0.2, child=child)
     assert found.status == "missing"
     assert detail in found.detail
+
+
+def test_a_failing_child_is_shown_loudly_with_its_next_try():
+    child = {"state": "failing", "pid": None, "restarts": 5, "next_start_in": 30}
+    found = status(b=beat(), age=0.2, child=child)
+    assert found.status == "failing"
+    assert "FAILING" in found.detail and "next try in 30 s" in found.detail
 
 
 def test_a_replacement_that_has_not_beaten_yet_is_restarting():

@@ -5,7 +5,7 @@ carries the state of each child it supervises. ``component_status`` decides
 what the dashboard shows for one component (the rules are fixed):
 
 - ``missing``: no heartbeat for ``missing_after`` seconds, its last word was
-  "stopping", or run_all reports the child exited (backoff, failed, stopped);
+  "stopping", or run_all reports the child exited (backoff, failing, stopped);
 - ``restarting``: run_all spawned a replacement after a restart (state
   starting, or running with a pid that has not beaten yet);
 - ``idle``: it beats but did no work within ``idle_after`` seconds;
@@ -41,7 +41,7 @@ BESIDE = {"forecast_service": "qplan_service"}
 COMPONENTS = (*PIPELINE, *BESIDE, "run_all")
 OPTIONAL = frozenset({"pull_raw"})  # beats only while a watcher runs
 RATE_WINDOW = 60.0  # seconds of counter history behind "per minute"
-EXITED = {"backoff", "failed", "stopped"}
+EXITED = {"backoff", "failing", "stopped"}
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,10 @@ def _exited(child: dict[str, Any]) -> Status:
         wait = child.get("next_start_in")
         when = f"restart in {_seconds(float(wait))}" if isinstance(wait, int | float) else ""
         return Status("missing", when or "waiting to restart")
-    if state == "failed":
-        return Status("missing", "gave up after repeated failures")
+    if state == "failing":
+        wait = child.get("next_start_in")
+        when = f"; next try in {_seconds(float(wait))}" if isinstance(wait, int | float) else ""
+        return Status("failing", f"FAILING: exits over and over, retried slowly{when}")
     return Status("missing", "stopped")
 
 
