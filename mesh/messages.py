@@ -294,8 +294,12 @@ class Snapshot:
             head["files"] = sorted(self.files)
         return head
 
+    def bodies(self) -> list[bytes]:
+        """The file contents in ``files`` order."""
+        return [self.files[name] for name in sorted(self.files)]
+
     def to_message(self, with_files: bool = True) -> Message:
-        bodies = [self.files[name] for name in sorted(self.files)] if with_files else []
+        bodies = self.bodies() if with_files else []
         return Message("OK", self.header(with_files), bodies)
 
     @classmethod

@@ -115,6 +115,13 @@ def commit_bytes(
     return "\n".join(lines).encode("utf-8")
 
 
+def commit_data(info: CommitInfo, name: str, email: str) -> bytes:
+    """The data of the commit ``info`` describes: subject, blank line, its trailers."""
+    trailers = "\n".join(f"{key}: {value}" for key, value in info.trailers.items())
+    message = f"{info.subject}\n\n{trailers}\n"
+    return commit_bytes(info.tree, info.parent, name, email, info.time, message)
+
+
 def parse_trailers(message: str) -> dict[str, str]:
     """The ``Key: value`` lines of a message's last paragraph (first value of a key wins)."""
     paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]

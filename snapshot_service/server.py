@@ -110,10 +110,9 @@ class SnapshotService(Service):
             await outcome.reply.send(self.router, envelope=envelope)
             # A PUT's commit is durable when answered; its files and the branch follow while
             # the client reads the answer, and before the NOTIFY and the next request.
-            self.store.settle()
+            self.store.after_request()
             if outcome.notify is not None:
                 await self.publish(outcome.notify)
-            self.store.checkpoint_if_due()
 
     async def when_idle(self) -> None:
         """Once no request came for ``IDLE`` seconds: checkpoint, make and free files."""

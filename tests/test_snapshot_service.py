@@ -540,11 +540,8 @@ def test_a_put_is_answered_then_settled_then_notified(tmp_path: Path) -> None:
     events: list[str] = []
 
     class Store:
-        def settle(self) -> None:
+        def after_request(self) -> None:
             events.append("settle")
-
-        def checkpoint_if_due(self) -> None:
-            pass
 
     class Handler:
         def handle(self, body: list[bytes]) -> Outcome:
