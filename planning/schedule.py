@@ -1,0 +1,219 @@
+"""The greedy list schedule (DOMAIN.md 5): the planner's hot path, and what it counts with.
+
+Per skill it keeps a list of what each work day has left and a pointer to the first day
+with anything left, since availability only falls: 20,000 items plan in a fraction of a
+second. A skill's days are its own, so ``lane`` plans one skill alone (leverage, and the
+forecast's runs, lean on that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from formats.streams import Model, Person
+
+__all__ = [
+    "EPSILON",
+    "DAYS_PER_WEEK",
+    "Schedule",
+    "schedule",
+    "lane",
+    "per_day_limit",
+    "people_per_skill",
+    "plan_skills",
+    "work_days",
+    "weekday_count",
+    "plain",
+    "weeks",
+]
+
+EPSILON = 1e-9  # person-days or man-weeks below this are float noise, not work
+DAYS_PER_WEEK = 5
+
+
+@dataclass
+class Schedule:
+    """Where each item starts and ends (work-day indexes; None: never / DNF), per skill too."""
+
+    ends: list[int | None]
+    used: dict[str, list[float]]
+    starts: list[int | None]  # the first day the item is given any person-day
+    done: list[dict[str, int]]  # per scheduled skill worked on: the day it finished, -1 ran out
+    binding: list[str | None]  # the skill that finished last, or the first that ran out
+
+
+def weekday_count(start: dt.date, end: dt.date) -> int:
+    """Days Monday to Friday from ``start`` to ``end``, both counted."""
+    total = (end - start).days + 1
+    if total <= 0:
+        return 0
+    weeks, rest = divmod(total, 7)
+    count = weeks * 5
+    day = start.weekday()
+    for offset in range(rest):
+        if (day + offset) % 7 < 5:
+            count += 1
+    return count
+
+
+def work_days(start: dt.date, end: dt.date, holidays: Iterable[dt.date]) -> list[dt.date]:
+    """The weekdays from ``start`` to ``end`` (both counted) that are not holidays."""
+    off = set(holidays)
+    days = (start + dt.timedelta(n) for n in range((end - start).days + 1))
+    return [day for day in days if day.weekday() < 5 and day not in off]
+
+
+def per_day_limit(weeks: float) -> float:
+    """How many people may work on ``weeks`` of one skill on one day."""
+    if weeks <= 2 + EPSILON:
+        return 1.0
+    return float(int(weeks / 2 + EPSILON))
+
+
+def plan_skills(model: Model) -> list[str]:
+    """Every skill the plan shows: staff, estimate and scheduled skills, sorted."""
+    skills = {person.skill for person in model.staff}
+    skills.update(skill for item in model.work for skill, _ in item.estimate)
+    skills.update(model.params.scheduled)
+    return sorted(skills)
+
+
+def people_per_skill(
+    people: Iterable[Person], skills: Iterable[str], days: Sequence[dt.date]
+) -> dict[str, list[float]]:
+    """Per skill, how many of ``people`` work on each of ``days`` (vacation taken off)."""
+    index = {day: n for n, day in enumerate(days)}
+    heads = dict.fromkeys(skills, 0)
+    away: dict[str, list[int]] = {skill: [] for skill in skills}
+    for person in people:
+        if person.skill in heads:
+            heads[person.skill] += 1
+            away[person.skill] += {index[day] for day in person.vacation if day in index}
+    capacity = {}
+    for skill, count in heads.items():
+        row = [float(count)] * len(days)
+        for n in away[skill]:
+            row[n] -= 1.0
+        capacity[skill] = row
+    return capacity
+
+
+def schedule(
+    num_days: int,
+    capacity: Mapping[str, Sequence[float]],
+    efforts: Sequence[Mapping[str, float] | None],
+) -> Schedule:
+    """The greedy list schedule of DOMAIN.md, items already in rank order.
+
+    ``capacity`` gives per skill the person-days of each of ``num_days`` work
+    days; a skill without capacity has none. ``efforts`` gives per item the
+    man-weeks of each scheduled skill: None for an item without an estimate
+    (DNF), an empty map for one with no scheduled effort (done on day 0).
+    """
+    left = {skill: list(days) for skill, days in capacity.items()}
+    first = {skill: _first_open(days, 0) for skill, days in left.items()}
+    ends: list[int | None] = []
+    starts: list[int | None] = []
+    finished: list[dict[str, int]] = []
+    binding: list[str | None] = []
+    for effort in efforts:
+        skills_done: dict[str, int] = {}
+        finished.append(skills_done)
+        if effort is None or num_days == 0:
+            ends.append(None)
+            starts.append(None)
+            binding.append(None)
+            continue
+        end: int | None = 0
+        began = num_days
+        last, latest, out = None, -1, None
+        for skill, weeks in effort.items():
+            if weeks <= EPSILON:
+                continue
+            start = first.get(skill, num_days)
+            if start >= num_days:
+                end = None  # no day has anything left: DNF
+                skills_done[skill] = -1
+                out = out or skill
+                continue
+            # The first open day is the first one the item takes from.
+            began = start if start < began else began
+            days = left[skill]
+            done = _take(days, start, weeks)
+            skills_done[skill] = done
+            first[skill] = _first_open(days, start)
+            if done < 0:
+                end = None  # DNF, but the item's other skills are still worked on
+                out = out or skill
+            else:
+                if done > latest:
+                    last, latest = skill, done
+                if end is not None and done > end:
+                    end = done
+        ends.append(end)
+        starts.append(began if began < num_days else None)
+        binding.append(out or last)
+    used = {
+        skill: [cap - rest for cap, rest in zip(capacity[skill], days, strict=True)]
+        for skill, days in left.items()
+    }
+    return Schedule(ends, used, starts, finished, binding)
+
+
+def lane(num_days: int, capacity: Sequence[float], efforts: Sequence[float]) -> list[int]:
+    """One skill's schedule alone (a skill's days are its own): the day each effort is done.
+
+    ``efforts`` are man-weeks in rank order (0: the item has none of this skill, done
+    day 0); -1 for one that runs out of days.
+    """
+    days = list(capacity)
+    first = _first_open(days, 0)
+    out = []
+    for weeks in efforts:
+        if weeks <= EPSILON:
+            out.append(0)
+        elif first >= num_days:
+            out.append(-1)
+        else:
+            out.append(_take(days, first, weeks))
+            first = _first_open(days, first)
+    return out
+
+
+def _first_open(days: list[float], start: int) -> int:
+    """The first day at or after ``start`` with something left (len(days) when none)."""
+    end = len(days)
+    while start < end and days[start] <= EPSILON:
+        start += 1
+    return start
+
+
+def _take(days: list[float], start: int, weeks: float) -> int:
+    """Take the person-days of ``weeks`` from ``days`` from ``start`` on; the day done, or -1."""
+    need = DAYS_PER_WEEK * weeks
+    limit = per_day_limit(weeks)
+    for day in range(start, len(days)):
+        left = days[day]
+        if left <= EPSILON:
+            continue
+        take = left if left < limit else limit
+        if take >= need - EPSILON:
+            days[day] = left - (need if need < take else take)
+            return day
+        days[day] = left - take
+        need -= take
+    return -1
+
+
+def plain(value: float) -> float | int:
+    """A number as written in the plan: whole numbers without ``.0``."""
+    return int(value) if value.is_integer() else value
+
+
+@lru_cache(maxsize=1 << 16)  # plans repeat the same few sizes thousands of times
+def weeks(value: float) -> float | int:
+    """Man-weeks as written in the plan: 2 decimals, whole numbers without ``.0``."""
+    return plain(round(value, 2))
