@@ -176,10 +176,6 @@ class Config:
     def _where(self, section: str, key: str) -> str:
         return f"{self.file}: [{section}] {key}"
 
-    def has_section(self, section: str) -> bool:
-        """True when the file has this section."""
-        return self._parser.has_section(section)
-
     def raw(self, section: str, key: str) -> str | None:
         """The text of a key, its default, or None when neither exists."""
         if self._parser.has_option(section, key):

@@ -74,11 +74,6 @@ class Message:
         """True for an OK reply."""
         return self.kind == "OK"
 
-    @classmethod
-    def error(cls, message: str, code: str = "bad_request") -> Message:
-        """An ERR reply naming the problem."""
-        return cls("ERR", {"error": message, "code": code})
-
     def frames(self, topic: str | None = None) -> list[bytes]:
         """The frames of this message, with the topic frame in front when given."""
         out = [] if topic is None else [topic.encode()]

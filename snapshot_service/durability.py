@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mesh.checks import ErrorCode
 from snapshot_service.disk import Transaction
 from snapshot_service.repository import Repository, StoreError
 from snapshot_service.upkeep import Upkeep
@@ -97,7 +98,7 @@ class Durability:
                 raise StoreError(
                     f"commit {pending.commit} is in the journal but could not be put in place "
                     f"({exc}); the next call tries again, and the next start redoes it",
-                    "internal",
+                    ErrorCode.INTERNAL,
                 ) from exc
         self._pending = None
         self._placed(pending.payload)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mesh.checks import ErrorCode
 from mesh.messages import MAX_LOG_LIMIT, Snapshot
 from snapshot_service.diffs import dataset_diff
 from snapshot_service.objects import TREE_MODE, CommitInfo, iso_time
@@ -66,7 +67,7 @@ class StoreReads:
         if dataset not in self.datasets:
             known = ", ".join(self.datasets)
             raise StoreError(
-                f"unknown dataset {dataset[:80]!r} (known: {known})", "unknown_dataset"
+                f"unknown dataset {dataset[:80]!r} (known: {known})", ErrorCode.UNKNOWN_DATASET
             )
         return dataset
 
@@ -181,7 +182,7 @@ class StoreReads:
         for text in (old, new):
             if text == "latest":
                 if self.head is None:
-                    raise StoreError("the store has no commits yet", "unknown_commit")
+                    raise StoreError("the store has no commits yet", ErrorCode.UNKNOWN_COMMIT)
                 ends.append(self.head)
             else:
                 ends.append(self.resolve(text))

@@ -25,6 +25,7 @@ import git
 from gitdb.db.pack import PackedDB
 from gitdb.exc import AmbiguousObjectName, BadObject
 
+from mesh.checks import ErrorCode
 from mesh.errors import QPlanError
 from snapshot_service.disk import SPARE_FOLDER, Spares, read_loose, read_ref, recover
 from snapshot_service.journal import Journal, NotAJournal
@@ -44,7 +45,7 @@ _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 class StoreError(QPlanError):
     """A request the store cannot carry out; ``code`` says why in one word."""
 
-    def __init__(self, message: str, code: str = "bad_request") -> None:
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> None:
         super().__init__(message)
         self.code = code
 
@@ -77,7 +78,7 @@ class Repository:
             recover(self.git_dir, self.journal, self.spares, Path(f"{self.ref}.lock"), durable)
         except NotAJournal as exc:
             self.close()
-            raise StoreError(str(exc), "config") from None
+            raise StoreError(str(exc), ErrorCode.CONFIG) from None
         except BaseException:
             self.close()
             raise
@@ -99,7 +100,9 @@ class Repository:
         if text is None:
             return None
         if not _FULL_SHA.match(text):
-            raise StoreError(f"{self.ref} does not hold a commit SHA: {text[:60]!r}", "internal")
+            raise StoreError(
+                f"{self.ref} does not hold a commit SHA: {text[:60]!r}", ErrorCode.INTERNAL
+            )
         return text
 
     # -- objects -----------------------------------------------------------------
@@ -135,7 +138,7 @@ class Repository:
             found = self.object(sha)
             if found is None or found[0] != b"commit":
                 what = "not in the store" if found is None else f"a {found[0].decode()}"
-                raise StoreError(f"{sha} is {what}, not a commit", "unknown_commit")
+                raise StoreError(f"{sha} is {what}, not a commit", ErrorCode.UNKNOWN_COMMIT)
             info = parse_commit(sha, found[1])
             remember(self._commits, sha, info)
         return info
@@ -150,14 +153,14 @@ class Repository:
             return []
         found = self.object(hexsha)
         if found is None or found[0] != b"tree":
-            raise StoreError(f"tree {hexsha} is missing from the store", "internal")
+            raise StoreError(f"tree {hexsha} is missing from the store", ErrorCode.INTERNAL)
         return parse_tree(found[1])
 
     def blob(self, hexsha: str) -> bytes:
         """A file's content."""
         found = self.object(hexsha)
         if found is None or found[0] != b"blob":
-            raise StoreError(f"blob {hexsha} is missing from the store", "internal")
+            raise StoreError(f"blob {hexsha} is missing from the store", ErrorCode.INTERNAL)
         return found[1]
 
     # -- names of commits --------------------------------------------------------
@@ -174,7 +177,7 @@ class Repository:
             candidates = self._loose_matches(text) | self._packed_matches(text)
         commits = sorted(sha for sha in candidates if self._is_commit(sha))
         if not commits:
-            raise StoreError(f"unknown commit {text}", "unknown_commit")
+            raise StoreError(f"unknown commit {text}", ErrorCode.UNKNOWN_COMMIT)
         if len(commits) > 1:
             raise StoreError(f"commit {text} is ambiguous: it starts {len(commits)} commits")
         return commits[0]
@@ -231,7 +234,7 @@ def _open(path: Path, branch: str) -> git.Repo:
         git.Repo.init(path, bare=True, initial_branch=branch).close()
     except (OSError, git.GitCommandError) as exc:
         detail = exc.stderr.strip() if isinstance(exc, git.GitCommandError) else str(exc)
-        raise StoreError(f"cannot create the store at {path}: {detail}", "config") from None
+        raise StoreError(f"cannot create the store at {path}: {detail}", ErrorCode.CONFIG) from None
     log.info("created a new store at %s (branch %s)", path, branch)
     return git.Repo(path)
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mesh.checks import ErrorCode
 from snapshot_service.disk import BranchLocked
 from snapshot_service.durability import Durability
 from snapshot_service.objects import (
@@ -137,7 +138,7 @@ def check_branch(name: str) -> str:
         or name.endswith(".lock")
         or any(not part or part.startswith(".") for part in parts)
     ):
-        raise StoreError(f"{name!r} is not a usable branch name", "config")
+        raise StoreError(f"{name!r} is not a usable branch name", ErrorCode.CONFIG)
     return name
 
 
@@ -305,7 +306,7 @@ class GitStore(StoreReads):
         except BranchLocked:
             raise StoreError(
                 f"{self.repository.ref}.lock exists: a git command is moving the branch; try again",
-                "locked",
+                ErrorCode.LOCKED,
             ) from None
         except BaseException:
             txn.abort()

@@ -40,7 +40,9 @@ class FlakyServer:
                 continue
             _, request = Message.from_frames(frames)
             if request.kind == "FAIL":
-                Message.error("that went wrong", "oops").send(self.socket, envelope=envelope)
+                Message("ERR", {"error": "that went wrong", "code": "oops"}).send(
+                    self.socket, envelope=envelope
+                )
             else:
                 Message("OK", {"echo": request.header}).send(self.socket, envelope=envelope)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mesh.errors import ProtocolError
+from mesh.messages import ErrorAnswer, ErrorCode
 from mesh.protocol import SIGNATURE, Message, split_envelope
 
 
@@ -46,7 +47,7 @@ def test_garbage_is_a_protocol_error(frames, expected) -> None:
 
 
 def test_error_reply_names_the_problem() -> None:
-    reply = Message.error("unknown dataset 'nope'", "unknown_dataset")
+    reply = ErrorAnswer("unknown dataset 'nope'", ErrorCode.UNKNOWN_DATASET).to_message()
     assert reply.kind == "ERR"
     assert not reply.ok
     assert reply.header == {"error": "unknown dataset 'nope'", "code": "unknown_dataset"}

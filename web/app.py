@@ -36,22 +36,19 @@ import logging
 import re
 from asyncio import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import tornado.httputil
 import tornado.web
 import tornado.websocket
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
-from mesh.messages import ErrorCode
+from mesh.messages import BadRequest, ErrorCode, check_sha
 from mesh.protocol import encode_json
 from web.health import HealthBoard
 from web.plandiff import diff_plans, item_marks
 from web.plans import Plans
 from web.views import DEFAULT_TRIAGE, ViewError, parse_triage, plan_view
-
-if TYPE_CHECKING:
-    from web.service import WebService
 
 __all__ = ["make_app", "ApiError", "CONTENT_SECURITY_POLICY"]
 
@@ -72,8 +69,21 @@ MISSING_CODES = frozenset({ErrorCode.UNKNOWN_COMMIT, ErrorCode.UNKNOWN_DATASET})
 MAX_HISTORY = 500
 MAX_RAW_DIFF = 512 * 1024  # characters of raw sheet diff sent to the browser
 WS_PING_INTERVAL = 20  # seconds: finds browsers that vanished without closing
-SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")  # as the store resolves them
 DATASET = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class WebService(Protocol):
+    """What the handlers need of the web service (``web.service``): counters, browsers."""
+
+    counters: Any
+
+    def worked(self) -> None: ...
+
+    def connect(self, connection: Any, wants: frozenset[str]) -> None: ...
+
+    def reply(self, connection: Any, data: bytes) -> None: ...
+
+    def disconnect(self, connection: Any) -> None: ...
 
 
 class ApiError(tornado.web.HTTPError):
@@ -212,8 +222,10 @@ class DiffApi(ApiHandler):
     async def get(self) -> None:
         old, new = self.get_argument("from", ""), self.get_argument("to", "")
         for name, value in (("from", old), ("to", new)):
-            if not SHA.match(value):
-                raise ApiError(400, f"{name}={value[:50]!r} is not a commit SHA (7-40 hex digits)")
+            try:
+                check_sha(value, name)
+            except BadRequest as exc:
+                raise ApiError(400, str(exc)) from None
         try:
             before = await self.plans.at(old)
             after = await self.plans.at(new)
