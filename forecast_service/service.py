@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -13,6 +14,8 @@ from mesh.stage import Stage
 from planning.montecarlo import forecast, seed_from
 
 __all__ = ["ForecastService", "forecast_of"]
+
+NICE = 10  # the forecast runs behind the planner and the web
 
 
 def forecast_of(snapshot: Snapshot, runs: int, spread: float) -> dict[str, Any]:
@@ -43,6 +46,16 @@ class ForecastService(Stage):
         self.runs = config.integer("forecast_service", "runs", minimum=1)
         self.spread = config.number("forecast_service", "spread", minimum=0.0)
         self.last: dict[str, Any] = {}
+
+    async def setup(self) -> None:
+        """Yield the CPU to the planning stages, then follow ``conditioned``."""
+        # A forecast is many plans' worth of work; on a small machine the shared plan and
+        # what-ifs must not wait for it.
+        try:
+            os.nice(NICE)
+        except OSError as exc:
+            self.log.warning("could not lower this process's priority: %s", exc)
+        await super().setup()
 
     def heartbeat_detail(self) -> dict[str, Any]:
         """Runs and spread, and how long the last forecast took."""

@@ -52,7 +52,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "qplan_service": {
         "filter_command": "",
         "filter_timeout": "10.0",
-        "whatif_forecast_runs": "200",
+        "whatif_forecast_runs": "100",
     },
     "forecast_service": {
         "runs": "1000",

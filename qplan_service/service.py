@@ -17,7 +17,8 @@ A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF::
                 "plan": the plan with the edits applied (problems, lineage, status of the base),
                 "changes": [{"track", "id", "name", "before", "after"}…],
                 "forecast": the what-if's own forecast (formats.forecast), with
-                    [qplan_service] whatif_forecast_runs runs, seeded by the base}
+                    [qplan_service] whatif_forecast_runs runs (fewer on a big plan),
+                    seeded by the base}
 
 ``base`` null means the conditioned commit the service planned last. The
 edits are those of ``planning.whatif``; nothing is committed. Bad
@@ -174,6 +175,17 @@ def finish_plan(plan: dict[str, Any], base: Base) -> dict[str, Any]:
         "lineage": {"conditioned": base.conditioned, "raw": base.raw},
         "status": base.status,
     }
+
+
+WHATIF_FORECAST_BUDGET = 200_000  # runs x items a what-if's forecast may cost (~25 ms)
+MIN_WHATIF_RUNS = 20
+
+
+def whatif_runs(wanted: int, items: int) -> int:
+    """The runs of a what-if's own forecast: ``wanted``, fewer on a big plan (at least 20)."""
+    if items <= 0:
+        return wanted
+    return max(min(wanted, WHATIF_FORECAST_BUDGET // items), min(wanted, MIN_WHATIF_RUNS))
 
 
 def mark_items(
@@ -414,9 +426,8 @@ class QplanService(Stage):
         started = time.monotonic()
         model = apply_edits(base.model, request.edits, self.sizes)
         plan = finish_plan(compute_plan(model), base)
-        predicted = forecast(
-            model, base.estimates, self.whatif_runs, self.spread, seed_from(base.conditioned)
-        )
+        runs = whatif_runs(self.whatif_runs, len(model.work))
+        predicted = forecast(model, base.estimates, runs, self.spread, seed_from(base.conditioned))
         changes = compare_plans(base.plan(), plan)
         self.log.info(
             "WHATIF on conditioned@%s: %d edits, %d changes, %.0f ms",
