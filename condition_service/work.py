@@ -245,7 +245,10 @@ def read_work(
             problems, vocabulary, row, heading["track"], row.get(columns["track"]), suggest=True
         )
         estimate = _Estimate(problems, vocabulary, row)
-        if "estimate" in columns and not is_blank(row.get(columns["estimate"])):
+        written_estimate = row.get(columns.get("estimate"))
+        if "estimate" in columns and (
+            not is_blank(written_estimate) or written_estimate in NOT_SIZED
+        ):
             estimate.read_cell(heading["estimate"], row.get(columns["estimate"]))
         for index, skill in skill_columns:
             if not is_blank(row.get(index)) or row.get(index) in NOT_SIZED:

@@ -260,9 +260,12 @@ def test_an_unknown_skill_is_kept_with_a_warning():
     assert item(result, "W10").estimate == (("Apps", 1.0), ("Data", 2.0))
 
 
-def test_a_dash_means_no_estimate():
+def test_a_dash_means_not_sized_yet():
     result = run(edited("work", 1, "Estimate", "-"))
-    assert result.problems == [] and item(result, "W10").estimate == ()
+    problem = only(result, sheet="work")
+    assert problem.severity == "warning" and "not sized yet" in problem.message
+    assert problem.item == "W10" and item(result, "W10").estimate == ()
+    assert result.estimates["W10"]["unsized"] is True
 
 
 # -- triage, rank, names, tracks ---------------------------------------------------------
