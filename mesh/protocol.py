@@ -48,8 +48,11 @@ MAX_HEADER_LENGTH = 16 * 1024 * 1024  # bytes
 
 
 def encode_json(value: Any) -> bytes:
-    """Compact, key-sorted UTF-8 JSON, as every header is written."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact, key-sorted UTF-8 JSON, as every header is written (NaN/Infinity refused)."""
+    text = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode()
 
 
 def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:

@@ -46,7 +46,10 @@ class Mesh:
     def call(self, path: str, body: bytes | None = None) -> tuple[int, dict, Any]:
         """(status, JSON body, headers) of one request; 4xx/5xx are answers too."""
         request = urllib.request.Request(
-            self.url(path), data=body, method="POST" if body else "GET"
+            self.url(path),
+            data=body,
+            method="POST" if body else "GET",
+            headers={"Content-Type": "application/json"} if body else {},
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:

@@ -45,6 +45,7 @@ import tornado.websocket
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
 from mesh.messages import BadRequest, ErrorCode, check_sha
 from mesh.protocol import encode_json
+from web.guard import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, Guard, Refused, SecureStatic
 from web.health import HealthBoard
 from web.plandiff import diff_plans, item_marks
 from web.plans import Plans
@@ -57,12 +58,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CHART_DIST = ROOT / "node_modules" / "chart.js" / "dist"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
-)
 MAX_BODY = 1024 * 1024  # bytes: a what-if request is a list of edits, never this big
+MAX_UPLOAD = 16 * MAX_BODY  # bytes the server reads at all; between the two: a 413 answer
 MAX_WS_MESSAGE = 64 * 1024  # bytes: clients only send pings
 MAX_EDITS = 500
 MISSING_CODES = frozenset({ErrorCode.UNKNOWN_COMMIT, ErrorCode.UNKNOWN_DATASET})  # a 404
@@ -95,18 +92,31 @@ class ApiError(tornado.web.HTTPError):
 
 
 class BaseHandler(tornado.web.RequestHandler):
-    """Every handler: the service it serves, and headers that keep data inert."""
+    """Every handler: the guard first (``web.guard``), and headers that keep data inert."""
 
-    def initialize(self, service: WebService, plans: Plans, board: HealthBoard) -> None:
+    def initialize(
+        self, service: WebService, plans: Plans, board: HealthBoard, guard: Guard
+    ) -> None:
         self.service = service
         self.plans = plans
         self.board = board
+        self.guard = guard
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Frame-Options", "DENY")
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def prepare(self) -> None:
+        """Turn away what the guard refuses, and a body over ``MAX_BODY`` (413)."""
+        try:
+            self.guard.check(self.request)
+        except Refused as exc:
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
+            raise ApiError(exc.status, exc.message) from None
+        if len(self.request.body or b"") > MAX_BODY:
+            size = len(self.request.body)
+            raise ApiError(413, f"the body is {size} bytes; the limit is {MAX_BODY}")
 
 
 class PageHandler(BaseHandler):
@@ -345,14 +355,30 @@ class NotFound(ApiHandler):
     """Every unknown path: a JSON 404."""
 
     def prepare(self) -> None:
+        super().prepare()
         raise ApiError(404, f"no such page or API: {self.request.path[:100]}")
 
 
 class Socket(tornado.websocket.WebSocketHandler):
     """``/ws``: new plan versions and health to the browser, ``ping``/``pong`` back."""
 
-    def initialize(self, service: WebService, **_: Any) -> None:
+    def initialize(self, service: WebService, guard: Guard, **_: Any) -> None:
         self.service = service
+        self.guard = guard
+
+    def prepare(self) -> None:
+        """The guard's Host and sign-in checks, before the upgrade."""
+        try:
+            self.guard.check(self.request)
+        except Refused as exc:
+            self.set_status(exc.status)
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
+            self.finish(exc.message)
+
+    def check_origin(self, origin: str) -> bool:
+        """Only the page's own origin (an allowed host, this port) may open the socket."""
+        return self.guard.origin_ok(origin, self.request)
 
     def open(self) -> None:
         wanted = {w.strip() for w in self.get_argument("want", "plan,health").split(",")}
@@ -376,7 +402,7 @@ def answer_client(message: str | bytes) -> dict[str, Any]:
     if isinstance(message, bytes):
         return {"type": "error", "error": "binary messages are not understood; send JSON text"}
     try:
-        data = json.loads(message)
+        data = json.loads(message, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         return {"type": "error", "error": f"not JSON: {exc.msg}"}
     except (ValueError, RecursionError) as exc:  # a 5,000-digit number, "[" * 5000
@@ -386,6 +412,11 @@ def answer_client(message: str | bytes) -> dict[str, Any]:
     if data["type"] == "ping":
         return {"type": "pong", "id": data.get("id")}
     return {"type": "error", "error": f"unknown message type {data['type'][:40]!r}"}
+
+
+def _not_json(name: str) -> Any:
+    """NaN and Infinity are not JSON: refuse them rather than echo them to a browser."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _log_request(service: WebService):
@@ -402,9 +433,11 @@ def _log_request(service: WebService):
     return log_request
 
 
-def make_app(service: WebService, plans: Plans, board: HealthBoard) -> tornado.web.Application:
+def make_app(
+    service: WebService, plans: Plans, board: HealthBoard, guard: Guard
+) -> tornado.web.Application:
     """The application for ``service``: its handlers, templates and static files."""
-    ctx = {"service": service, "plans": plans, "board": board}
+    ctx = {"service": service, "plans": plans, "board": board, "guard": guard}
     pages = [
         (r"/", "plan.html", "Quarter plan"),
         (r"/history", "history.html", "Plan history"),
@@ -422,12 +455,14 @@ def make_app(service: WebService, plans: Plans, board: HealthBoard) -> tornado.w
         (r"/api/diff", DiffApi, ctx),
         (r"/api/whatif", WhatIfApi, ctx),
         (r"/ws", Socket, ctx),
-        (r"/vendor/(chart\.umd\.js)", tornado.web.StaticFileHandler, {"path": str(CHART_DIST)}),
+        (r"/vendor/(chart\.umd\.js)", SecureStatic, {"path": str(CHART_DIST), "guard": guard}),
     ]
     return tornado.web.Application(
         handlers,
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
+        static_handler_class=SecureStatic,
+        static_handler_args={"guard": guard},
         default_handler_class=NotFound,
         default_handler_args=ctx,
         log_function=_log_request(service),

@@ -28,7 +28,8 @@ from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
 from mesh.subscriber import Subscriber
-from web.app import MAX_BODY, make_app
+from web.app import MAX_UPLOAD, make_app
+from web.guard import LOOPBACK, Guard
 from web.health import HealthBoard
 from web.hub import Hub
 from web.plans import Plans
@@ -76,6 +77,7 @@ class WebService(Stage):
         )
         self.host = config.text("web", "host")
         self.port = config.port("web", "port")
+        self.guard = Guard.from_config(config)
         self.http: tornado.httpserver.HTTPServer | None = None
         self._health: bytes = b""
         self._forecasts: AsyncSnapshotClient | None = None
@@ -92,8 +94,8 @@ class WebService(Stage):
         limit = raise_open_files_limit()
         beats = self.bound(zmq.SUB, "mesh", "heartbeat_endpoint")
         beats.subscribe(HEARTBEAT_TOPIC.encode())
-        app = make_app(self, self.plans, self.board)
-        self.http = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY)
+        app = make_app(self, self.plans, self.board, self.guard)
+        self.http = tornado.httpserver.HTTPServer(app, max_body_size=MAX_UPLOAD)
         try:
             self.http.listen(self.port, address=self.host)
         except OSError as exc:
@@ -101,6 +103,12 @@ class WebService(Stage):
         self.log.info(
             "web listening on http://%s:%d/ (open files limit %d)", self.host, self.port, limit
         )
+        if self.host not in LOOPBACK and not self.guard.password:
+            self.log.warning(
+                "web bound to %s with no [web] password: anyone who reaches it can read the "
+                "plan and run what-ifs; set [web] password or put a signing-in proxy in front",
+                self.host,
+            )
         self.spawn(self._hear_beats(beats), "heartbeats")
         self.spawn(self._push_health(), "health")
         await super().setup()
