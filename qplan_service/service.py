@@ -30,9 +30,11 @@ import asyncio
 import contextlib
 import json
 import os
+import pickle
 import re
 import shlex
 import signal
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -48,7 +50,8 @@ from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
 from planning.planner import ALL, compute_plan, plan_to_json
-from planning.whatif import EditError, apply_edits, compare_plans
+from planning.whatif import EditError
+from qplan_service.budget import Budget, BudgetError, check_budget
 
 __all__ = [
     "QplanService",
@@ -189,6 +192,18 @@ class QplanService(Stage):
             raise ConfigError(f"{config.file}: [{SECTION}] filter_command: {exc}") from None
         self.filter_timeout = config.number(SECTION, "filter_timeout", minimum=0.1)
         self.request_endpoint = config.endpoint(SECTION, "request_endpoint")
+        self.budget = Budget(
+            max_edits=config.integer(SECTION, "whatif_max_edits", minimum=1),
+            max_people=config.integer(SECTION, "whatif_max_people", minimum=0),
+            max_size=config.integer(SECTION, "whatif_max_size", minimum=1),
+        )
+        self.whatif_deadline = config.number(SECTION, "whatif_deadline", minimum=0.1)
+        self.whatif_workers = config.integer(SECTION, "whatif_workers", minimum=1)
+        self.whatif_queue = config.integer(SECTION, "whatif_queue", minimum=0)
+        self._slots: asyncio.Semaphore | None = None
+        self._running: dict[str, asyncio.Task] = {}  # request id -> its what-if task
+        self._waiting = 0  # what-ifs taken but not answered yet
+        self.whatif_counts = {"answered": 0, "refused": 0, "cancelled": 0, "killed": 0}
         self.bases: OrderedDict[str, Base] = OrderedDict()
         self.current: str | None = None  # the conditioned commit planned last
         self.last_error: str | None = None
@@ -210,7 +225,18 @@ class QplanService(Stage):
             "planner": "filter" if self.filter_command else "built-in",
             "last_plan": self.last_plan,
             "last_error": self.last_error,
+            "whatifs": {**self.whatif_counts, "running": self._waiting},
         }
+
+    async def teardown(self) -> None:
+        """Stop every what-if still running (its worker is killed)."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await super().teardown()
 
     async def process(self, snapshot: Snapshot) -> None:
         """Plan one conditioned snapshot and commit the plan, or keep the last one on failure."""
@@ -335,21 +361,86 @@ class QplanService(Stage):
     # -- what-if requests ----------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Answer WHATIF requests until cancelled, one at a time."""
+        """Take requests until cancelled; each what-if runs as a task of its own.
+
+        The ROUTER loop never waits for a what-if: ``CANCEL`` reaches a running
+        one at once, and a what-if over the queue limit is refused at once.
+        """
+        self._slots = asyncio.Semaphore(self.whatif_workers)
         async for envelope, body in self.requests(self.router):
-            reply = await self.answer(body)
-            await reply.send(self.router, envelope=envelope)
-            self.counters.worked()
+            try:
+                _, request = Message.from_frames(body)
+            except ProtocolError as exc:
+                await self._refuse(f"malformed request: {exc}", "bad_request").send(
+                    self.router, envelope=envelope
+                )
+                continue
+            if request.kind == "CANCEL":
+                reply = self.cancel(request.header.get("id"))
+                await reply.send(self.router, envelope=envelope)
+                continue
+            limit = self.whatif_workers + self.whatif_queue
+            if request.kind == "WHATIF" and self._waiting >= limit:
+                reply = self._refuse(
+                    f"busy: {self._waiting} what-ifs running or waiting, the limit is"
+                    f" {self.whatif_workers + self.whatif_queue} ([qplan_service]"
+                    " whatif_workers + whatif_queue); try again shortly",
+                    "busy",
+                )
+                await reply.send(self.router, envelope=envelope)
+                continue
+            request_id = request.header.get("id")
+            key = request_id if isinstance(request_id, str) and request_id else None
+            if key is not None and key in self._running:
+                key = None  # a duplicate id cannot be cancelled by it
+            self._waiting += 1
+            task = asyncio.get_running_loop().create_task(self._answer_and_send(envelope, request))
+            if key is not None:
+                self._running[key] = task
+                task.add_done_callback(lambda _t, key=key: self._running.pop(key, None))
+
+    def cancel(self, request_id: Any) -> Message:
+        """CANCEL ``{"id"}``: stop the what-if sent with that id (its worker is killed)."""
+        task = self._running.get(request_id) if isinstance(request_id, str) else None
+        if task is None:
+            return Message("OK", {"cancelled": False})
+        task.cancel()
+        self.whatif_counts["cancelled"] += 1
+        self.log.info("WHATIF %s cancelled by its client", str(request_id)[:40])
+        return Message("OK", {"cancelled": True})
+
+    async def _answer_and_send(self, envelope: list[bytes], request: Message) -> None:
+        try:
+            reply = await self.answer_request(request)
+        except asyncio.CancelledError:
+            return  # the client gave up: no one to answer
+        finally:
+            self._waiting -= 1
+        await reply.send(self.router, envelope=envelope)
+        self.counters.worked()
 
     async def answer(self, body: list[bytes]) -> Message:
-        """The answer to one request: OK with the what-if plan, or ERR naming the problem."""
+        """The answer to one request's frames: OK with the what-if plan, or ERR."""
         try:
             _, request = Message.from_frames(body)
-            if request.kind != "WHATIF":
-                raise EditError(f"unknown request {request.kind!r}; this service answers WHATIF")
-            return Message("OK", await self.whatif(request.header))
         except ProtocolError as exc:
             return self._refuse(f"malformed request: {exc}", "bad_request")
+        return await self.answer_request(request)
+
+    async def answer_request(self, request: Message) -> Message:
+        """The answer to one request: OK with the what-if plan, or ERR naming the problem."""
+        try:
+            if request.kind != "WHATIF":
+                raise EditError(
+                    f"unknown request {request.kind!r}; this service answers WHATIF and CANCEL"
+                )
+            answer = Message("OK", await self.whatif(request.header))
+            self.whatif_counts["answered"] += 1
+            return answer
+        except BudgetError as exc:
+            return self._refuse(str(exc), "too_large")
+        except WhatIfTimeout as exc:
+            return self._refuse(str(exc), "timeout")
         except EditError as exc:
             return self._refuse(str(exc), "bad_request")
         except QPlanError as exc:
@@ -360,6 +451,7 @@ class QplanService(Stage):
 
     def _refuse(self, text: str, code: str) -> Message:
         self.counters.errors += 1
+        self.whatif_counts["refused"] += 1
         self.log.info("WHATIF refused (%s): %s", code, text)
         return Message.error(text, code)
 
@@ -373,13 +465,20 @@ class QplanService(Stage):
         base = await self.base(wanted.lower() if wanted else None)
         if base.model is None:
             raise EditError(f"base {base.conditioned[:12]} has no streams to plan (see problems)")
+        edits = header["edits"]
+        check_budget(base.model, edits, self.budget)  # before any work starts
         started = time.monotonic()
-        plan = finish_plan(compute_plan(apply_edits(base.model, header["edits"])), base)
-        changes = compare_plans(base.plan(), plan)
+        assert self._slots is not None
+        async with self._slots:
+            answer = await self.run_worker(base, edits)
+        if base._plan is None:
+            base._plan = finish_plan(answer["base_plan"], base)
+        plan = finish_plan(answer["plan"], base)
+        changes = answer["changes"]
         self.log.info(
             "WHATIF on conditioned@%s: %d edits, %d changes, %.0f ms",
             base.conditioned[:12],
-            len(header["edits"]),
+            len(edits),
             len(changes),
             (time.monotonic() - started) * 1000,
         )
@@ -388,3 +487,56 @@ class QplanService(Stage):
             "plan": plan,
             "changes": changes,
         }
+
+    async def run_worker(self, base: Base, edits: Any) -> dict[str, Any]:
+        """Compute one what-if in a worker process; killed at the deadline or on cancel."""
+        job = pickle.dumps(
+            {
+                "model": base.model,
+                "edits": edits,
+                "base_plan": base._plan,  # the finished base plan; compare reads by_track
+            },
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "qplan_service.whatif_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(job), self.whatif_deadline)
+        except TimeoutError:
+            _kill(proc)
+            await proc.wait()
+            self.whatif_counts["killed"] += 1
+            raise WhatIfTimeout(
+                f"the what-if took more than {self.whatif_deadline:g} s and was stopped"
+                " (limit [qplan_service] whatif_deadline)"
+            ) from None
+        except asyncio.CancelledError:  # the client gave up, or the service stops
+            _kill(proc)
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(proc.wait())
+            raise
+        if proc.returncode == 3:
+            raise EditError(err.decode("utf-8", "replace").strip())
+        if proc.returncode != 0:
+            said = err.decode("utf-8", "replace").strip().splitlines()
+            raise PlanFailed(
+                f"the what-if worker exited with code {proc.returncode}"
+                + (f": {said[-1][:300]}" if said else "")
+            )
+        return pickle.loads(out)  # noqa: S301 - our own child's answer
+
+
+class WhatIfTimeout(Exception):
+    """A what-if past its deadline; its worker was killed."""
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
