@@ -57,6 +57,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
     "web": {
         "host": "127.0.0.1",
+        "allowed_hosts": "",
+        "password": "",
         "missing_after": "3.0",
         "idle_after": "60.0",
     },

@@ -43,11 +43,16 @@ class Mesh:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def call(self, path: str, body: bytes | None = None) -> tuple[int, dict, Any]:
+    def call(
+        self, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict, Any]:
         """(status, JSON body, headers) of one request; 4xx/5xx are answers too."""
+        sent = {"Content-Type": "application/json"} if body else {}
         request = urllib.request.Request(
-            self.url(path), data=body, method="POST" if body else "GET"
+            self.url(path), data=body, method="POST" if body else "GET", headers=sent
         )
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read()), response.headers

@@ -25,6 +25,7 @@ connection stays open.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -36,8 +37,8 @@ import tornado.web
 import tornado.websocket
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
-from mesh.protocol import encode_json
 from web.plandiff import diff_plans, item_marks
+from web.safejson import browser_json as encode_json  # no NaN/Infinity to a browser
 from web.views import DEFAULT_TRIAGE, ViewError, parse_triage, plan_view
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'"
 )
 MAX_BODY = 1024 * 1024  # bytes: a what-if request is a list of edits, never this big
+# Bodies up to this are read and refused with a 413 JSON error; only beyond it does
+# Tornado close the connection (a client can't be sent JSON without reading its body).
+HARD_MAX_BODY = 16 * MAX_BODY
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_WS_MESSAGE = 64 * 1024  # bytes: clients only send pings
 MAX_EDITS = 500
 MAX_HISTORY = 500
@@ -73,17 +78,87 @@ class ApiError(tornado.web.HTTPError):
         self.message = message
 
 
+def security_headers(handler: tornado.web.RequestHandler) -> None:
+    """The headers every response carries, static files included."""
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("Referrer-Policy", "no-referrer")
+    handler.set_header("X-Frame-Options", "DENY")
+
+
+def access_refusal(handler: tornado.web.RequestHandler, service: WebService) -> ApiError | None:
+    """Why this request may not be answered (wrong Host, foreign Origin, no sign-in), or None."""
+    request = handler.request
+    access = service.access
+    if not access.host_allowed(request.headers.get("Host")):
+        host = (request.headers.get("Host") or "")[:100]
+        return ApiError(421, f"host {host!r} is not allowed here ([web] allowed_hosts)")
+    if not access.signed_in(request.headers.get("Authorization")):
+        return ApiError(401, "sign in: this web needs its password ([web] password)")
+    state_changing = request.method not in SAFE_METHODS or isinstance(
+        handler, tornado.websocket.WebSocketHandler
+    )
+    if state_changing and not access.origin_allowed(
+        request.headers.get("Origin"), request.headers.get("Host")
+    ):
+        origin = (request.headers.get("Origin") or "")[:100]
+        return ApiError(403, f"requests from origin {origin!r} are not allowed")
+    return None
+
+
 class BaseHandler(tornado.web.RequestHandler):
-    """Every handler: the service it serves, and headers that keep data inert."""
+    """Every handler: the service it serves, access checks, headers that keep data inert."""
 
     def initialize(self, service: WebService) -> None:
         self.service = service
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Frame-Options", "DENY")
+        security_headers(self)
+
+    def prepare(self) -> None:
+        refusal = access_refusal(self, self.service)
+        if refusal is not None:
+            if refusal.status_code == 401:
+                self.set_header("WWW-Authenticate", 'Basic realm="QPlan", charset="UTF-8"')
+            raise refusal
+        if len(self.request.body or b"") > MAX_BODY:
+            raise ApiError(413, f"the body is over {MAX_BODY} bytes")
+        if self.request.method not in SAFE_METHODS:
+            kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                raise ApiError(415, f"send Content-Type application/json, not {kind or 'none'!r}")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            message = exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:
+            message = self._reason
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(encode_json({"error": message, "status": status_code}))
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """Static files with the same access checks and security headers as every page."""
+
+    def initialize(self, path: str, service: WebService, default_filename: str | None = None):
+        super().initialize(path, default_filename)
+        self.service = service
+
+    def set_default_headers(self) -> None:
+        security_headers(self)
+
+    def prepare(self) -> None:
+        refusal = access_refusal(self, self.service)
+        if refusal is not None:
+            if refusal.status_code == 401:
+                self.set_header("WWW-Authenticate", 'Basic realm="QPlan", charset="UTF-8"')
+            raise refusal
+
+    write_error = BaseHandler.write_error
 
 
 class PageHandler(BaseHandler):
@@ -109,17 +184,6 @@ class ApiHandler(BaseHandler):
     def send(self, value: Any) -> None:
         """Finish with ``value`` as compact JSON."""
         self.finish(encode_json(value))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            message = exc.message
-        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        else:
-            message = self._reason
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(encode_json({"error": message, "status": status_code}))
 
     def current(self):
         """The plan in memory, or a 503 saying the web is still waiting for one."""
@@ -249,7 +313,19 @@ def _edits(body: Any) -> list[dict[str, Any]]:
 
 
 class WhatIfApi(ApiHandler):
-    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan."""
+    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan.
+
+    A browser that closes the request cancels the what-if: the CANCEL reaches
+    qplan_service, which kills the worker computing it.
+    """
+
+    _whatif: asyncio.Future | None = None
+    _closed = False
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+        if self._whatif is not None and not self._whatif.done():
+            self._whatif.cancel()
 
     async def post(self) -> None:
         try:
@@ -263,8 +339,13 @@ class WhatIfApi(ApiHandler):
             raise ApiError(exc.status, str(exc)) from None
         current = self.current()
         base = current.lineage.get("conditioned")
+        self._whatif = asyncio.ensure_future(self.service.whatif(base, edits))
         try:
-            answer = await self.service.whatif(base, edits)
+            answer = await self._whatif
+        except asyncio.CancelledError:
+            if self.request.connection.stream is None or self._closed:
+                return  # the browser went away; qplan_service was told to stop
+            raise
         except RemoteError as exc:
             raise ApiError(400, f"the what-if was refused: {exc}") from None
         except RequestTimeout as exc:
@@ -319,6 +400,7 @@ class NotFound(ApiHandler):
     """Every unknown path: a JSON 404."""
 
     def prepare(self) -> None:
+        super().prepare()
         raise ApiError(404, f"no such page or API: {self.request.path[:100]}")
 
 
@@ -327,6 +409,24 @@ class Socket(tornado.websocket.WebSocketHandler):
 
     def initialize(self, service: WebService) -> None:
         self.service = service
+
+    def set_default_headers(self) -> None:
+        security_headers(self)
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse a foreign Host or Origin, or no sign-in, before the handshake."""
+        refusal = access_refusal(self, self.service)
+        if refusal is not None:
+            self.set_status(refusal.status_code)
+            if refusal.status_code == 401:
+                self.set_header("WWW-Authenticate", 'Basic realm="QPlan", charset="UTF-8"')
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(encode_json({"error": refusal.message, "status": refusal.status_code}))
+            return
+        await super().get(*args, **kwargs)
+
+    def check_origin(self, origin: str) -> bool:
+        return self.service.access.origin_allowed(origin, self.request.headers.get("Host"))
 
     def open(self) -> None:
         wanted = {w.strip() for w in self.get_argument("want", "plan,health").split(",")}
@@ -360,7 +460,7 @@ def answer_client(message: str | bytes) -> dict[str, Any]:
     if isinstance(message, bytes):
         return {"type": "error", "error": "binary messages are not understood; send JSON text"}
     try:
-        data = json.loads(message)
+        data = json.loads(message, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         return {"type": "error", "error": f"not JSON: {exc.msg}"}
     except (ValueError, RecursionError) as exc:  # a 5,000-digit number, "[" * 5000
@@ -370,6 +470,11 @@ def answer_client(message: str | bytes) -> dict[str, Any]:
     if data["type"] == "ping":
         return {"type": "pong", "id": data.get("id")}
     return {"type": "error", "error": f"unknown message type {data['type'][:40]!r}"}
+
+
+def _not_json(name: str) -> Any:
+    """NaN, Infinity and -Infinity are not JSON: refuse them."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _log_request(service: WebService):
@@ -406,12 +511,14 @@ def make_app(service: WebService) -> tornado.web.Application:
         (r"/api/diff", DiffApi, ctx),
         (r"/api/whatif", WhatIfApi, ctx),
         (r"/ws", Socket, ctx),
-        (r"/vendor/(chart\.umd\.js)", tornado.web.StaticFileHandler, {"path": str(CHART_DIST)}),
+        (r"/vendor/(chart\.umd\.js)", StaticFiles, {**ctx, "path": str(CHART_DIST)}),
     ]
     return tornado.web.Application(
         handlers,
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
+        static_handler_class=StaticFiles,
+        static_handler_args=dict(ctx),  # Tornado adds "path" to this dict
         default_handler_class=NotFound,
         default_handler_args=ctx,
         log_function=_log_request(service),

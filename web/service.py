@@ -14,6 +14,7 @@ import json
 import logging
 import resource
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,13 +24,15 @@ import zmq
 
 from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
-from mesh.errors import ProtocolError, QPlanError
-from mesh.protocol import HEARTBEAT_TOPIC, Message, encode_json
+from mesh.errors import ProtocolError, QPlanError, RequestTimeout
+from mesh.protocol import HEARTBEAT_TOPIC, Message
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from mesh.stage import Stage
-from web.app import MAX_BODY, make_app
+from web.access import is_loopback, web_access
+from web.app import HARD_MAX_BODY, make_app
 from web.health import HealthBoard
 from web.hub import Hub, text_frame
+from web.safejson import browser_json as encode_json  # no NaN/Infinity to a browser
 from web.views import plan_view
 
 __all__ = ["WebService", "PlanVersion", "load_plan", "raise_open_files_limit"]
@@ -144,11 +147,13 @@ class WebService(Stage):
         )
         self.host = config.text("web", "host")
         self.port = config.port("web", "port")
+        self.access = web_access(config, self.host)
         self.http: tornado.httpserver.HTTPServer | None = None
         self._plans: OrderedDict[str, PlanVersion] = OrderedDict()
         self._store: AsyncSnapshotClient | None = None
         self._planner: AsyncClient | None = None
         self._health: bytes = b""
+        self._cancels: set[asyncio.Task] = set()
 
     # -- sockets and loops -------------------------------------------------------
 
@@ -157,7 +162,11 @@ class WebService(Stage):
         limit = raise_open_files_limit()
         beats = self.bound(zmq.SUB, "mesh", "heartbeat_endpoint")
         beats.subscribe(HEARTBEAT_TOPIC.encode())
-        self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=MAX_BODY)
+        self.http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=HARD_MAX_BODY)
+        if self.access.password is None and not is_loopback(self.host):
+            self.log.warning(
+                "web bound to %s beyond localhost WITHOUT sign-in: set [web] password", self.host
+            )
         try:
             self.http.listen(self.port, address=self.host)
         except OSError as exc:
@@ -337,8 +346,36 @@ class WebService(Stage):
                 hint="is the mesh running? (run_all restarts a planner that died)",
             )
         self.counters.worked()
-        reply = await self._planner.call("WHATIF", {"base": base, "edits": edits})
+        request_id = uuid.uuid4().hex
+        try:
+            reply = await self._planner.call(
+                "WHATIF", {"base": base, "edits": edits, "id": request_id}
+            )
+        except (asyncio.CancelledError, RequestTimeout):
+            # The browser went away or the answer is late: stop the worker, not just wait.
+            self.spawn_cancel(request_id)
+            raise
         return reply.header
+
+    def spawn_cancel(self, request_id: str) -> None:
+        """Send CANCEL for one what-if on a fresh socket, in the background."""
+
+        async def cancel() -> None:
+            client = AsyncClient(
+                self.config.endpoint("qplan_service", "request_endpoint"),
+                **{**self.client_options(), "retries": 0},
+                service="qplan_service",
+            )
+            try:
+                await client.call("CANCEL", {"id": request_id})
+            except QPlanError as exc:
+                self.log.info("could not cancel what-if %s: %s", request_id, exc)
+            finally:
+                client.close()
+
+        task = asyncio.get_running_loop().create_task(cancel())
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
 
 
 def _raw_time(chain: list[dict[str, Any]]) -> str | None:
