@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -151,3 +152,42 @@ def test_committed_planning_never_waits_behind_a_whatif(mesh):
     plan = json.loads(mesh.plan_from(sha, timeout=10).text("plan.json"))
     assert "Track9" in plan["tracks"]
     assert time.monotonic() - started < 2.5  # well before the what-if's 3 s deadline
+
+
+def test_a_closed_web_request_cancels_the_whatif_and_its_worker(spawn, tmp_path):
+    folder = tmp_path / "mesh"
+    folder.mkdir()
+    config = write_config(
+        folder, {"mesh": {"request_timeout": "20"}, "qplan_service": {"whatif_deadline": "30"}}
+    )
+    started = Mesh(spawn, config)
+    try:
+        started.start()
+        started.plan_from(started.put_conditioned(WORKED))
+        started.heartbeats.close()  # the web binds the heartbeat endpoint
+        started.start("web")
+        port = Config(config).port("web", "port")
+
+        def web_has_plan() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                    conn.sendall(b"GET /api/plan.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                    return conn.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                return False
+
+        wait_for(web_has_plan, 20, what="the web to show the plan")
+        body = json.dumps({"edits": ADD}).encode()
+        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+        conn.sendall(
+            b"POST /api/whatif HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        worker = freeze_next_worker(started.service.pid)
+        conn.close()  # the browser gave up
+        wait_for(lambda: not Path(f"/proc/{worker}").exists(), 10, what="the worker to stop")
+        assert "cancelled by its client" in started.service.output()
+    finally:
+        started.close()
