@@ -100,3 +100,24 @@ def test_every_response_carries_security_headers(mesh, path):
     assert "x-content-type-options: nosniff" in head
     assert "x-frame-options: deny" in head
     assert "referrer-policy: no-referrer" in head
+
+
+def test_sign_in_host_names_and_origins():
+    import base64
+
+    from web.access import WebAccess, host_name, is_loopback
+
+    access = WebAccess(frozenset({"127.0.0.1", "plan.example"}), "s3cret")
+
+    def basic(text: str) -> str:
+        return "Basic " + base64.b64encode(text.encode()).decode()
+
+    assert access.signed_in(basic("anyone:s3cret"))
+    assert not access.signed_in(basic("anyone:wrong"))
+    assert not access.signed_in(None) and not access.signed_in("Basic !!!")
+    assert access.host_allowed("PLAN.example:8750") and not access.host_allowed("evil.example")
+    assert not access.host_allowed(None)
+    assert access.origin_allowed(None, "x") and access.origin_allowed("http://a:1", "a:1")
+    assert not access.origin_allowed("http://a:2", "a:1")
+    assert host_name("[::1]:8750") == "[::1]" and host_name("Localhost") == "localhost"
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
