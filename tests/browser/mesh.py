@@ -67,7 +67,10 @@ class MeshUnderTest:
         """(status, JSON) of one API request; a POST when ``body`` is given."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            self.base + path, data=data, method="POST" if data else "GET"
+            self.base + path,
+            data=data,
+            method="POST" if data else "GET",
+            headers={"Content-Type": "application/json"} if data else {},
         )
         try:
             with urllib.request.urlopen(request, timeout=15) as response:

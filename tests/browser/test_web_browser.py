@@ -334,7 +334,9 @@ def test_bad_requests_get_a_4xx_and_a_bad_websocket_message_an_error(mesh, visit
         response = page.request.get(mesh.base + path)
         assert response.status == status, path
         assert response.json()["error"]
-    response = page.request.post(mesh.base + "/api/whatif", data="{not json")
+    response = page.request.post(
+        mesh.base + "/api/whatif", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status == 400 and response.json()["error"]
     response = page.request.post(
         mesh.base + "/api/whatif", data={"edits": [{"op": "set_rank", "item": "NOPE", "rank": 1}]}
