@@ -53,6 +53,12 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "filter_command": "",
         "filter_timeout": "10.0",
         "whatif_forecast_runs": "100",
+        "whatif_max_edits": "200",
+        "whatif_max_people": "2000",
+        "whatif_max_size": "100000000",
+        "whatif_deadline": "20.0",
+        "whatif_workers": "1",
+        "whatif_queue": "20",
     },
     "forecast_service": {
         "runs": "1000",

@@ -19,8 +19,8 @@ Requests to the snapshot service, and their answers::
             DiffAnswer   {"dataset", "from", "to"} + one body, the unified diff (UTF-8)
 
 To qplan_service: WHATIF ``WhatIfRequest`` {"base": conditioned SHA or null,
-"edits": [edit…]}; its answer is a plain header (``base``, ``plan``,
-``changes``, ``forecast``: see ``qplan_service``).
+"edits": [edit…], "id"?} and CANCEL ``CancelRequest`` {"id"}; a WHATIF's answer is
+a plain header (``base``, ``plan``, ``changes``, ``forecast``: see ``qplan_service``).
 
 Every ERR answer is ``ErrorAnswer`` {"error": text, "code": ErrorCode}.
 
@@ -80,6 +80,7 @@ __all__ = [
     "DiffRequest",
     "DiffAnswer",
     "WhatIfRequest",
+    "CancelRequest",
     "ErrorAnswer",
     "Notify",
     "Beat",
@@ -91,14 +92,21 @@ __all__ = [
 
 @dataclass
 class WhatIfRequest:
-    """WHATIF: the plan of the conditioned commit ``base`` (None: the latest) with ``edits``."""
+    """WHATIF: the plan of the conditioned commit ``base`` (None: the latest) with ``edits``.
+
+    ``id``, when given, lets a later CANCEL stop it.
+    """
 
     KIND: ClassVar[str] = "WHATIF"
     base: str | None
     edits: list[Any]
+    id: str | None = None
 
     def to_message(self) -> Message:
-        return Message(self.KIND, {"base": self.base, "edits": self.edits})
+        header: dict[str, Any] = {"base": self.base, "edits": self.edits}
+        if self.id is not None:
+            header["id"] = self.id
+        return Message(self.KIND, header)
 
     @classmethod
     def parse(cls, message: Message) -> WhatIfRequest:
@@ -110,7 +118,18 @@ class WhatIfRequest:
         if "edits" not in message.header:
             raise BadRequest('the request has no "edits" (a list of edits)')
         edits = get_field(message.header, cls.KIND, "edits", list)
-        return cls(base, edits)
+        return cls(base, edits, get_field(message.header, cls.KIND, "id", str, None))
+
+
+@dataclass
+class CancelRequest:
+    """CANCEL: stop the WHATIF sent with ``id`` (its worker is killed); OK {"cancelled"}."""
+
+    KIND: ClassVar[str] = "CANCEL"
+    id: str
+
+    def to_message(self) -> Message:
+        return Message(self.KIND, {"id": self.id})
 
 
 # -- every service ----------------------------------------------------------------------------

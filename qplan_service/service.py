@@ -33,27 +33,38 @@ import asyncio
 import contextlib
 import json
 import os
+import pickle
 import shlex
 import signal
+import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 
-from formats.conditioned import ESTIMATES, PROBLEMS, STATUS, STREAMS, load_estimates
+from formats.conditioned import STREAMS
 from formats.estimates import parse_sizes
 from formats.plan import PLAN_FILE
-from formats.streams import TRIAGE_LEVELS, Model, StreamsError, parse_streams
 from mesh.errors import ConfigError, ProtocolError, QPlanError, RemoteError
 from mesh.messages import BadRequest, ErrorAnswer, ErrorCode, WhatIfRequest
 from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
-from planning.montecarlo import forecast, seed_from
-from planning.planner import ALL, compute_plan, plan_to_json
-from planning.whatif import EditError, apply_edits, compare_plans
+from planning.montecarlo import seed_from
+from planning.planner import plan_to_json
+from planning.whatif import EditError
+from qplan_service.bases import (
+    Base,
+    PlanFailed,
+    empty_plan,
+    finish_plan,
+    read_base,
+    read_problems,
+    summary,
+    whatif_runs,
+)
+from qplan_service.budget import Budget, BudgetError, check_budget
 
 __all__ = [
     "QplanService",
@@ -68,154 +79,6 @@ __all__ = [
 SECTION = "qplan_service"
 BASE_CACHE = 4  # recent conditioned commits kept parsed for what-ifs
 PLAN_LOG_SEARCH = 50  # plan commits searched for the one made from an older base
-
-
-class PlanFailed(Exception):
-    """The planner (built-in or filter) gave no usable plan for this input."""
-
-
-@dataclass
-class Base:
-    """One conditioned commit, parsed: what a plan and a what-if start from."""
-
-    conditioned: str
-    raw: str | None
-    model: Model | None  # None: the commit has no streams
-    problems: list[dict[str, Any]]
-    status: dict[str, Any]
-    plan_commit: str | None = None
-    estimates: dict[str, Any] | None = None  # conditioned/estimates.json, for forecasts
-    _plan: dict[str, Any] | None = field(default=None, repr=False)
-
-    def plan(self) -> dict[str, Any]:
-        """The built-in plan of this base, with problems, lineage and status (made once)."""
-        if self._plan is None:
-            self._plan = finish_plan(
-                compute_plan(self.model) if self.model is not None else empty_plan(), self
-            )
-        return self._plan
-
-
-def read_problems(data: bytes) -> list[dict[str, Any]]:
-    """The records of problems.jsonl; a line that is not one becomes a problem itself."""
-    problems = []
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            problem = json.loads(line)
-        except ValueError:
-            problem = None
-        if not isinstance(problem, dict):
-            problem = _problem(f"{PROBLEMS} line {number} is not a JSON object")
-        problems.append(problem)
-    return problems
-
-
-def read_base(snapshot: Snapshot) -> Base:
-    """Parse a conditioned snapshot; raises PlanFailed for streams that do not parse."""
-    problems = read_problems(snapshot.files.get(PROBLEMS, b""))
-    try:
-        status = json.loads(snapshot.files.get(STATUS, b"{}"))
-    except ValueError:
-        status = None
-    if not isinstance(status, dict):
-        problems.append(_problem(f"{STATUS} is not a JSON object"))
-        status = {}
-    model = None
-    if STREAMS in snapshot.files:
-        try:
-            model = parse_streams(snapshot.text(STREAMS))
-        except (StreamsError, UnicodeDecodeError) as exc:
-            raise PlanFailed(f"{STREAMS} of conditioned@{snapshot.commit}: {exc}") from None
-    return Base(
-        conditioned=snapshot.commit or "",
-        raw=snapshot.lineage.get("raw"),
-        model=model,
-        problems=problems,
-        status={"stale": bool(status.get("stale")), "streams_from": status.get("streams_from")},
-        estimates=load_estimates(snapshot.files.get(ESTIMATES)),
-    )
-
-
-def _problem(message: str) -> dict[str, Any]:
-    """A problem record for conditioned data the planner could not read."""
-    return {
-        "severity": "error",
-        "sheet": "",
-        "row": None,
-        "column": "",
-        "value": "",
-        "message": message,
-    }
-
-
-def empty_plan() -> dict[str, Any]:
-    """The plan of a commit without streams: nothing planned, problems to show."""
-    return {
-        "params": None,
-        "skills": [],
-        "triages": [int(t) if t.is_integer() else t for t in TRIAGE_LEVELS],
-        "tracks": [],
-        "by_track": {},
-    }
-
-
-def finish_plan(plan: dict[str, Any], base: Base) -> dict[str, Any]:
-    """``plan`` with the base's problems, lineage and status added (a new dict).
-
-    Each item also carries the problems of its row (``problems``, when it has any) and
-    ``unsized: true`` when the sheet did not size it yet: nothing that changes what an item
-    means is only in the list at the bottom.
-    """
-    mark_items(plan, base.problems, base.estimates)
-    return {
-        **plan,
-        "problems": base.problems,
-        "lineage": {"conditioned": base.conditioned, "raw": base.raw},
-        "status": base.status,
-    }
-
-
-WHATIF_FORECAST_BUDGET = 200_000  # runs x items a what-if's forecast may cost (~25 ms)
-MIN_WHATIF_RUNS = 20
-
-
-def whatif_runs(wanted: int, items: int) -> int:
-    """The runs of a what-if's own forecast: ``wanted``, fewer on a big plan (at least 20)."""
-    if items <= 0:
-        return wanted
-    return max(min(wanted, WHATIF_FORECAST_BUDGET // items), min(wanted, MIN_WHATIF_RUNS))
-
-
-def mark_items(
-    plan: dict[str, Any], problems: list[dict[str, Any]], estimates: dict[str, Any] | None
-) -> None:
-    """Put each item's own problems and its unsized flag on it, in every track's view."""
-    by_item: dict[str, list[dict[str, Any]]] = {}
-    for problem in problems:
-        item = problem.get("item")
-        if isinstance(item, str):
-            by_item.setdefault(item, []).append(problem)
-    written = (estimates or {}).get("items") or {}
-    unsized = {key for key, value in written.items() if (value or {}).get("unsized")}
-    if not by_item and not unsized:
-        return
-    for view in (plan.get("by_track") or {}).values():
-        for item in view.get("work") or []:
-            found = by_item.get(item.get("id"))
-            if found:
-                item["problems"] = found
-            if item.get("id") in unsized:
-                item["unsized"] = True
-
-
-def _summary(plan: dict[str, Any]) -> str:
-    """``120 work items in 6 tracks, 40 not finishing`` (of track All)."""
-    work = plan.get("by_track", {}).get(ALL, {}).get("work", [])
-    tracks = max(len(plan.get("tracks", [])) - 1, 0)
-    dnf = sum(1 for item in work if isinstance(item, dict) and item.get("end") is None)
-    return f"{len(work)} work items in {tracks} tracks, {dnf} not finishing"
 
 
 class QplanService(Stage):
@@ -240,6 +103,18 @@ class QplanService(Stage):
         except ValueError as exc:
             raise ConfigError(f"{config.file}: [condition_service] sizes: {exc}") from None
         self.spread = config.number("forecast_service", "spread", minimum=0.0)
+        self.budget = Budget(
+            max_edits=config.integer(SECTION, "whatif_max_edits", minimum=1),
+            max_people=config.integer(SECTION, "whatif_max_people", minimum=0),
+            max_size=config.integer(SECTION, "whatif_max_size", minimum=1),
+        )
+        self.whatif_deadline = config.number(SECTION, "whatif_deadline", minimum=0.1)
+        self.whatif_workers = config.integer(SECTION, "whatif_workers", minimum=1)
+        self.whatif_queue = config.integer(SECTION, "whatif_queue", minimum=0)
+        self._slots: asyncio.Semaphore | None = None
+        self._running: dict[str, asyncio.Task] = {}  # request id -> its what-if task
+        self._waiting = 0  # what-ifs taken but not answered yet
+        self.whatif_counts = {"answered": 0, "refused": 0, "cancelled": 0, "killed": 0}
         self.bases: OrderedDict[str, Base] = OrderedDict()
         self.current: str | None = None  # the conditioned commit planned last
         self.last_error: str | None = None
@@ -261,7 +136,18 @@ class QplanService(Stage):
             "planner": "filter" if self.filter_command else "built-in",
             "last_plan": self.last_plan,
             "last_error": self.last_error,
+            "whatifs": {**self.whatif_counts, "running": self._waiting},
         }
+
+    async def teardown(self) -> None:
+        """Stop every what-if still running (its worker is killed)."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await super().teardown()
 
     async def process(self, snapshot: Snapshot) -> None:
         """Plan one conditioned snapshot and commit the plan, or keep the last one on failure."""
@@ -282,7 +168,7 @@ class QplanService(Stage):
             self.output,
             {PLAN_FILE: plan_to_json(plan, pretty=True)},
             source=f"{self.upstream}@{sha}",
-            message=f"Plan conditioned@{sha[:12]}: {_summary(plan)}",
+            message=f"Plan conditioned@{sha[:12]}: {summary(plan)}",
             producer=self.name,
         )
         self.counters.messages_out += 1
@@ -294,7 +180,7 @@ class QplanService(Stage):
             "conditioned": sha,
             "plan": base.plan_commit,
             "seconds": round(time.monotonic() - started, 3),
-            "summary": _summary(plan),
+            "summary": summary(plan),
         }
         self.log.info(
             "conditioned@%s -> plan@%s (seq %s%s): %s",
@@ -302,7 +188,7 @@ class QplanService(Stage):
             str(base.plan_commit)[:12],
             reply.get("seq"),
             "" if reply.get("changed", True) else ", unchanged",
-            _summary(plan),
+            summary(plan),
         )
 
     async def run_filter(self, streams: bytes, sha: str) -> dict[str, Any]:
@@ -386,24 +272,87 @@ class QplanService(Stage):
     # -- what-if requests ----------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Answer WHATIF requests until cancelled, one at a time."""
+        """Take requests until cancelled; each what-if runs as a task of its own.
+
+        The ROUTER loop never waits for a what-if: ``CANCEL`` reaches a running
+        one at once, and a what-if over the queue limit is refused at once.
+        """
+        self._slots = asyncio.Semaphore(self.whatif_workers)
         async for envelope, body in self.requests(self.router):
-            reply = await self.answer(body)
-            await reply.send(self.router, envelope=envelope)
-            self.counters.worked()
+            try:
+                _, request = Message.from_frames(body)
+            except ProtocolError as exc:
+                await self._refuse(f"malformed request: {exc}", ErrorCode.BAD_REQUEST).send(
+                    self.router, envelope=envelope
+                )
+                continue
+            if request.kind == "CANCEL":
+                reply = self.cancel(request.header.get("id"))
+                await reply.send(self.router, envelope=envelope)
+                continue
+            limit = self.whatif_workers + self.whatif_queue
+            if request.kind == "WHATIF" and self._waiting >= limit:
+                reply = self._refuse(
+                    f"busy: {self._waiting} what-ifs running or waiting, the limit is"
+                    f" {self.whatif_workers + self.whatif_queue} ([qplan_service]"
+                    " whatif_workers + whatif_queue); try again shortly",
+                    ErrorCode.BUSY,
+                )
+                await reply.send(self.router, envelope=envelope)
+                continue
+            request_id = request.header.get("id")
+            key = request_id if isinstance(request_id, str) and request_id else None
+            if key is not None and key in self._running:
+                key = None  # a duplicate id cannot be cancelled by it
+            self._waiting += 1
+            task = asyncio.get_running_loop().create_task(self._answer_and_send(envelope, request))
+            if key is not None:
+                self._running[key] = task
+                task.add_done_callback(lambda _t, key=key: self._running.pop(key, None))
+
+    def cancel(self, request_id: Any) -> Message:
+        """CANCEL ``{"id"}``: stop the what-if sent with that id (its worker is killed)."""
+        task = self._running.get(request_id) if isinstance(request_id, str) else None
+        if task is None:
+            return Message("OK", {"cancelled": False})
+        task.cancel()
+        self.whatif_counts["cancelled"] += 1
+        self.log.info("WHATIF %s cancelled by its client", str(request_id)[:40])
+        return Message("OK", {"cancelled": True})
+
+    async def _answer_and_send(self, envelope: list[bytes], request: Message) -> None:
+        try:
+            reply = await self.answer_request(request)
+        except asyncio.CancelledError:
+            return  # the client gave up: no one to answer
+        finally:
+            self._waiting -= 1
+        await reply.send(self.router, envelope=envelope)
+        self.counters.worked()
 
     async def answer(self, body: list[bytes]) -> Message:
-        """The answer to one request: OK with the what-if plan, or ERR naming the problem."""
+        """The answer to one request's frames: OK with the what-if plan, or ERR."""
         try:
-            _, message = Message.from_frames(body)
-            if message.kind != WhatIfRequest.KIND:
-                text = f"unknown request {message.kind!r}; this service answers WHATIF"
-                return self._refuse(text, ErrorCode.UNKNOWN_VERB)
-            return Message("OK", await self.whatif(WhatIfRequest.parse(message)))
-        except BadRequest as exc:
-            return self._refuse(str(exc), exc.code)
+            _, request = Message.from_frames(body)
         except ProtocolError as exc:
             return self._refuse(f"malformed request: {exc}", ErrorCode.BAD_REQUEST)
+        return await self.answer_request(request)
+
+    async def answer_request(self, message: Message) -> Message:
+        """The answer to one request: OK with the what-if plan, or ERR naming the problem."""
+        try:
+            if message.kind != WhatIfRequest.KIND:
+                text = f"unknown request {message.kind!r}; this service answers WHATIF and CANCEL"
+                return self._refuse(text, ErrorCode.UNKNOWN_VERB)
+            answer = Message("OK", await self.whatif(WhatIfRequest.parse(message)))
+            self.whatif_counts["answered"] += 1
+            return answer
+        except BadRequest as exc:
+            return self._refuse(str(exc), exc.code)
+        except BudgetError as exc:
+            return self._refuse(str(exc), ErrorCode.OVER_BUDGET)
+        except WhatIfTimeout as exc:
+            return self._refuse(str(exc), ErrorCode.DEADLINE)
         except EditError as exc:
             return self._refuse(str(exc), ErrorCode.BAD_REQUEST)
         except QPlanError as exc:
@@ -415,6 +364,7 @@ class QplanService(Stage):
 
     def _refuse(self, text: str, code: ErrorCode) -> Message:
         self.counters.errors += 1
+        self.whatif_counts["refused"] += 1
         self.log.info("WHATIF refused (%s): %s", code, text)
         return ErrorAnswer(text, code).to_message()
 
@@ -423,16 +373,22 @@ class QplanService(Stage):
         base = await self.base(request.base)
         if base.model is None:
             raise EditError(f"base {base.conditioned[:12]} has no streams to plan (see problems)")
+        edits = request.edits
+        check_budget(base.model, edits, self.budget)  # before any work starts
         started = time.monotonic()
-        model = apply_edits(base.model, request.edits, self.sizes)
-        plan = finish_plan(compute_plan(model), base)
-        runs = whatif_runs(self.whatif_runs, len(model.work))
-        predicted = forecast(model, base.estimates, runs, self.spread, seed_from(base.conditioned))
-        changes = compare_plans(base.plan(), plan)
+        if self._slots is None:  # serve() makes it; a what-if comes only through serve()
+            self._slots = asyncio.Semaphore(self.whatif_workers)
+        async with self._slots:
+            answer = await self.run_worker(base, edits)
+        if base._plan is None:
+            base._plan = finish_plan(answer["base_plan"], base)
+        plan = finish_plan(answer["plan"], base)
+        changes = answer["changes"]
+        predicted = answer["forecast"]
         self.log.info(
             "WHATIF on conditioned@%s: %d edits, %d changes, %.0f ms",
             base.conditioned[:12],
-            len(request.edits),
+            len(edits),
             len(changes),
             (time.monotonic() - started) * 1000,
         )
@@ -442,3 +398,61 @@ class QplanService(Stage):
             "changes": changes,
             "forecast": {**predicted, "lineage": {"conditioned": base.conditioned}},
         }
+
+    async def run_worker(self, base: Base, edits: Any) -> dict[str, Any]:
+        """Compute one what-if in a worker process; killed at the deadline or on cancel."""
+        job = pickle.dumps(
+            {
+                "model": base.model,
+                "edits": edits,
+                "base_plan": base._plan,  # the finished base plan; compare reads by_track
+                "sizes": self.sizes,
+                "estimates": base.estimates,
+                "runs": whatif_runs(self.whatif_runs, len(base.model.work)),
+                "spread": self.spread,
+                "seed": seed_from(base.conditioned),
+            },
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "qplan_service.whatif_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(job), self.whatif_deadline)
+        except TimeoutError:
+            _kill(proc)
+            await proc.wait()
+            self.whatif_counts["killed"] += 1
+            raise WhatIfTimeout(
+                f"the what-if took more than {self.whatif_deadline:g} s and was stopped"
+                " (limit [qplan_service] whatif_deadline)"
+            ) from None
+        except asyncio.CancelledError:  # the client gave up, or the service stops
+            _kill(proc)
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(proc.wait())
+            raise
+        if proc.returncode == 3:
+            raise EditError(err.decode("utf-8", "replace").strip())
+        if proc.returncode != 0:
+            said = err.decode("utf-8", "replace").strip().splitlines()
+            raise PlanFailed(
+                f"the what-if worker exited with code {proc.returncode}"
+                + (f": {said[-1][:300]}" if said else "")
+            )
+        return pickle.loads(out)  # noqa: S301 - our own child's answer
+
+
+class WhatIfTimeout(Exception):
+    """A what-if past its deadline; its worker was killed."""
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)

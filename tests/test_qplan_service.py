@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 import zmq
 
-from mesh.client import Client
 from mesh.config import Config
 from mesh.errors import RemoteError
-from mesh.protocol import SIGNATURE, Message
-from mesh.snapshot import Snapshot, SnapshotClient
+from mesh.protocol import SIGNATURE
+from mesh.snapshot import Snapshot
 from qplan_service.service import empty_plan, read_problems
-from tests.support import PYTHON, ROOT, made_from, wait_for, wait_for_store, write_config
+from tests.planner_mesh import WORKED, Mesh
+from tests.support import PYTHON, ROOT, wait_for, write_config
 
-WORKED = (ROOT / "tests" / "fixtures" / "worked_example.streams").read_text(encoding="utf-8")
 WARNING = {
     "severity": "warning",
     "sheet": "work",
@@ -47,88 +45,6 @@ if mode == "garbage":
 if mode == "notaplan":
     print('{"tracks": []}')
 """
-
-
-class Heartbeats:
-    """A SUB socket bound where every component beats: the latest beat per component."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.socket = zmq.Context.instance().socket(zmq.SUB)
-        self.socket.linger = 0
-        self.socket.bind(endpoint)
-        self.socket.subscribe(b"heartbeat")
-        self.latest: dict[str, dict] = {}
-
-    def of(self, component: str) -> dict | None:
-        """The newest heartbeat header of ``component`` heard so far."""
-        while self.socket.poll(0):
-            _, beat = Message.from_frames(self.socket.recv_multipart(), topic=True)
-            self.latest[beat.header["component"]] = beat.header
-        return self.latest.get(component)
-
-    def close(self) -> None:
-        self.socket.close(linger=0)
-
-
-class Mesh:
-    """A snapshot service and qplan_service on one config, with clients for both."""
-
-    def __init__(self, spawn, config: Path) -> None:
-        self.spawn = spawn
-        self.config = config
-        cfg = Config(config)
-        endpoint = cfg.endpoint("snapshot_service", "request_endpoint")
-        self.heartbeats = Heartbeats(cfg.endpoint("mesh", "heartbeat_endpoint"))
-        self.store = SnapshotClient(endpoint, timeout=2.0, retries=2)
-        self.planner = Client(
-            cfg.endpoint("qplan_service", "request_endpoint"), timeout=10.0, retries=0
-        )
-        self.snapshot_service = spawn.service("snapshot_service", config)
-        wait_for_store(endpoint)
-        self.raw = self.store.put("raw", {"work.tsv": "Name\n"}, source="test.xlsx")["commit"]
-        self.service = None
-
-    def start(self, package: str = "qplan_service"):
-        """Start (again) qplan_service (or another service on the same config)."""
-        proc = self.spawn.service(package, self.config)
-        if package == "qplan_service":
-            self.service = proc
-        return proc
-
-    def put_conditioned(
-        self, streams: str | None, problems=(), stale: bool = False, streams_from: str = "auto"
-    ) -> str:
-        """PUT a conditioned commit made from this mesh's raw commit; returns its SHA."""
-        status = {
-            "stale": stale,
-            "streams_from": self.raw if streams_from == "auto" else streams_from,
-            "problems": {"fatal": 0, "error": 0, "warning": len(problems)},
-        }
-        files = {
-            "problems.jsonl": "".join(json.dumps(p, sort_keys=True) + "\n" for p in problems),
-            "status.json": json.dumps(status, sort_keys=True),
-        }
-        if streams is not None:
-            files["streams.txt"] = streams
-        answer = self.store.put("conditioned", files, source=f"raw@{self.raw}", producer="test")
-        assert answer["changed"]
-        return answer["commit"]
-
-    def plan_from(self, conditioned: str, timeout: float = 30) -> Snapshot:
-        """Wait for the plan commit made from ``conditioned``; returns it with its files."""
-        return made_from(self.store, "plan", f"conditioned@{conditioned}", timeout)
-
-    def plans(self) -> list[dict]:
-        """Every plan commit, newest first."""
-        return self.store.log("plan", 100)
-
-    def whatif(self, edits, base=None) -> dict:
-        return self.planner.call("WHATIF", {"base": base, "edits": edits}).header
-
-    def close(self) -> None:
-        self.store.close()
-        self.planner.close()
-        self.heartbeats.close()
 
 
 def plan_of(snapshot: Snapshot) -> dict:

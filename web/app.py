@@ -31,6 +31,7 @@ current plan, plans by commit, what-ifs), ``board`` (the dashboard) and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -106,6 +107,18 @@ class BaseHandler(tornado.web.RequestHandler):
         for name, value in SECURITY_HEADERS.items():
             self.set_header(name, value)
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error, a page's too, as ``{"error", "status"}`` JSON."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            message = exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:
+            message = tornado.httputil.responses.get(status_code, "error")
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(encode_json({"error": message, "status": status_code}))
+
     def prepare(self) -> None:
         """Turn away what the guard refuses, and a body over ``MAX_BODY`` (413)."""
         try:
@@ -142,17 +155,6 @@ class ApiHandler(BaseHandler):
     def send(self, value: Any) -> None:
         """Finish with ``value`` as compact JSON."""
         self.finish(encode_json(value))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            message = exc.message
-        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        else:
-            message = tornado.httputil.responses.get(status_code, "error")
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(encode_json({"error": message, "status": status_code}))
 
     def current(self):
         """The plan in memory, or a 503 saying the web is still waiting for one."""
@@ -284,7 +286,19 @@ def _edits(body: Any) -> list[dict[str, Any]]:
 
 
 class WhatIfApi(ApiHandler):
-    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan."""
+    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan.
+
+    A browser that closes the request cancels the what-if: CANCEL reaches qplan_service,
+    which kills the worker computing it.
+    """
+
+    _whatif: asyncio.Future | None = None
+    _closed = False
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+        if self._whatif is not None and not self._whatif.done():
+            self._whatif.cancel()
 
     async def post(self) -> None:
         try:
@@ -300,7 +314,12 @@ class WhatIfApi(ApiHandler):
         base = current.lineage.get("conditioned")
         try:
             self.service.worked()
-            answer = await self.plans.whatif(base, edits)
+            self._whatif = asyncio.ensure_future(self.plans.whatif(base, edits))
+            answer = await self._whatif
+        except asyncio.CancelledError:
+            if self._closed:
+                return  # the browser went away; qplan_service was told to stop
+            raise
         except RemoteError as exc:
             raise ApiError(400, f"the what-if was refused: {exc}") from None
         except RequestTimeout as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -142,4 +143,5 @@ class SecureStatic(tornado.web.StaticFileHandler):
             self.set_status(exc.status)
             for name, value in exc.headers.items():
                 self.set_header(name, value)
-            self.finish(exc.message)
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(json.dumps({"error": exc.message, "status": exc.status}))

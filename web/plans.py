@@ -8,8 +8,10 @@ mesh's async clients, made on first use and closed with ``close``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,7 +19,8 @@ from typing import Any
 
 from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
-from mesh.messages import WhatIfRequest
+from mesh.errors import QPlanError, RequestTimeout
+from mesh.messages import CancelRequest, WhatIfRequest
 from mesh.protocol import encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from web.views import plan_view
@@ -126,6 +129,7 @@ class Plans:
         self._make_store, self._make_planner = store, planner
         self._store: AsyncSnapshotClient | None = None
         self._planner: AsyncClient | None = None
+        self._cancels: set[asyncio.Task] = set()
 
     @property
     def store(self) -> AsyncSnapshotClient:
@@ -183,8 +187,33 @@ class Plans:
         return version
 
     async def whatif(self, base: str | None, edits: list[dict[str, Any]]) -> dict[str, Any]:
-        """Ask qplan_service for the plan with ``edits`` applied to ``base``."""
+        """Ask qplan_service for the plan with ``edits`` applied to ``base``.
+
+        Cancelled (the browser went away) or timed out, it sends CANCEL so that qplan_service
+        stops the worker computing it.
+        """
         if self._planner is None:
             self._planner = self._make_planner()
-        reply = await self._planner.request(WhatIfRequest(base, edits).to_message())
+        request_id = uuid.uuid4().hex
+        try:
+            reply = await self._planner.request(WhatIfRequest(base, edits, request_id).to_message())
+        except (asyncio.CancelledError, RequestTimeout):
+            self._spawn_cancel(request_id)
+            raise
         return reply.header
+
+    def _spawn_cancel(self, request_id: str) -> None:
+        """Send CANCEL for one what-if on a fresh socket, in the background."""
+
+        async def cancel() -> None:
+            client = self._make_planner()
+            try:
+                await client.request(CancelRequest(request_id).to_message())
+            except QPlanError as exc:
+                log.info("could not cancel what-if %s: %s", request_id, exc)
+            finally:
+                client.close()
+
+        task = asyncio.get_running_loop().create_task(cancel())
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
