@@ -35,7 +35,7 @@ def setup_logging(
     root.addHandler(stream)
     if log_dir is None:
         return None
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
     path = log_dir / f"{component}.log"
     rotating = logging.handlers.RotatingFileHandler(
         path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"

@@ -230,7 +230,8 @@ def _open(path: Path, branch: str) -> git.Repo:
                 "config",
             ) from None
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # a store holds the plans: its owner only
         git.Repo.init(path, bare=True, initial_branch=branch).close()
     except (OSError, git.GitCommandError) as exc:
         detail = exc.stderr.strip() if isinstance(exc, git.GitCommandError) else str(exc)

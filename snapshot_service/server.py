@@ -19,6 +19,7 @@ traceback.
 from __future__ import annotations
 
 import asyncio
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,13 @@ class SnapshotService(Service):
         try:
             outcome = self.verbs.handle(body)
         except Exception as exc:
-            self.log.exception("internal error answering a request")
-            outcome = refusal(f"internal error: {type(exc).__name__}: {exc}", ErrorCode.INTERNAL)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # A full disk is not a bug: no traceback; the log line below is the one line.
+                outcome = refusal(f"no space left for the store: {exc}", ErrorCode.NO_SPACE)
+            else:
+                self.log.exception("internal error answering a request")
+                text = f"internal error: {type(exc).__name__}: {exc}"
+                outcome = refusal(text, ErrorCode.INTERNAL)
         if outcome.failed:
             self.counters.errors += 1
             head = outcome.reply.header

@@ -660,3 +660,44 @@ def test_a_second_service_on_the_same_store_refuses_to_start(
     assert result.returncode != 0
     assert "in use by another snapshot service" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_full_disk_is_no_space_in_one_line_and_the_folders_are_private(tmp_path: Path, caplog):
+    """ENOSPC is ERR no_space with one log line, not a traceback; store 0700, logs 0750."""
+    import errno
+    import logging
+    import os
+
+    from mesh.logs import setup_logging
+    from snapshot_service.store import GitStore
+
+    service = SnapshotService(Config(write_config(tmp_path)))
+
+    class Full:
+        def handle(self, body: list[bytes]) -> Outcome:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    service.verbs = Full()
+    try:
+        with caplog.at_level(logging.INFO):
+            outcome = service.answer(frames("PUT", {}))
+    finally:
+        service.context.term()
+    header = outcome.reply.header
+    assert header["code"] == "no_space" and "no space left" in header["error"]
+    assert "Traceback" not in caplog.text and "internal error" not in caplog.text
+    with GitStore(tmp_path / "newstore"):
+        pass
+    assert (tmp_path / "newstore").stat().st_mode & 0o777 == 0o700
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        setup_logging("probe", tmp_path / "newlogs")
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "newlogs").stat().st_mode & 0o777 == 0o750 & ~mask
