@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh.checks import ErrorCode
+from mesh.store_messages import PutAnswer
 from snapshot_service.disk import BranchLocked
 from snapshot_service.durability import Durability
 from snapshot_service.objects import (
@@ -88,25 +89,10 @@ class Placed:
 
 
 @dataclass
-class PutResult:
-    """What a PUT did."""
+class PutResult(PutAnswer):
+    """What a PUT did: the answer (``header()``), and the commit's time for its NOTIFY."""
 
-    dataset: str
-    commit: str
-    seq: int
-    changed: bool
-    lineage: dict[str, str]
-    time: str
-
-    def header(self) -> dict[str, Any]:
-        """The PUT answer header."""
-        return {
-            "dataset": self.dataset,
-            "commit": self.commit,
-            "seq": self.seq,
-            "changed": self.changed,
-            "lineage": self.lineage,
-        }
+    time: str = ""
 
 
 def check_name(name: object, what: str = "file name") -> str:

@@ -390,10 +390,7 @@ class Socket(tornado.websocket.WebSocketHandler):
         try:
             self.guard.check(self.request)
         except Refused as exc:
-            self.set_status(exc.status)
-            for name, value in exc.headers.items():
-                self.set_header(name, value)
-            self.finish(exc.message)
+            exc.answer(self)
 
     def check_origin(self, origin: str) -> bool:
         """Only the page's own origin (an allowed host, this port) may open the socket."""

@@ -55,6 +55,14 @@ class Refused(Exception):
         self.message = message
         self.headers = headers or {}
 
+    def answer(self, handler: tornado.web.RequestHandler) -> None:
+        """Finish ``handler``'s request with this refusal as ``{"error", "status"}`` JSON."""
+        handler.set_status(self.status)
+        for name, value in self.headers.items():
+            handler.set_header(name, value)
+        handler.set_header("Content-Type", "application/json; charset=utf-8")
+        handler.finish(json.dumps({"error": self.message, "status": self.status}))
+
 
 def _host(text: str) -> str:
     """A host name as compared: lower case, no brackets, no trailing dot."""
@@ -140,8 +148,4 @@ class SecureStatic(tornado.web.StaticFileHandler):
         try:
             self.guard.check(self.request)
         except Refused as exc:
-            self.set_status(exc.status)
-            for name, value in exc.headers.items():
-                self.set_header(name, value)
-            self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(json.dumps({"error": exc.message, "status": exc.status}))
+            exc.answer(self)
