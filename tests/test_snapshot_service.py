@@ -701,3 +701,46 @@ def test_a_full_disk_is_no_space_in_one_line_and_the_folders_are_private(tmp_pat
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "newlogs").stat().st_mode & 0o777 == 0o750 & ~mask
+
+
+def test_plain_git_reads_the_branch_while_puts_flow(tmp_path: Path) -> None:
+    """``git log``/``git show`` of the branch never fail while PUTs are committed."""
+    config = write_config(tmp_path)
+    endpoint = Config(config).endpoint("snapshot_service", "request_endpoint")
+    proc = Proc(service_args("snapshot_service", config), tmp_path / "store.out")
+    stop = threading.Event()
+    done: list[int] = []
+
+    def stream() -> None:
+        with SnapshotClient(endpoint, timeout=5) as client:
+            n = 0
+            while not stop.is_set():
+                client.put("raw", {"work.tsv": f"x\t{n}\n"}, source="test")
+                n += 1
+            done.append(n)
+
+    try:
+        wait_for_store(endpoint)
+        with SnapshotClient(endpoint, timeout=5) as client:
+            client.put("raw", {"work.tsv": "first\n"}, source="test")
+        writer = threading.Thread(target=stream)
+        writer.start()
+        store = tmp_path / "store"
+        failures = []
+        try:
+            for _ in range(150):
+                for args in (["log", "-1", "--format=%H", "main"], ["show", "main:raw/work.tsv"]):
+                    run = subprocess.run(
+                        ["git", "-C", str(store), *args], capture_output=True, text=True
+                    )
+                    if run.returncode:
+                        failures.append(run.stderr.strip())
+        finally:
+            stop.set()
+            writer.join(30)
+        assert done and done[0] > 10, "the PUTs did not flow"
+        assert failures == []
+        fsck = subprocess.run(["git", "-C", str(store), "fsck", "--full"], capture_output=True)
+        assert fsck.returncode == 0 and b"missing" not in fsck.stdout + fsck.stderr
+    finally:
+        proc.stop()
