@@ -17,7 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "PYTHON", "free_port", "wait_for", "write_config", "Proc", "service_args"]
+__all__ = [
+    "ROOT",
+    "PYTHON",
+    "free_port",
+    "wait_for",
+    "write_config",
+    "Proc",
+    "service_args",
+    "store_client",
+    "planner_client",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -161,3 +171,25 @@ class Proc:
 def service_args(package: str, config: Path, *more: str) -> list[str]:
     """The command line that starts ``package`` as a service."""
     return [PYTHON, "-m", package, "--config", str(config), *more]
+
+
+def store_client(config: Path, **options):
+    """A blocking client of the snapshot service that ``config`` names, as a mesh component.
+
+    Tests and benchmarks make every store client here, so that they reach the store
+    exactly as the mesh's own components do.
+    """
+    from mesh.config import Config
+    from mesh.snapshot import SnapshotClient
+
+    cfg = Config(config)
+    return SnapshotClient(cfg.endpoint("snapshot_service", "request_endpoint"), **options)
+
+
+def planner_client(config: Path, **options):
+    """A blocking client of qplan_service's WHATIF endpoint that ``config`` names."""
+    from mesh.client import Client
+    from mesh.config import Config
+
+    cfg = Config(config)
+    return Client(cfg.endpoint("qplan_service", "request_endpoint"), **options)

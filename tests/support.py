@@ -3,7 +3,17 @@ deadlines) and waiting on the snapshot service."""
 
 from __future__ import annotations
 
-from harness import PYTHON, ROOT, Proc, free_port, service_args, wait_for, write_config
+from harness import (
+    PYTHON,
+    ROOT,
+    Proc,
+    free_port,
+    planner_client,
+    service_args,
+    store_client,
+    wait_for,
+    write_config,
+)
 from mesh.snapshot import Snapshot, SnapshotClient
 
 __all__ = [
@@ -14,6 +24,8 @@ __all__ = [
     "service_args",
     "wait_for",
     "write_config",
+    "store_client",
+    "planner_client",
     "wait_for_store",
     "made_from",
 ]
