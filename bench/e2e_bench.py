@@ -42,7 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pull_raw  # noqa: E402
-from harness import PYTHON, Proc, wait_for, write_config  # noqa: E402
+from harness import (  # noqa: E402
+    PYTHON,
+    Proc,
+    store_client,
+    tools_curve,
+    wait_for,
+    write_config,
+)
 from mesh.config import Config  # noqa: E402
 from mesh.protocol import Message  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
@@ -166,11 +173,14 @@ class Watch:
         return sorted(self.arrivals.get(self.sha, {}).values()), self.notes.get(self.sha, {})
 
 
-async def listen(endpoint: str, watch: Watch, context: zmq.asyncio.Context) -> None:
+async def listen(config: Config, watch: Watch, context: zmq.asyncio.Context) -> None:
     """A plain SUB on the store's notifications: the baseline and the stage times."""
     sub = context.socket(zmq.SUB)
     sub.linger = 0
-    sub.connect(endpoint)
+    curve = tools_curve(config.file, "snapshot_service")
+    if curve is not None:
+        curve.apply(sub)
+    sub.connect(config.endpoint("snapshot_service", "publish_endpoint"))
     for topic in (b"raw", b"conditioned", b"plan"):
         sub.subscribe(topic)
     try:
@@ -333,16 +343,12 @@ async def bench(config: Config, pulls: int, many: int) -> list[Phase]:
     context = zmq.asyncio.Context()
     watch = Watch()
     host, port = config.text("web", "host"), config.port("web", "port")
-    listener = asyncio.create_task(
-        listen(config.endpoint("snapshot_service", "publish_endpoint"), watch, context)
-    )
+    listener = asyncio.create_task(listen(config, watch, context))
     files = variants()
     phases = []
     connections: list[WsClient] = []
     try:
-        with SnapshotClient(
-            config.endpoint("snapshot_service", "request_endpoint"), timeout=10
-        ) as store:
+        with store_client(config.file, timeout=10) as store:
             connections = await connect(host, port, 1, watch)
             await run_phase(store, 1, 4, watch, files)  # warm-up: every stage has run once
             phases.append(await run_phase(store, 1, pulls, watch, files))

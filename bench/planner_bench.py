@@ -36,10 +36,15 @@ sys.path.insert(0, str(ROOT))
 from bench.planner_inputs import make_streams  # noqa: E402
 from bench.reference_planner import domain_fields  # noqa: E402
 from formats.streams import format_streams, parse_streams  # noqa: E402
-from harness import PYTHON, Proc, service_args, wait_for, write_config  # noqa: E402
-from mesh.client import Client  # noqa: E402
-from mesh.config import Config  # noqa: E402
-from mesh.snapshot import SnapshotClient  # noqa: E402
+from harness import (  # noqa: E402
+    PYTHON,
+    Proc,
+    planner_client,
+    service_args,
+    store_client,
+    wait_for,
+    write_config,
+)
 from planning import planner  # noqa: E402
 from planning.whatif import apply_edits  # noqa: E402
 
@@ -153,9 +158,8 @@ def whatif_table(requests: int) -> None:
     with tempfile.TemporaryDirectory(prefix="planner_bench_mesh_") as tmp:
         folder = Path(tmp)
         config, procs = start_mesh(folder)
-        cfg = Config(config)
-        store = SnapshotClient(cfg.endpoint("snapshot_service", "request_endpoint"), timeout=5)
-        asker = Client(cfg.endpoint("qplan_service", "request_endpoint"), timeout=10, retries=0)
+        store = store_client(config, timeout=5)
+        asker = planner_client(config, timeout=10, retries=0)
         try:
             wait_for(lambda: store.latest("raw"), timeout=30, what="the snapshot service")
             pulled = subprocess.run(

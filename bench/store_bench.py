@@ -49,9 +49,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import Proc, service_args, wait_for, write_config  # noqa: E402
+from harness import Proc, service_args, store_client, wait_for, write_config  # noqa: E402
 from mesh.config import Config  # noqa: E402
-from mesh.snapshot import SnapshotClient  # noqa: E402
 
 SKILLS = ("Apps", "Native", "Web", "QA", "UX")
 TRACKS = ("Checkout", "Growth", "Platform", "Search", "Mobile")
@@ -128,8 +127,7 @@ class ServiceSide:
         config = Config(config_path)
         self.store = config.path("snapshot_service", "store")
         self.proc = Proc(service_args("snapshot_service", config_path), folder / "service.out")
-        endpoint = config.endpoint("snapshot_service", "request_endpoint")
-        self.client = SnapshotClient(endpoint, timeout=10.0, retries=0)
+        self.client = store_client(config_path, timeout=10.0, retries=0)
         wait_for(lambda: self.client.latest(DATASET), timeout=30, what="the snapshot service")
 
     def run(self, steps: list[dict[str, bytes]]) -> float:

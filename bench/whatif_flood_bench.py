@@ -32,7 +32,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from e2e_bench import variants  # noqa: E402
 
-from harness import Proc, service_args, wait_for, write_config  # noqa: E402
+from harness import (  # noqa: E402
+    Proc,
+    service_args,
+    store_client,
+    tools_curve,
+    wait_for,
+    write_config,
+)
 from mesh.config import Config  # noqa: E402
 from mesh.protocol import Message  # noqa: E402
 from mesh.snapshot import SnapshotClient  # noqa: E402
@@ -61,8 +68,10 @@ def worst_edits(plan: dict, config: Config) -> list[dict]:
 class Flood:
     """``count`` DEALERs, each keeping one what-if in flight until stopped."""
 
-    def __init__(self, endpoint: str, edits: list[dict], count: int) -> None:
-        self.endpoint, self.edits, self.count = endpoint, edits, count
+    def __init__(self, config: Config, edits: list[dict], count: int) -> None:
+        self.endpoint = config.endpoint("qplan_service", "request_endpoint")
+        self.curve = tools_curve(config.file, "qplan_service")
+        self.edits, self.count = edits, count
         self.stop = threading.Event()
         self.answers: dict[str, int] = {}
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -74,6 +83,8 @@ class Flood:
         for _ in range(self.count):
             sock = context.socket(zmq.DEALER)
             sock.linger = 0
+            if self.curve is not None:
+                self.curve.apply(sock)
             sock.connect(self.endpoint)
             sock.send_multipart([b"", *request])
             sockets.append(sock)
@@ -132,16 +143,14 @@ def main() -> None:
             Proc(service_args(name, path), folder / f"{name}.out")
             for name in ("snapshot_service", "condition_service", "qplan_service")
         ]
-        store = SnapshotClient(
-            config.endpoint("snapshot_service", "request_endpoint"), timeout=10, retries=3
-        )
+        store = store_client(path, timeout=10, retries=3)
         try:
             files = variants()
             time_pulls(store, files, 2)  # warm up: every service has planned once
             plan = json.loads(store.get("plan").text("plan.json"))
             edits = worst_edits(plan, config)
             quiet = time_pulls(store, files, args.pulls)
-            flood = Flood(config.endpoint("qplan_service", "request_endpoint"), edits, args.whatifs)
+            flood = Flood(config, edits, args.whatifs)
             flood.thread.start()
             time.sleep(1.0)  # the flood is on
             busy = time_pulls(store, files, args.pulls)

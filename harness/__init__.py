@@ -17,6 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mesh.client import Client
+from mesh.config import Config
+from mesh.keys import TOOLS, Keys
+from mesh.snapshot import SnapshotClient
+
 __all__ = [
     "ROOT",
     "PYTHON",
@@ -27,6 +32,8 @@ __all__ = [
     "service_args",
     "store_client",
     "planner_client",
+    "tools_curve",
+    "serve_as",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +88,7 @@ def write_config(folder: Path, extra: dict[str, dict[str, str]] | None = None) -
             "request_timeout": "2.0",
             "request_retries": "1",
             "resync_interval": "2.0",
+            "key_dir": str(folder / "keys"),
         },
         "snapshot_service": {
             "store": str(folder / "store"),
@@ -179,17 +187,32 @@ def store_client(config: Path, **options):
     Tests and benchmarks make every store client here, so that they reach the store
     exactly as the mesh's own components do.
     """
-    from mesh.config import Config
-    from mesh.snapshot import SnapshotClient
-
-    cfg = Config(config)
-    return SnapshotClient(cfg.endpoint("snapshot_service", "request_endpoint"), **options)
+    cfg, curve = _as_tools(config, "snapshot_service")
+    return SnapshotClient(
+        cfg.endpoint("snapshot_service", "request_endpoint"), **{"curve": curve, **options}
+    )
 
 
 def planner_client(config: Path, **options):
     """A blocking client of qplan_service's WHATIF endpoint that ``config`` names."""
-    from mesh.client import Client
-    from mesh.config import Config
+    cfg, curve = _as_tools(config, "qplan_service")
+    return Client(cfg.endpoint("qplan_service", "request_endpoint"), **{"curve": curve, **options})
 
+
+def tools_curve(config: Path, server: str):
+    """The ``tools`` key's way into ``server`` (a ``ClientCurve``; None in plain text)."""
+    return _as_tools(config, server)[1]
+
+
+def serve_as(config: Path, server: str, socket) -> None:
+    """Make ``socket`` stand in for ``server`` (its CURVE server key), e.g. a test's own
+    heartbeat SUB in the web's place. Nothing checks the clients: tests only."""
+    keys = Keys.of(Config(config), server)
+    if keys is not None:
+        keys.serve(socket)
+
+
+def _as_tools(config: Path, server: str):
     cfg = Config(config)
-    return Client(cfg.endpoint("qplan_service", "request_endpoint"), **options)
+    keys = Keys.of(cfg, TOOLS)
+    return cfg, None if keys is None else keys.client(server)

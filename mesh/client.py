@@ -5,6 +5,9 @@ client closes its socket (linger 0, so the unanswered request is dropped and
 a late answer can never be taken for the next one), opens a fresh one and
 tries again, ``retries`` more times, before raising ``RequestTimeout``. An ERR
 answer raises ``RemoteError`` with the service's message.
+
+``curve`` (a ``mesh.keys.ClientCurve``) makes every socket a CURVE client; a
+server that does not know the key never answers, so the request times out.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import zmq
 import zmq.asyncio
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
+from mesh.keys import ClientCurve
 from mesh.protocol import Message
 
 __all__ = ["Client", "AsyncClient"]
@@ -35,8 +39,10 @@ class _ClientBase:
         service: str = "service",
         hint: str = "",
         context: zmq.Context | None = None,
+        curve: ClientCurve | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.curve = curve
         self.timeout = timeout
         self.retries = retries
         self.service = service
@@ -47,6 +53,8 @@ class _ClientBase:
     def _open(self):
         socket = self._context.socket(zmq.DEALER)
         socket.linger = 0
+        if self.curve is not None:
+            self.curve.apply(socket)
         socket.connect(self.endpoint)
         return socket
 

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "request_timeout": "5.0",
         "request_retries": "2",
         "resync_interval": "10.0",
+        "curve": "yes",
+        "key_dir": "data/keys",
     },
     "snapshot_service": {
         "datasets": "raw, conditioned, plan, forecast",

@@ -3,7 +3,9 @@
 Each component connects a PUB socket to ``[mesh] heartbeat_endpoint`` (the
 web binds the matching SUB) and publishes a HEARTBEAT message, topic
 ``heartbeat``, every ``[mesh] heartbeat_interval`` seconds and whenever
-``beat_now`` is called. ``mesh.messages.Beat`` is the message.
+``beat_now`` is called. ``mesh.messages.Beat`` is the message. With CURVE on,
+the beat's socket carries the component's client key and the web's SUB takes
+beats only from allowed keys.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from mesh.keys import ClientCurve
 from mesh.messages import Beat
 from mesh.protocol import HEARTBEAT_TOPIC, Message
 
@@ -73,6 +76,7 @@ class Heartbeat:
         counters: Counters,
         interval: float = 1.0,
         detail: Callable[[], dict[str, Any]] | None = None,
+        curve: ClientCurve | None = None,
     ) -> None:
         self.component = component
         self.counters = counters
@@ -81,6 +85,8 @@ class Heartbeat:
         self.socket = context.socket(zmq.PUB)
         self.socket.linger = 0
         self.socket.sndhwm = 100
+        if curve is not None:
+            curve.apply(self.socket)
         self.socket.connect(endpoint)
         self._wake = asyncio.Event()
 

@@ -8,6 +8,12 @@ shutdown: tasks cancelled, sockets closed with linger 0, context terminated.
 
 A loop that dies of an unexpected exception stops the service with exit
 code 1, so that run_all restarts it, instead of leaving a half-alive process.
+
+Security lives here too (``mesh.keys``): ``bound`` makes every bound socket a
+CURVE server whose clients ZAP checks against the allow-list, and every socket
+the service connects (``dialing``, its clients, its heartbeat) carries its
+client key; with ``[mesh] curve = no`` the service says loudly that it runs in
+plain text.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from typing import Any, ClassVar
 
 import zmq
 import zmq.asyncio
+from zmq.auth.thread import ThreadAuthenticator
 
 from mesh.config import Config
 from mesh.errors import ProtocolError, QPlanError
 from mesh.heartbeat import Counters, Heartbeat
+from mesh.keys import ClientCurve, Keys, say_plaintext
 from mesh.protocol import split_envelope
 from mesh.snapshot import AsyncSnapshotClient
 
@@ -54,6 +62,10 @@ class Service:
         self.heartbeat: Heartbeat | None = None
         self._beating: asyncio.Task | None = None
         self._snapshot: AsyncSnapshotClient | None = None
+        self.keys = Keys.of(config, self.name)
+        self._authenticator: ThreadAuthenticator | None = None
+        if self.keys is None:
+            say_plaintext(self.name)
 
     # -- what subclasses use -------------------------------------------------
 
@@ -68,12 +80,34 @@ class Service:
         """A new socket bound at the endpoint config.ini names; a clear error if it can't bind."""
         endpoint = self.config.endpoint(section, key)
         sock = self.socket(kind)
+        if self.keys is not None:
+            self._check_clients()
+            self.keys.serve(sock)
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as exc:
             raise QPlanError(
                 f"cannot bind [{section}] {key} {endpoint}: {exc} (is another {self.name} running?)"
             ) from None
+        return sock
+
+    def _check_clients(self) -> None:
+        """Start ZAP (in its own thread, so handshakes never wait for the loop) once."""
+        if self._authenticator is None and self.keys is not None:
+            self._authenticator = ThreadAuthenticator(self.context)
+            self._authenticator.start()
+            self._authenticator.configure_curve_callback("*", self.keys.allow_list())
+
+    def curve(self, server: str) -> ClientCurve | None:
+        """What a socket of this service needs to connect to ``server`` (None: plain text)."""
+        return None if self.keys is None else self.keys.client(server)
+
+    def dialing(self, kind: int, server: str) -> zmq.asyncio.Socket:
+        """A new socket (closed when the service stops) ready to connect to ``server``."""
+        sock = self.socket(kind)
+        curve = self.curve(server)
+        if curve is not None:
+            curve.apply(sock)
         return sock
 
     async def requests(
@@ -102,18 +136,21 @@ class Service:
         task.add_done_callback(self._task_done)
         return task
 
-    def client_options(self) -> dict[str, Any]:
-        """The ``[mesh]`` timeout and retries every request client of this service uses."""
+    def client_options(self, server: str) -> dict[str, Any]:
+        """The ``[mesh]`` timeout and retries, and the keys, of a client of ``server``."""
         return {
             "timeout": self.config.number("mesh", "request_timeout", minimum=0.01),
             "retries": self.config.integer("mesh", "request_retries", minimum=0),
             "context": self.context,
+            "curve": self.curve(server),
         }
 
     def snapshot_client(self, **options) -> AsyncSnapshotClient:
         """A new client of the snapshot service (closed by the caller); ``options`` override."""
         endpoint = self.config.endpoint("snapshot_service", "request_endpoint")
-        return AsyncSnapshotClient(endpoint, **{**self.client_options(), **options})
+        return AsyncSnapshotClient(
+            endpoint, **{**self.client_options("snapshot_service"), **options}
+        )
 
     @property
     def snapshot(self) -> AsyncSnapshotClient:
@@ -174,6 +211,7 @@ class Service:
             self.counters,
             interval=self.config.number("mesh", "heartbeat_interval", minimum=0.05),
             detail=self.heartbeat_detail,
+            curve=self.curve("web"),
         )
         try:
             self._beating = self.spawn(self.heartbeat.run(), "heartbeat")
@@ -207,4 +245,6 @@ class Service:
                 self.heartbeat.socket.close(linger=LAST_HEARTBEAT_LINGER)
             for sock in self._sockets:
                 sock.close(linger=0)
+            if self._authenticator is not None:
+                self._authenticator.stop()
             self.context.term()

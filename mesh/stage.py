@@ -55,7 +55,7 @@ class Stage(Service):
         """Subscribe to the upstream dataset, then follow it."""
         await super().setup()
         self.subscriber = Subscriber(
-            self.socket(zmq.SUB),
+            self.dialing(zmq.SUB, "snapshot_service"),
             self.config.endpoint("snapshot_service", "publish_endpoint"),
             [self.upstream],
         )

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import zmq
 
-from mesh.client import Client
 from mesh.config import Config
 from mesh.protocol import Message
-from mesh.snapshot import Snapshot, SnapshotClient
-from tests.support import ROOT, made_from, wait_for_store
+from mesh.snapshot import Snapshot
+from tests.support import (
+    ROOT,
+    made_from,
+    planner_client,
+    serve_as,
+    store_client,
+    wait_for_store,
+)
 
 __all__ = ["WORKED", "Heartbeats", "Mesh"]
 
@@ -21,10 +27,11 @@ WORKED = (ROOT / "tests" / "fixtures" / "worked_example.streams").read_text(enco
 class Heartbeats:
     """A SUB socket bound where every component beats: the latest beat per component."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, config: Path) -> None:
         self.socket = zmq.Context.instance().socket(zmq.SUB)
         self.socket.linger = 0
-        self.socket.bind(endpoint)
+        serve_as(config, "web", self.socket)
+        self.socket.bind(Config(config).endpoint("mesh", "heartbeat_endpoint"))
         self.socket.subscribe(b"heartbeat")
         self.latest: dict[str, dict] = {}
 
@@ -45,15 +52,11 @@ class Mesh:
     def __init__(self, spawn, config: Path) -> None:
         self.spawn = spawn
         self.config = config
-        cfg = Config(config)
-        endpoint = cfg.endpoint("snapshot_service", "request_endpoint")
-        self.heartbeats = Heartbeats(cfg.endpoint("mesh", "heartbeat_endpoint"))
-        self.store = SnapshotClient(endpoint, timeout=2.0, retries=2)
-        self.planner = Client(
-            cfg.endpoint("qplan_service", "request_endpoint"), timeout=10.0, retries=0
-        )
+        self.heartbeats = Heartbeats(config)
+        self.store = store_client(config, timeout=2.0, retries=2)
+        self.planner = planner_client(config, timeout=10.0, retries=0)
         self.snapshot_service = spawn.service("snapshot_service", config)
-        wait_for_store(endpoint)
+        wait_for_store(config)
         self.raw = self.store.put("raw", {"work.tsv": "Name\n"}, source="test.xlsx")["commit"]
         self.service = None
 

@@ -3,14 +3,18 @@ deadlines) and waiting on the snapshot service."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness import (
     PYTHON,
     ROOT,
     Proc,
     free_port,
     planner_client,
+    serve_as,
     service_args,
     store_client,
+    tools_curve,
     wait_for,
     write_config,
 )
@@ -26,16 +30,16 @@ __all__ = [
     "write_config",
     "store_client",
     "planner_client",
+    "tools_curve",
+    "serve_as",
     "wait_for_store",
     "made_from",
 ]
 
 
-def wait_for_store(
-    endpoint: str, timeout: float = 30.0, what: str = "the snapshot service"
-) -> None:
-    """Wait until the snapshot service at ``endpoint`` answers (a probe that never retries)."""
-    with SnapshotClient(endpoint, timeout=0.5, retries=0) as probe:
+def wait_for_store(config: Path, timeout: float = 30.0, what: str = "the snapshot service") -> None:
+    """Wait until the snapshot service ``config`` names answers (a probe that never retries)."""
+    with store_client(config, timeout=0.5, retries=0) as probe:
         wait_for(lambda: probe.latest("raw"), timeout=timeout, what=what)
 
 

@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 from mesh.errors import QPlanError
-from mesh.snapshot import SnapshotClient
 from tests.browser.mesh import MeshUnderTest
-from tests.support import ROOT, wait_for
+from tests.support import ROOT, store_client, wait_for
 
 KILL_FOR = 25.0  # seconds of kills
 SERVICES = ("snapshot_service", "condition_service", "qplan_service", "forecast_service", "web")
@@ -55,13 +54,12 @@ def test_the_mesh_survives_random_kills_and_catches_up(tmp_path: Path) -> None:
     settings = {"backoff_initial": "0.2", "backoff_max": "1", "give_up_after": "3"}
     mesh = MeshUnderTest(tmp_path, settings)
     mesh.start()
-    endpoint = mesh.config.endpoint("snapshot_service", "request_endpoint")
     variants = _raw_variants()
     answered: list[str] = []
     stop = threading.Event()
 
     def pulls() -> None:
-        with SnapshotClient(endpoint, timeout=2.0, retries=1) as store:
+        with store_client(mesh.config_path, timeout=2.0, retries=1) as store:
             n = 0
             while not stop.is_set():
                 files = {**variants[n % 2], "notes.tsv": f"pull\t{n}\n"}

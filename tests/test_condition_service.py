@@ -10,10 +10,9 @@ import pytest
 
 from condition_service.conditioner import condition
 from condition_service.service import conditioned_files, last_good
-from mesh.config import Config
-from mesh.snapshot import Snapshot, SnapshotClient
+from mesh.snapshot import Snapshot
 from tests.examples import SETTINGS, WORKED, raw
-from tests.support import made_from, wait_for, wait_for_store, write_config
+from tests.support import made_from, store_client, wait_for, wait_for_store, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED_STREAMS = (FIXTURES / "worked_example.streams").read_text(encoding="utf-8")
@@ -90,10 +89,9 @@ class Mesh:
     def __init__(self, spawn, config: Path) -> None:
         self.spawn = spawn
         self.config = config
-        endpoint = Config(config).endpoint("snapshot_service", "request_endpoint")
-        self.client = SnapshotClient(endpoint, timeout=2.0, retries=2)
+        self.client = store_client(config, timeout=2.0, retries=2)
         self.store = spawn.service("snapshot_service", config)
-        wait_for_store(endpoint)
+        wait_for_store(config)
         self.service = None
 
     def start(self):

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from formats.forecast import FORECAST_FILE, dump_forecast, load_forecast
 from formats.streams import Item, Model, parse_streams
-from mesh.snapshot import SnapshotClient
 from planning.montecarlo import CLIP, SIGMA, forecast
 from planning.planner import compute_plan, layout
 from planning.whatif import apply_edits
@@ -27,6 +26,7 @@ from tests.support import (
     Proc,
     made_from,
     service_args,
+    store_client,
     wait_for,
     wait_for_store,
     write_config,
@@ -157,13 +157,11 @@ def test_the_filter_prints_the_forecast_and_refuses_bad_input():
 
 def test_the_service_forecasts_each_conditioned_commit_once_and_catches_up(tmp_path: Path):
     config = write_config(tmp_path, {"forecast_service": {"runs": "100"}})
-    text = config.read_text()
-    endpoint = text.split("[snapshot_service]")[1].split("request_endpoint = ")[1].split()[0]
     store_proc = Proc(service_args("snapshot_service", config), tmp_path / "store.out")
     procs = [store_proc]
     try:
-        wait_for_store(endpoint)
-        with SnapshotClient(endpoint, timeout=5) as store:
+        wait_for_store(config)
+        with store_client(config, timeout=5) as store:
             raw = store.put("raw", {"work.tsv": "x"}, source="test.xlsx")["commit"]
             streams = WORKED.read_text(encoding="utf-8")
             first = store.put("conditioned", {"streams.txt": streams}, source=f"raw@{raw}")

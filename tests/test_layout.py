@@ -31,7 +31,7 @@ ALLOWED = {
     "formats": {"formats"},
     "planning": {"planning", "formats"},
     "mesh": {"mesh"},
-    "harness": {"harness"},
+    "harness": {"harness", "mesh"},  # it reaches the services as a mesh client does
     **{package: {package, "mesh", "formats"} for package in ENTRY_PACKAGES},
     "pull_raw": {"puller", "mesh", "formats"},
     "run_all": {"supervision", "mesh", "formats"},

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 import pull_raw
 from condition_service.conditioner import Settings, condition
 from mesh.config import Config
-from mesh.snapshot import SnapshotClient
 from tests.examples import WORKED, raw
 from tests.messy_workbooks import CASES, Case, write
 from tests.support import (
@@ -27,6 +26,7 @@ from tests.support import (
     ROOT,
     Proc,
     service_args,
+    store_client,
     wait_for,
     wait_for_store,
     write_config,
@@ -120,15 +120,13 @@ def _pull(config: Path, path: Path) -> str:
 
 def test_messy_workbooks_through_the_mesh_never_shrink_the_plan(tmp_path: Path):
     config = write_config(tmp_path)
-    endpoint = config.read_text().split("[snapshot_service]")[1].split("request_endpoint = ")[1]
-    endpoint = endpoint.split()[0]
     procs = [Proc(service_args("snapshot_service", config), tmp_path / "store.out")]
     try:
-        wait_for_store(endpoint)
+        wait_for_store(config)
         for name in ("condition_service", "qplan_service"):
             procs.append(Proc(service_args(name, config), tmp_path / f"{name}.out"))
         by_name = {case.name: case for case in CASES}
-        with SnapshotClient(endpoint, timeout=5) as store:
+        with store_client(config, timeout=5) as store:
             good = _plan_of(store, _pull(config, write(by_name["estimate-weeks-w"], tmp_path)))
             items = len(good["by_track"]["All"]["work"])
             assert items == 6

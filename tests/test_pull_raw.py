@@ -25,8 +25,17 @@ from openpyxl.styles import Font
 import pull_raw
 from mesh.config import Config
 from mesh.protocol import Message
-from mesh.snapshot import SnapshotClient
-from tests.support import PYTHON, ROOT, Proc, service_args, wait_for, wait_for_store, write_config
+from tests.support import (
+    PYTHON,
+    ROOT,
+    Proc,
+    serve_as,
+    service_args,
+    store_client,
+    wait_for,
+    wait_for_store,
+    write_config,
+)
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -268,7 +277,7 @@ class Store:
         loaded = Config(config)
         self.endpoint = loaded.endpoint("snapshot_service", "request_endpoint")
         self.heartbeat_endpoint = loaded.endpoint("mesh", "heartbeat_endpoint")
-        self.client = SnapshotClient(self.endpoint, timeout=2.0, retries=1)
+        self.client = store_client(config, timeout=2.0, retries=1)
 
     def files(self, commit: str) -> dict[str, str]:
         """The raw files of one commit as text."""
@@ -293,7 +302,7 @@ def store(tmp_path_factory) -> Iterator[Store]:
     proc = Proc(service_args("snapshot_service", config), folder / "snapshot_service.out")
     store = Store(config)
     try:
-        wait_for_store(store.endpoint)
+        wait_for_store(config)
         yield store
     finally:
         store.client.close()
@@ -472,7 +481,7 @@ def test_no_snapshot_service_says_how_to_start_the_mesh(tmp_path: Path) -> None:
 def test_a_pull_the_store_refuses_is_one_line_too(tmp_path: Path, spawn) -> None:
     config = write_config(tmp_path, {"snapshot_service": {"max_payload": "100"}})
     spawn.service("snapshot_service", config)
-    client = SnapshotClient(Config(config).endpoint("snapshot_service", "request_endpoint"))
+    client = store_client(config)
     with client:
         wait_for(lambda: client.latest("raw"), timeout=30, what="the snapshot service")
         big = tmp_path / "work.csv"
@@ -499,6 +508,7 @@ def test_watch_pulls_again_on_change_and_survives_a_broken_file(
     sub = context.socket(zmq.SUB)
     sub.linger = 0
     sub.setsockopt(zmq.SUBSCRIBE, b"heartbeat")
+    serve_as(store.config, "web", sub)
     sub.bind(store.heartbeat_endpoint)
     try:
         book = tmp_path / "plan.xlsx"
@@ -807,10 +817,7 @@ def test_one_sheet_and_several_source_pulls_never_shrink_the_plan(tmp_path: Path
     config = write_config(tmp_path)
     for service in ("snapshot_service", "condition_service", "qplan_service"):
         spawn.service(service, config)
-    loaded = Config(config)
-    client = SnapshotClient(
-        loaded.endpoint("snapshot_service", "request_endpoint"), timeout=2.0, retries=1
-    )
+    client = store_client(config, timeout=2.0, retries=1)
     sample = ROOT / "data" / "sample" / "plan"
 
     def plan_of(raw: str) -> dict:
@@ -826,7 +833,7 @@ def test_one_sheet_and_several_source_pulls_never_shrink_the_plan(tmp_path: Path
         return sorted(item["id"] for item in plan["by_track"]["All"]["work"])
 
     with client:
-        wait_for_store(loaded.endpoint("snapshot_service", "request_endpoint"))
+        wait_for_store(config)
         whole = plan_of(pulled_sha(run_pull(config, str(sample))))
         assert len(items(whole)) > 250
 

@@ -14,7 +14,7 @@ from mesh.protocol import SIGNATURE
 from mesh.snapshot import Snapshot
 from qplan_service.service import empty_plan, read_problems
 from tests.planner_mesh import WORKED, Mesh
-from tests.support import PYTHON, ROOT, wait_for, write_config
+from tests.support import PYTHON, ROOT, tools_curve, wait_for, write_config
 
 WARNING = {
     "severity": "warning",
@@ -218,6 +218,7 @@ def test_malformed_frames_and_other_verbs_get_err(mesh):
         mesh.planner.call("GET", {"dataset": "plan"})
     raw = zmq.Context.instance().socket(zmq.DEALER)
     raw.linger = 0
+    tools_curve(mesh.config, "qplan_service").apply(raw)
     try:
         raw.connect(Config(mesh.config).endpoint("qplan_service", "request_endpoint"))
         raw.send_multipart([b"", b"junk", b"WHATIF", b"{}"])

@@ -16,7 +16,6 @@ import zmq
 
 from mesh.config import Config
 from mesh.protocol import HEARTBEAT_TOPIC, Message
-from mesh.snapshot import SnapshotClient
 from run_all import (
     LineSplitter,
     RestartPolicy,
@@ -26,7 +25,7 @@ from run_all import (
     where_lines,
 )
 from supervision.policy import Restart
-from tests.support import PYTHON, ROOT, wait_for, write_config
+from tests.support import PYTHON, ROOT, serve_as, store_client, wait_for, write_config
 
 FAKES = Path(__file__).resolve().parent / "fake_services"
 RUN_ALL = ROOT / "run_all.py"
@@ -111,11 +110,12 @@ class RunAllProc:
 class Beats:
     """A SUB bound at the heartbeat endpoint, as the web binds it; keeps run_all's beats."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, config: Path, endpoint: str) -> None:
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.SUB)
         self.socket.linger = 0
         self.socket.subscribe(HEARTBEAT_TOPIC.encode())
+        serve_as(config, "web", self.socket)
         self.socket.bind(endpoint)
         self.seen: list[dict] = []
 
@@ -150,7 +150,7 @@ def beats(tmp_path: Path):
     def make(config: Path) -> Beats:
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(config)
-        made.append(Beats(parser["mesh"]["heartbeat_endpoint"]))
+        made.append(Beats(config, parser["mesh"]["heartbeat_endpoint"]))
         return made[-1]
 
     yield make
@@ -550,7 +550,7 @@ def test_pull_if_empty_pulls_once_into_an_empty_store(tmp_path, run_all):
     config = make_config(tmp_path, "snapshot_service", pull_if_empty="work.csv")
     first = run_all(config)
     wait_for(lambda: "pulled " in first.err(), timeout=WAIT, what="the pull")
-    with SnapshotClient(endpoint_of(config)) as store:
+    with store_client(config) as store:
         raw = store.get("raw")
         assert raw.text("work.tsv") == "Name\tTrack\tEstimate\nLogin\tWeb\tWeb:2\n"
         assert len(store.log("raw")) == 1
@@ -566,10 +566,3 @@ def test_pull_if_empty_pulls_once_into_an_empty_store(tmp_path, run_all):
     assert "pull_raw " not in second.out()
     second.signal(signal.SIGTERM)
     assert second.wait() == 0
-
-
-def endpoint_of(config: Path) -> str:
-    """The snapshot service's request endpoint in ``config``."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(config)
-    return parser["snapshot_service"]["request_endpoint"]

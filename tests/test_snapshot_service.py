@@ -20,7 +20,16 @@ from mesh.snapshot import AsyncSnapshotClient, SnapshotClient
 from snapshot_service import disk, journal
 from snapshot_service.server import SnapshotService
 from snapshot_service.verbs import Outcome
-from tests.support import Proc, service_args, wait_for, wait_for_store, write_config
+from tests.support import (
+    Proc,
+    serve_as,
+    service_args,
+    store_client,
+    tools_curve,
+    wait_for,
+    wait_for_store,
+    write_config,
+)
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_PAYLOAD = 64 * 1024
@@ -42,14 +51,14 @@ class Running:
     def client(self, **kwargs) -> SnapshotClient:
         kwargs.setdefault("timeout", 10.0)
         kwargs.setdefault("retries", 0)
-        return SnapshotClient(self.requests, **kwargs)
+        return store_client(self.config_path, **kwargs)
 
 
 def start(folder: Path, config_path: Path, name: str = "snapshot") -> Running:
     """Start the service and wait until it answers."""
     proc = Proc(service_args("snapshot_service", config_path), folder / f"{name}.out")
     running = Running(folder, proc, config_path)
-    wait_for_store(running.requests)
+    wait_for_store(config_path)
     return running
 
 
@@ -167,7 +176,12 @@ def test_put_get_latest_log_and_diff(client: SnapshotClient, service: Running) -
 
 def test_the_asyncio_client_works_too(service: Running) -> None:
     async def talk() -> tuple[dict, str]:
-        client = AsyncSnapshotClient(service.requests, timeout=10.0, retries=0)
+        client = AsyncSnapshotClient(
+            service.requests,
+            timeout=10.0,
+            retries=0,
+            curve=tools_curve(service.config_path, "snapshot_service"),
+        )
         try:
             answer = await client.put("conditioned", {"streams.txt": "async\n"})
             got = await client.get("conditioned", answer["commit"])
@@ -226,6 +240,7 @@ def test_a_subscriber_sees_every_commit_in_order(
     client: SnapshotClient, service: Running, sockets
 ) -> None:
     sub = sockets(zmq.SUB)
+    tools_curve(service.config_path, "snapshot_service").apply(sub)
     sub.connect(service.publish)
     sub.subscribe(b"")
     # A SUB joins late: commit probes until one of their notifications arrives.
@@ -261,6 +276,7 @@ def test_a_subscriber_sees_every_commit_in_order(
 
 def test_the_heartbeat_carries_the_store_and_its_heads(service: Running, sockets) -> None:
     sub = sockets(zmq.SUB)
+    serve_as(service.config_path, "web", sub)
     sub.bind(service.config.endpoint("mesh", "heartbeat_endpoint"))
     sub.subscribe(b"heartbeat")
 
@@ -465,6 +481,7 @@ def test_a_bad_request_gets_an_error_and_the_next_good_one_works(
 ) -> None:
     request, code, text = BAD_REQUESTS[case]
     dealer = sockets(zmq.DEALER)
+    tools_curve(service.config_path, "snapshot_service").apply(dealer)
     dealer.connect(service.requests)
     dealer.send_multipart([b"", *request])
     assert dealer.poll(10_000), "no answer to a bad request"
@@ -490,6 +507,7 @@ def test_the_typed_client_raises_the_error(client: SnapshotClient) -> None:
 
 def test_a_request_without_an_envelope_is_dropped(service: Running, sockets) -> None:
     dealer = sockets(zmq.DEALER)
+    tools_curve(service.config_path, "snapshot_service").apply(dealer)
     dealer.connect(service.requests)
     dealer.send_multipart(frames("LATEST", {"dataset": "plan"}))  # no empty delimiter
     Message("LATEST", {"dataset": "raw"}).send(dealer, envelope=[b""])
@@ -706,13 +724,12 @@ def test_a_full_disk_is_no_space_in_one_line_and_the_folders_are_private(tmp_pat
 def test_plain_git_reads_the_branch_while_puts_flow(tmp_path: Path) -> None:
     """``git log``/``git show`` of the branch never fail while PUTs are committed."""
     config = write_config(tmp_path)
-    endpoint = Config(config).endpoint("snapshot_service", "request_endpoint")
     proc = Proc(service_args("snapshot_service", config), tmp_path / "store.out")
     stop = threading.Event()
     done: list[int] = []
 
     def stream() -> None:
-        with SnapshotClient(endpoint, timeout=5) as client:
+        with store_client(config, timeout=5) as client:
             n = 0
             while not stop.is_set():
                 client.put("raw", {"work.tsv": f"x\t{n}\n"}, source="test")
@@ -720,8 +737,8 @@ def test_plain_git_reads_the_branch_while_puts_flow(tmp_path: Path) -> None:
             done.append(n)
 
     try:
-        wait_for_store(endpoint)
-        with SnapshotClient(endpoint, timeout=5) as client:
+        wait_for_store(config)
+        with store_client(config, timeout=5) as client:
             client.put("raw", {"work.tsv": "first\n"}, source="test")
         writer = threading.Thread(target=stream)
         writer.start()

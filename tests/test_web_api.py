@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 from tornado.websocket import websocket_connect
 
-from mesh.snapshot import SnapshotClient
 from tests.examples import worked_plan
-from tests.support import Proc, service_args, wait_for, write_config
+from tests.support import Proc, service_args, store_client, wait_for, write_config
 
 
 class Mesh:
@@ -60,7 +59,7 @@ class Mesh:
 
     def put_plan(self, plan: dict, raw_text: str) -> dict:
         """Commit raw, conditioned and plan, chained by Source, as the real stages would."""
-        with SnapshotClient(self.store_endpoint, timeout=5) as store:
+        with store_client(self.config, timeout=5) as store:
             raw = store.put("raw", {"work.tsv": raw_text}, source="test.xlsx")
             cond = store.put(
                 "conditioned",
@@ -258,7 +257,7 @@ def test_history_and_diff_between_two_plans(mesh):
 )
 def test_a_broken_plan_keeps_the_last_good_one(mesh, document):
     before = mesh.call("/api/plan")[1]["commit"]
-    with SnapshotClient(mesh.store_endpoint, timeout=5) as store:
+    with store_client(mesh.config, timeout=5) as store:
         put = store.put("plan", {"plan.json": document}, producer="test")
     status, history, _ = mesh.call("/api/history?limit=1")
     assert history["commits"][0]["commit"] == put["commit"]

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh.snapshot import SnapshotClient
-from tests.support import Proc, service_args, wait_for, wait_for_store, write_config
+from tests.support import Proc, service_args, store_client, wait_for, wait_for_store, write_config
 from web.insight import calendar, forecast_for, forecast_summary, load_view, why_line
 from web.views import plan_view
 
@@ -153,15 +152,14 @@ def store_and_web(tmp_path: Path):
     datasets = {"datasets": "raw, conditioned, plan, forecast"}
     config = write_config(tmp_path, {"snapshot_service": datasets})
     text = config.read_text()
-    endpoint = text.split("[snapshot_service]")[1].split("request_endpoint = ")[1].split()[0]
     port = int(text.split("[web]")[1].split("port = ")[1].split()[0])
     procs = [
         Proc(service_args("snapshot_service", config), tmp_path / "store.out"),
         Proc(service_args("web", config), tmp_path / "web.out"),
     ]
     try:
-        wait_for_store(endpoint)
-        yield endpoint, f"http://127.0.0.1:{port}"
+        wait_for_store(config)
+        yield config, f"http://127.0.0.1:{port}"
     finally:
         for proc in procs:
             proc.stop()
@@ -176,8 +174,8 @@ def _view(base: str, track: str = "Track1") -> dict | None:
 
 
 def test_the_web_shows_the_forecast_of_the_plans_own_data(store_and_web) -> None:
-    endpoint, base = store_and_web
-    with SnapshotClient(endpoint, timeout=5) as store:
+    config, base = store_and_web
+    with store_client(config, timeout=5) as store:
         raw = store.put("raw", {"work.tsv": "x"}, source="test.xlsx")["commit"]
         cond = store.put("conditioned", {"streams.txt": "x"}, source=f"raw@{raw}")["commit"]
         plan = _plan(cond)

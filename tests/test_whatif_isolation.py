@@ -23,7 +23,7 @@ from mesh.errors import RemoteError
 from mesh.protocol import Message
 from qplan_service.budget import Budget, BudgetError, check_budget
 from tests.planner_mesh import WORKED, Mesh
-from tests.support import wait_for, write_config
+from tests.support import tools_curve, wait_for, write_config
 
 WORKER = "qplan_service.whatif_worker"
 ADD = [{"op": "add_people", "skill": "Apps", "track": "Track2", "count": 3}]
@@ -61,10 +61,11 @@ def freeze_next_worker(pid: int) -> int:
 class Dealer:
     """A raw DEALER to qplan_service, so requests can overlap and be cancelled."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, config: Path) -> None:
         self.socket = zmq.Context.instance().socket(zmq.DEALER)
         self.socket.linger = 0
-        self.socket.connect(endpoint)
+        tools_curve(config, "qplan_service").apply(self.socket)
+        self.socket.connect(Config(config).endpoint("qplan_service", "request_endpoint"))
 
     def send(self, kind: str, header: dict) -> None:
         self.socket.send_multipart([b"", *Message(kind, header).frames()])
@@ -87,8 +88,7 @@ def mesh(spawn, tmp_path):
     started = Mesh(spawn, write_config(folder, {"qplan_service": limits}))
     started.start()
     started.plan_from(started.put_conditioned(WORKED))
-    endpoint = Config(started.config).endpoint("qplan_service", "request_endpoint")
-    started.dealer = Dealer(endpoint)
+    started.dealer = Dealer(started.config)
     yield started
     started.dealer.close()
     started.close()
@@ -139,7 +139,7 @@ def test_committed_planning_never_waits_behind_a_whatif(mesh):
     freeze_next_worker(mesh.service.pid)
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "queued"})
     time.sleep(0.2)
-    over = Dealer(Config(mesh.config).endpoint("qplan_service", "request_endpoint"))
+    over = Dealer(mesh.config)
     try:
         over.send("WHATIF", {"base": None, "edits": ADD})
         busy = over.receive(5)

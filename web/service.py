@@ -113,7 +113,7 @@ class WebService(Stage):
         self.spawn(self._push_health(), "health")
         await super().setup()
         forecasts = Subscriber(
-            self.socket(zmq.SUB),
+            self.dialing(zmq.SUB, "snapshot_service"),
             self.config.endpoint("snapshot_service", "publish_endpoint"),
             [FORECAST_DATASET],
         )
@@ -281,7 +281,7 @@ class WebService(Stage):
         """The what-if client of qplan_service (no retries, like the store's API client)."""
         return AsyncClient(
             self.config.endpoint("qplan_service", "request_endpoint"),
-            **{**self.client_options(), "retries": 0},
+            **{**self.client_options("qplan_service"), "retries": 0},
             service="qplan_service",
             hint="is the mesh running? (run_all restarts a planner that died)",
         )
