@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config.ini
 CHROMIUM := /usr/bin/chromium
+IP := /usr/sbin/ip
 
 .PHONY: run test bench install test-install lint clean
 
@@ -29,7 +30,11 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test-install: install $(VENV)/.test-installed $(CHROMIUM)
+# iproute2's `ip netns`, for the two-host test (network namespaces; it needs root).
+$(IP):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
+
+test-install: install $(VENV)/.test-installed $(CHROMIUM) $(IP)
 
 # Extra arguments for run_all.py: make run ARGS="--set web.port=9000"
 ARGS ?=

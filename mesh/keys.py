@@ -13,7 +13,7 @@ A host that only connects needs the servers' public ``.key`` files and its own
 client pairs; a binding host needs its server pairs and, in ``allowed/``, the
 public key of every client that may reach it. ``allowed/`` is read again when it
 changes, so a key added or removed there counts within a second, without a
-restart. ``python -m mesh.keys`` adds, rotates, revokes and lists keys.
+restart. ``python -m mesh.keytool`` adds, rotates, allows, revokes and lists keys.
 
 When the folder is empty (or absent) the first component that starts — run_all,
 a service started alone, pull_raw, a test — makes the whole set for one host at
@@ -37,11 +37,11 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
-from zmq.utils import z85
 
 from mesh.errors import ConfigError
 
 __all__ = [
+    "FOLDER_MODE",
     "SERVERS",
     "CLIENTS",
     "TOOLS",
@@ -49,7 +49,9 @@ __all__ = [
     "Keys",
     "AllowList",
     "create",
+    "write_pair",
     "plaintext_warning",
+    "say_plaintext",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,10 @@ class ClientCurve:
         socket.curve_serverkey = self.server
 
 
-def _write_pair(folder: Path, name: str) -> None:
-    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+def write_pair(folder: Path, name: str) -> None:
+    """A new pair NAME.key (public) and NAME.key_secret (0600) in ``folder`` (made 0700)."""
+    for made in (folder.parent, folder):
+        made.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     _, secret = zmq.auth.create_certificates(folder, name)
     os.chmod(secret, SECRET_MODE)
 
@@ -119,9 +123,9 @@ def create(folder: Path) -> bool:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         for name in SERVERS:
-            _write_pair(staging / "servers", name)
+            write_pair(staging / "servers", name)
         for name in CLIENTS:
-            _write_pair(staging / "clients", name)
+            write_pair(staging / "clients", name)
         (staging / "allowed").mkdir(mode=FOLDER_MODE)
         for name in CLIENTS:
             public = f"{name}.key"
@@ -150,15 +154,19 @@ class AllowList:
         self.folder = folder
         self.component = component
         self._keys: frozenset[bytes] = frozenset()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: frozenset | None = None
         self._warned: dict[bytes, float] = {}
 
-    def _stamp_now(self) -> tuple[int, int] | None:
+    def _stamp_now(self) -> frozenset | None:
+        """Name, size and time of each file: any change to the folder or a key in it shows."""
         try:
-            info = self.folder.stat()
+            with os.scandir(self.folder) as entries:
+                return frozenset(
+                    (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                    for entry in entries
+                )
         except OSError:
             return None
-        return (info.st_mtime_ns, info.st_ino)
 
     def keys(self) -> frozenset[bytes]:
         """The allowed public keys (z85), reloaded when the folder changed."""
@@ -231,7 +239,7 @@ class Keys:
         public, secret = self._load(
             path,
             f"{self.component} binds an endpoint but has no server key "
-            f"(make one: python -m mesh.keys rotate {self.component})",
+            f"(make one: python -m mesh.keytool rotate {self.component})",
             secret=True,
         )
         socket.curve_secretkey = secret
@@ -244,7 +252,7 @@ class Keys:
         public, secret = self._load(
             mine,
             f"{self.component} has no client key "
-            f"(make one: python -m mesh.keys add {self.component})",
+            f"(make one: python -m mesh.keytool add {self.component})",
             secret=True,
         )
         theirs = self.folder / "servers" / f"{server}.key"
@@ -254,17 +262,6 @@ class Keys:
             secret=False,
         )
         return ClientCurve(public, secret, server_public)
-
-
-def public_text(path: Path) -> str:
-    """The z85 public key a key file holds (for listings; never a secret)."""
-    public, _ = zmq.auth.load_certificate(path)
-    return public.decode("ascii")
-
-
-def fingerprint(public: bytes) -> str:
-    """A short, stable name for a public key in listings."""
-    return z85.decode(public)[:6].hex()
 
 
 def say_plaintext(component: str) -> None:
