@@ -42,6 +42,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "max_payload": "64MiB",
         "durable": "yes",
         "branch": "main",
+        "pack_after": "6700",
     },
     "condition_service": {
         "skills": "Apps, Native, Web, QA, UX",

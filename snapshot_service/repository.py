@@ -3,8 +3,8 @@
 ``Repository`` opens the folder with GitPython (``git init --bare`` once when
 it is new), holds the writer lock, opens the write-ahead journal and redoes
 what a crashed writer left undone (``disk.recover``), reads the branch ref
-and objects (loose ones directly, packed ones, after someone
-ran ``git gc``, through gitdb), parses commits once (they never change) and
+and objects (loose ones directly, packed ones — the idle store packs them,
+``packing`` — through gitdb), parses commits once (they never change) and
 turns abbreviated SHAs into full ones.
 
 Only one process may write a store: the first holds an advisory lock on
@@ -119,10 +119,14 @@ class Repository:
             stream = packs.stream(bytes.fromhex(hexsha))
         except BadObject:
             return None
+        except OSError:
+            # An idle `git gc` replaced the pack between the listing and the read: list again.
+            packs.update_cache(force=True)
+            stream = packs.stream(bytes.fromhex(hexsha))
         return stream.type, stream.read()
 
     def _pack_db(self) -> PackedDB | None:
-        # Packs appear only when someone runs `git gc` on the store; looking is cheap.
+        # Packs appear when the idle store runs `git gc --auto` (``packing``); looking is cheap.
         folder = self.objects / "pack"
         if not any(folder.glob("pack-*.pack")):
             return None

@@ -29,6 +29,7 @@ from mesh.errors import ConfigError
 from mesh.messages import ErrorCode
 from mesh.protocol import Message
 from mesh.service import Service
+from snapshot_service.packing import Packer
 from snapshot_service.store import GitStore, StoreError, check_branch, check_name
 from snapshot_service.verbs import Outcome, Verbs, refusal
 
@@ -47,6 +48,7 @@ class SnapshotService(Service):
         super().__init__(config)
         self.store: GitStore | None = None
         self.verbs: Verbs | None = None
+        self.packer: Packer | None = None
         self.store_path: Path | None = None
         self._last_request = 0.0  # loop time
 
@@ -61,6 +63,7 @@ class SnapshotService(Service):
             "max_payload": cfg.size(SECTION, "max_payload"),
             "durable": cfg.flag(SECTION, "durable"),
             "branch": cfg.text(SECTION, "branch"),
+            "pack_after": cfg.integer(SECTION, "pack_after", minimum=1),
         }
         where = f"{cfg.file}: [{SECTION}]"
         if not settings["datasets"]:
@@ -86,6 +89,7 @@ class SnapshotService(Service):
             background=True,
         )
         self.verbs = Verbs(self.store, settings["max_payload"])
+        self.packer = Packer(self.store.repository.git_dir, settings["pack_after"])
         self.router = self.bound(zmq.ROUTER, SECTION, "request_endpoint")
         self.publisher = self.bound(zmq.PUB, SECTION, "publish_endpoint")
         self.log.info(
@@ -116,14 +120,18 @@ class SnapshotService(Service):
                 await self.publish(outcome.notify)
 
     async def when_idle(self) -> None:
-        """Once no request came for ``IDLE`` seconds: checkpoint, make and free files."""
+        """Once no request came for ``IDLE`` seconds: checkpoint, make and free files; after
+        longer, pack loose objects in a git process of its own (``packing``)."""
         # A timer rather than a timeout on the ROUTER's poll: polling before each request costs
         # ~40 us, a tenth of a commit.
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(IDLE)
-            if loop.time() - self._last_request >= IDLE:
+            now = loop.time()
+            if now - self._last_request >= IDLE:
                 self.store.checkpoint_if_due(idle=True)  # a failed sync stops the service
+            if self.packer.due(now, now - self._last_request):
+                self.spawn(self.packer.run(now), "pack")
 
     def answer(self, body: list[bytes]) -> Outcome:
         """The outcome of one request; a bug becomes ERR ``internal``, never a dead service."""

@@ -761,3 +761,33 @@ def test_plain_git_reads_the_branch_while_puts_flow(tmp_path: Path) -> None:
         assert fsck.returncode == 0 and b"missing" not in fsck.stdout + fsck.stderr
     finally:
         proc.stop()
+
+
+def test_the_idle_store_packs_its_loose_objects_and_reads_them_from_the_pack(
+    tmp_path: Path,
+) -> None:
+    """``git gc --auto`` runs while idle (in its own process); every commit still reads."""
+    config = write_config(tmp_path, {"snapshot_service": {"pack_after": "40"}})
+    running = start(tmp_path, config)
+    git_dir = running.store if (running.store / "objects").is_dir() else running.store / ".git"
+    try:
+        with running.client() as client:
+            puts = [client.put("raw", {"work.tsv": f"{WORK}{n}\n"}) for n in range(30)]
+
+            def packed() -> dict[str, int]:
+                counts = git(running.store, "count-objects", "-v").stdout.split("\n")
+                found = dict(line.split(": ") for line in counts if ": " in line)
+                return {k: int(v) for k, v in found.items() if v.isdigit()}
+
+            wait_for(lambda: packed()["in-pack"] > 0, timeout=30, what="the idle pack")
+            assert packed()["count"] <= 40
+            assert "packed the store while idle" in running.proc.output()
+            first = client.get("raw", puts[0]["commit"])
+            assert first.text("work.tsv") == f"{WORK}0\n"
+            assert client.diff("raw", puts[0]["commit"], puts[-1]["commit"])
+            later = client.put("raw", {"work.tsv": "after the pack\n"})
+            assert client.get("raw").commit == later["commit"]
+        assert git(running.store, "fsck", "--full").returncode == 0
+        assert (git_dir / "refs" / "heads" / "main").exists()  # refs are never packed
+    finally:
+        running.proc.stop()
