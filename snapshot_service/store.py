@@ -175,7 +175,9 @@ class GitStore(StoreReads):
             return
         info: CommitInfo | None = repo.commit(self.head)
         self._root = {name: (mode, sha) for mode, name, sha in repo.tree(info.tree)}
-        wanted = set(self.datasets)
+        # A dataset has a folder in the head's tree from its first commit on (a PUT cannot
+        # empty it): one without has no commits, and is not looked for down the history.
+        wanted = {name for name in self.datasets if name.encode() in self._root}
         while info is not None and wanted:
             name = info.dataset
             if name in wanted:

@@ -176,6 +176,25 @@ def test_sequence_numbers_count_per_dataset_and_survive_a_restart(path: Path) ->
         }
 
 
+def test_opening_never_walks_the_history_for_a_dataset_that_has_no_commits(
+    path: Path, monkeypatch
+) -> None:
+    with GitStore(path) as store:
+        for n in range(200):
+            store.put("raw", {"w.tsv": b"%d" % n})
+        store.put("plan", {"plan.json": b"1"})
+    reads = []
+    from snapshot_service.repository import Repository
+
+    real = Repository.commit
+    monkeypatch.setattr(
+        Repository, "commit", lambda self, sha: reads.append(sha) or real(self, sha)
+    )
+    with GitStore(path, ["raw", "conditioned", "plan", "scenarios"]) as store:
+        assert store.index["raw"].seq == 200 and "scenarios" not in store.index
+    assert len(reads) <= 3  # the head (plan), then raw: never down to the first commit
+
+
 def test_lineage_follows_the_sources_upstream(store: GitStore) -> None:
     raw, cond, plan = pipeline(store)
     got = store.get("plan", plan)
