@@ -44,9 +44,8 @@ def _number(value: Any) -> float | None:
 
 
 def _weeks(weeks: Any, skill: str) -> float | None:
-    """A skill's man-weeks of an estimate or shortage map, None when it has none."""
-    value = _number((weeks or {}).get(skill)) if isinstance(weeks, dict) else None
-    return None if value is None or abs(value) < 1e-9 else value
+    """A skill's man-weeks in an estimate or shortage map, None when the map has none."""
+    return _number(weeks.get(skill)) if isinstance(weeks, dict) else None
 
 
 def _end(end: Any) -> dt.date | str:
