@@ -16,7 +16,11 @@
     show: params.get("show") === "timeline" ? "timeline" : "table",
     why: null,       // the item whose "why" line is open
     note: null,      // the item whose problems are open
+    scenario: params.get("scenario"),  // the saved scenario shown, or null
+    scenarioEdits: null,  // its edits as applied to the newest plan (JSON), to see a change
+    broken: [],      // its edits that no longer apply, each {number, edit, reason}
   };
+  let scenarios = null;  // QPlanScenarios, attached once the functions below exist
   const COLUMNS = 11;  // of the work table
 
   function plural(count, word) {
@@ -26,15 +30,23 @@
   function syncUrl() {
     const query = new URLSearchParams({ track: state.track, triage: state.triage });
     if (state.show === "timeline") query.set("show", "timeline");
+    if (state.scenario) query.set("scenario", state.scenario);
     history.replaceState(null, "", `/?${query}`);
   }
 
   // Fetch the view for the current track and triage: shared, or with the edits applied.
   async function load() {
     const request = ++state.request;
+    const saved = scenarios.unchanged();
     try {
       let view, whatif = null, shared;
-      if (state.edits.length) {
+      if (saved) {
+        whatif = await scenarios.fetchScenario();
+        if (request !== state.request) return;
+        scenarios.take(whatif);
+        view = whatif.view;
+        shared = whatif.shared;
+      } else if (state.edits.length) {
         whatif = await postJSON("/api/whatif", {
           edits: state.edits.map(wireEdit), track: state.track, triage: Number(state.triage),
         });
@@ -52,7 +64,11 @@
     } catch (err) {
       if (request !== state.request) return;
       const editing = state.edits.length > 0;
-      if (err.status === 503 && !editing) {
+      if (saved) {
+        if (err.status === 503) showWaiting(`Waiting: ${err.message}`);
+        else showError(`The scenario could not be opened: ${err.message}`);
+        if (err.status === 404) { scenarios.leave(); load(); }
+      } else if (err.status === 503 && !editing) {
         showWaiting("Waiting for data: no plan has been computed yet.");
       } else if (err.status === 404 && state.track !== "All" && !editing) {
         state.track = "All";  // a track that no longer exists: show them all
@@ -90,7 +106,7 @@
     state.view = view;
     state.track = view.track;
     document.body.classList.toggle("in-whatif", Boolean(whatif));
-    $("whatif-banner").hidden = !whatif;
+    $("whatif-banner").hidden = !whatif && !state.scenario;  // a scenario keeps its banner
     renderTracks(view);
     renderTriage(view);
     renderStaffing(view);
@@ -102,6 +118,7 @@
     renderTopLine(view, whatif);
     renderProblems(view);
     renderForms(view);
+    scenarios.render(view, whatif);
   }
 
   function renderTracks(view) {
@@ -389,23 +406,32 @@
     switch (edit.op) {
       case "add_people": return `+${edit.count} ${edit.skill} on ${edit.track}${edit.from ? ` from ${edit.from}` : ""}`;
       case "remove_person": return `remove ${edit.person}`;
-      case "set_estimate": return `${edit.label || edit.item}: estimate ${skills(edit.estimate) || "none"}`;
-      case "set_rank": return `${edit.label || edit.item}: rank ${edit.rank}`;
-      case "set_triage": return `${edit.label || edit.item}: triage ${edit.triage}`;
+      case "set_estimate": return `${itemName(edit)}: estimate ${skills(edit.estimate) || "none"}`;
+      case "set_rank": return `${itemName(edit)}: rank ${edit.rank}`;
+      case "set_triage": return `${itemName(edit)}: triage ${edit.triage}`;
+      case "set_track": return `${itemName(edit)}: track ${edit.track}`;
       default: return edit.op;
     }
   }
 
+  // An edit's item by name where the view has it (a saved scenario keeps only the id).
+  function itemName(edit) {
+    if (edit.label) return edit.label;
+    const item = state.view && state.view.work.find((row) => row.id === edit.item);
+    return item ? item.name : edit.item;
+  }
+
   function renderEdits() {
     const list = $("edits");
-    if (!state.edits.length) {
+    if (!state.edits.length && !state.broken.length) {
       fill(list, el("li", { class: "muted", text: "none — this is the shared plan" }));
       return;
     }
     fill(list, state.edits.map((edit, i) => el("li", {},
       describe(edit), " ",
       el("button", { type: "button", class: "link-button", title: "drop this edit",
-        onclick: () => { state.edits.splice(i, 1); renderEdits(); load(); } }, "✕"))));
+        onclick: () => { state.edits.splice(i, 1); renderEdits(); load(); } }, "✕"))),
+      scenarios.brokenItems());
   }
 
   function addEdit(edit) {
@@ -501,16 +527,17 @@
     $("reset").addEventListener("click", () => {
       $("whatif-error").hidden = true;
       state.edits = [];
-      renderEdits();
+      scenarios.leave();
       load();
     });
   }
 
   wire();
+  scenarios = QPlanScenarios.attach({ state, load, syncUrl, renderEdits, describe, wireEdit });
   syncUrl();
   load();
   live("plan", (message) => {
     if (message.type === "hello" && message.waiting) $("waiting").hidden = false;
-    if (message.type === "plan") load();
+    if (message.type === "plan") { load(); scenarios.refreshList(); }
   });
 })();

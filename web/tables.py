@@ -1,0 +1,164 @@
+"""The plan page's tables as rows of cells, for ``web.exports`` to write.
+
+Made from the view the page draws (``web.views.plan_view``, the JSON of
+``GET /api/plan``), so an export says what the page says:
+
+- **Work**: rank, id, name, track, triage, inside the triage cut or not, the
+  estimate and the shortage per skill (man-weeks; a shortage is negative),
+  start, dev-complete date (or ``DNF``), and, when the view has a forecast,
+  P50 and P85 (a date, or ``after the quarter``). Rows in the page's order:
+  the items inside the cut in rank order, then those beyond it. A scenario's
+  export adds the shared plan's dev-complete date where the scenario moved it.
+- **Staffing**: per skill, people available, required at the cut and net (as
+  the page), whether it is short, the same in man-weeks, and who.
+- **Version**: the data behind it, plan ← conditioned ← raw (commit, time),
+  the track, the triage cut, the scenario and when it was exported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from web.exports import Sheet
+
+__all__ = ["work_table", "staffing_table", "version_table", "export_sheets", "DNF"]
+
+DNF = "DNF"
+AFTER_QUARTER = "after the quarter"
+
+
+def _date(text: Any) -> dt.date | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _weeks(weeks: Any, skill: str) -> float | None:
+    """A skill's man-weeks in an estimate or shortage map, None when the map has none."""
+    return _number(weeks.get(skill)) if isinstance(weeks, dict) else None
+
+
+def _end(end: Any) -> dt.date | str:
+    return _date(end) or DNF
+
+
+def has_forecast(view: dict[str, Any]) -> bool:
+    """True when some row of the view carries a forecast."""
+    return any(isinstance(row.get("forecast"), dict) for row in view.get("work") or [])
+
+
+def work_table(view: dict[str, Any], scenario: bool = False) -> tuple[list[str], list[list]]:
+    """The work table of a view: column titles and one row per item (see the docstring)."""
+    skills = [str(s) for s in view.get("skills") or []]
+    forecast = has_forecast(view)
+    columns = ["Rank", "ID", "Name", "Track", "Triage", "In cut"]
+    columns += [f"Estimate {s}" for s in skills] + [f"Shortage {s}" for s in skills]
+    columns += ["Start", "Dev complete"]
+    if forecast:
+        columns += ["P50", "P85"]
+    if scenario:
+        columns += ["Shared plan dev complete"]
+    rows = []
+    for item in view.get("work") or []:
+        row = [
+            _number(item.get("rank")),
+            str(item.get("id", "")),
+            str(item.get("name", "")),
+            str(item.get("track", "")),
+            _number(item.get("triage")),
+            "yes" if item.get("in_cut") else "no",
+        ]
+        row += [_weeks(item.get("estimate"), s) for s in skills]
+        row += [_weeks(item.get("shortage"), s) for s in skills]
+        row += [_date(item.get("start")), _end(item.get("end"))]
+        if forecast:
+            predicted = item.get("forecast")
+            for key in ("p50", "p85"):
+                if isinstance(predicted, dict):
+                    row.append(_date(predicted.get(key)) or AFTER_QUARTER)
+                else:
+                    row.append(None)
+        if scenario:
+            mark = item.get("mark") or {}
+            before = mark.get("before")
+            row.append(_end(before.get("end")) if isinstance(before, dict) else None)
+        rows.append(row)
+    return columns, rows
+
+
+def staffing_table(view: dict[str, Any]) -> tuple[list[str], list[list]]:
+    """The staffing per skill of a view, with the people of each skill."""
+    columns = [
+        "Skill",
+        "Available (people)",
+        "Required (people)",
+        "Net (people)",
+        "Short",
+        "Manpower (man-weeks)",
+        "Demand (man-weeks)",
+        "Staff",
+    ]
+    staff = view.get("staff") or {}
+    rows = []
+    for line in view.get("staffing") or []:
+        skill = str(line.get("skill", ""))
+        rows.append(
+            [
+                skill,
+                _number(line.get("available")),
+                _number(line.get("required")),
+                _number(line.get("net")),
+                "yes" if line.get("short") else "no",
+                _number(line.get("manpower_weeks")),
+                _number(line.get("demand_weeks")),
+                ", ".join(str(n) for n in staff.get(skill) or []),
+            ]
+        )
+    return columns, rows
+
+
+def version_table(
+    view: dict[str, Any], scenario: dict[str, Any] | None = None, now: dt.datetime | None = None
+) -> tuple[list[str], list[list]]:
+    """The data version behind an export: the chain of commits, then what was exported."""
+    rows: list[list] = []
+    chain = [link for link in view.get("chain") or [] if isinstance(link, dict)]
+    if not chain and view.get("commit"):
+        chain = [{"dataset": "plan", "commit": view["commit"], "time": view.get("time")}]
+    for link in chain:
+        rows.append([str(link.get("dataset", "")), str(link.get("commit", "")), link.get("time")])
+    rows.append([None, None, None])
+    rows.append(["track", view.get("track"), None])
+    rows.append(["triage cut", _number(view.get("triage")), None])
+    forecast = view.get("forecast") or {}
+    if forecast.get("state") == "current":
+        rows.append(["forecast", f"{forecast.get('runs')} runs", forecast.get("conditioned")])
+    if scenario:
+        rows.append(["scenario", scenario.get("name"), scenario.get("commit")])
+        made_on = (scenario.get("made_on") or {}).get("plan")
+        rows.append(["scenario saved on plan", made_on, scenario.get("saved")])
+        for broken in scenario.get("broken") or []:
+            what = f"edit {broken.get('number')} ({(broken.get('edit') or {}).get('op')})"
+            rows.append(["edit no longer applies", what, broken.get("reason")])
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows.append(["exported", stamp, None])
+    return ["Dataset", "Commit", "Time"], rows
+
+
+def export_sheets(view: dict[str, Any], scenario: dict[str, Any] | None = None) -> list[Sheet]:
+    """The workbook of one view: Work, Staffing and Version."""
+    return [
+        Sheet("Work", *work_table(view, scenario is not None)),
+        Sheet("Staffing", *staffing_table(view)),
+        Sheet("Version", *version_table(view, scenario)),
+    ]
