@@ -38,7 +38,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "key_dir": "data/keys",
     },
     "snapshot_service": {
-        "datasets": "raw, conditioned, plan, forecast",
+        "datasets": "raw, conditioned, plan, forecast, scenarios",
         "max_payload": "64MiB",
         "durable": "yes",
         "branch": "main",

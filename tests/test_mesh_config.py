@@ -39,6 +39,7 @@ def test_values_are_typed_and_paths_relative_to_the_file(tmp_path: Path) -> None
         "conditioned",
         "plan",
         "forecast",
+        "scenarios",
     ]
     assert config.flag("snapshot_service", "durable") is True
 

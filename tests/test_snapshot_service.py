@@ -781,7 +781,7 @@ def test_the_idle_store_packs_its_loose_objects_and_reads_them_from_the_pack(
 
             wait_for(lambda: packed()["in-pack"] > 0, timeout=30, what="the idle pack")
             assert packed()["count"] <= 40
-            assert "packed the store while idle" in running.proc.output()
+            wait_for(lambda: "packed the store while idle" in running.proc.output())
             first = client.get("raw", puts[0]["commit"])
             assert first.text("work.tsv") == f"{WORK}0\n"
             assert client.diff("raw", puts[0]["commit"], puts[-1]["commit"])
