@@ -766,7 +766,7 @@ def test_plain_git_reads_the_branch_while_puts_flow(tmp_path: Path) -> None:
 def test_the_idle_store_packs_its_loose_objects_and_reads_them_from_the_pack(
     tmp_path: Path,
 ) -> None:
-    """``git gc --auto`` runs while idle (in its own process); every commit still reads."""
+    """``git repack`` runs while idle (in its own process); every commit still reads."""
     config = write_config(tmp_path, {"snapshot_service": {"pack_after": "40"}})
     running = start(tmp_path, config)
     git_dir = running.store if (running.store / "objects").is_dir() else running.store / ".git"
@@ -779,9 +779,9 @@ def test_the_idle_store_packs_its_loose_objects_and_reads_them_from_the_pack(
                 found = dict(line.split(": ") for line in counts if ": " in line)
                 return {k: int(v) for k, v in found.items() if v.isdigit()}
 
-            wait_for(lambda: packed()["in-pack"] > 0, timeout=30, what="the idle pack")
-            assert packed()["count"] <= 40
-            wait_for(lambda: "packed the store while idle" in running.proc.output())
+            done = "packed the store while idle"
+            wait_for(lambda: done in running.proc.output(), timeout=30, what="the idle pack")
+            assert packed()["in-pack"] > 0 and packed()["count"] <= 40
             first = client.get("raw", puts[0]["commit"])
             assert first.text("work.tsv") == f"{WORK}0\n"
             assert client.diff("raw", puts[0]["commit"], puts[-1]["commit"])
