@@ -86,7 +86,7 @@ def write_config(folder: Path, extra: dict[str, dict[str, str]] | None = None) -
             "store": str(folder / "store"),
             "request_endpoint": f"tcp://127.0.0.1:{free_port()}",
             "publish_endpoint": f"tcp://127.0.0.1:{free_port()}",
-            "datasets": "raw, conditioned, plan, forecast",
+            "datasets": "raw, conditioned, plan, forecast, baselines",
             "max_payload": "8MiB",
             "durable": "yes",
         },

@@ -14,6 +14,7 @@ JSON API (every bad request gets a 4xx with ``{"error": message}``):
   marked before -> after), ``diff``, ``changes``, ``plan``, and ``shared``
   (the version it starts from); 400 names a bad edit, 503 when the planner
   does not answer
+- ``/api/versions``, ``/api/baselines``, ``/api/compare``: see ``web.history_api``
 - ``/ws``  the websocket (``?want=plan``, ``?want=health`` or both, the default)
 
 Websocket messages, JSON text: server to client ``hello`` (``state``,
@@ -453,6 +454,8 @@ def make_app(
     service: WebService, plans: Plans, board: HealthBoard, guard: Guard
 ) -> tornado.web.Application:
     """The application for ``service``: its handlers, templates and static files."""
+    from web.history_api import history_handlers  # its handlers build on this module's
+
     ctx = {"service": service, "plans": plans, "board": board, "guard": guard}
     pages = [
         (r"/", "plan.html", "Quarter plan"),
@@ -470,6 +473,7 @@ def make_app(
         (r"/api/history", HistoryApi, ctx),
         (r"/api/diff", DiffApi, ctx),
         (r"/api/whatif", WhatIfApi, ctx),
+        *history_handlers(ctx),  # versions, baselines, compare
         (r"/ws", Socket, ctx),
         (r"/vendor/(chart\.umd\.js)", SecureStatic, {"path": str(CHART_DIST), "guard": guard}),
     ]
