@@ -7,9 +7,11 @@ moved items name it, with the sheet, the row's id and the column.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,6 +20,7 @@ from planning.planner import compute_plan, plan_to_json
 from tests.examples import SETTINGS, WORKED, raw
 from web.blame import MAX_CAUSES, BlameInputs, blame
 from web.compare import CompareError, WorkDays, compare_plans
+from web.history import History, HistoryError
 from web.rawdiff import diff_sheets, read_sheet, read_sheets
 
 HOLIDAYS = {dt.date(2013, 11, 28), dt.date(2013, 11, 29)}
@@ -226,3 +229,48 @@ def test_causes_are_capped_with_a_count_of_the_rest():
     causes = rows["W10"]["causes"]
     assert len(causes) == MAX_CAUSES and causes[-1]["kind"] == "more"
     assert causes[0]["kind"] == "own_row"
+
+
+# -- the plan log in the web's memory (web.history) ------------------------------------------
+
+
+class FakeLog:
+    """A store's LOG of ``count`` plan versions five minutes apart, newest first."""
+
+    def __init__(self, count: int) -> None:
+        start = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+        self.entries = [
+            {
+                "commit": f"{n:040x}",
+                "time": (start + dt.timedelta(minutes=5 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            for n in reversed(range(count))
+        ]
+        self.asked: list[int] = []
+
+    async def log(self, dataset: str, limit: int) -> list[dict]:
+        self.asked.append(limit)
+        return [dict(entry) for entry in self.entries[:limit]]
+
+
+def test_a_date_reads_the_log_once_as_deep_as_it_needs_then_from_memory():
+    store = FakeLog(10_000)
+    history = History(SimpleNamespace(store=store, dataset="plan", current=None))
+    newest_day = store.entries[0]["time"][:10]
+    week_ago = (dt.date.fromisoformat(newest_day) - dt.timedelta(days=7)).isoformat()
+    found = asyncio.run(history.at_date(week_ago))
+    expected = next(e for e in store.entries if e["time"] <= f"{week_ago}T23:59:59Z")
+    assert found["commit"] == expected["commit"]
+    assert len(store.asked) == 2 and 2_000 < store.asked[1] < 3_500  # one LOG deep enough
+    store.asked.clear()
+    store.entries.insert(0, {"commit": "f" * 40, "time": "2026-12-31T00:00:00Z"})  # a new plan
+    assert asyncio.run(history.at_date(week_ago))["commit"] == expected["commit"]
+    assert store.asked == [50]  # the new head, and the rest from memory
+    assert asyncio.run(history.at_date("2026-09-01"))["commit"] == f"{287:040x}"
+    with pytest.raises(HistoryError) as caught:  # 10,001 versions: the oldest is beyond LOG
+        asyncio.run(history.at_date("2026-08-31"))
+    assert caught.value.status == 404 and "among the newest 10000" in str(caught.value)
+    small = History(SimpleNamespace(store=FakeLog(30), dataset="plan", current=None))
+    with pytest.raises(HistoryError) as caught:
+        asyncio.run(small.at_date("2026-08-31"))
+    assert caught.value.status == 404 and "no plan yet" in str(caught.value)

@@ -78,6 +78,26 @@ def version_status(message: str) -> dict[str, Any]:
     return {"stale": ": stale" in (message or ""), "problems": counts if found else None}
 
 
+def _seconds(iso: str) -> float:
+    return dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+
+
+def _reach(entries: list[dict[str, Any]], cutoff: str) -> int:
+    """How many log entries to ask for to reach back to ``cutoff``, at the pace seen so far.
+
+    One LOG of about the right depth costs the store less than several growing ones (each
+    walks again from the newest commit).
+    """
+    try:
+        newest, oldest = _seconds(entries[0]["time"]), _seconds(entries[-1]["time"])
+        pace = (newest - oldest) / max(len(entries) - 1, 1)  # seconds per version
+        more = (oldest - _seconds(cutoff)) / pace if pace > 0 else 4 * len(entries)
+    except (KeyError, TypeError, ValueError):  # a time the store did not write
+        more = 4 * len(entries)
+    wanted = max(2 * len(entries), int(len(entries) + 1.25 * more) + LOG_STEP)
+    return min(MAX_LOG_LIMIT, wanted)
+
+
 class History:
     """Plan versions, baselines and comparisons, read through ``plans``' store client."""
 
@@ -99,14 +119,15 @@ class History:
 
     async def log(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` plan commits (one small LOG, more only when not yet read)."""
-        head = await self.store.log(self.plans.dataset, LOG_STEP)
-        known = {entry["commit"]: n for n, entry in enumerate(head)}
-        if self._log and self._log[0]["commit"] in known:
-            self._log = head[: known[self._log[0]["commit"]]] + self._log
-        else:
-            self._log, self._complete = head, len(head) < LOG_STEP
-        if limit > len(self._log) and not self._complete:
-            wanted = min(MAX_LOG_LIMIT, max(limit, 2 * len(self._log)))
+        if self._log and (limit <= len(self._log) or self._complete):
+            head = await self.store.log(self.plans.dataset, LOG_STEP)
+            known = {entry["commit"]: n for n, entry in enumerate(head)}
+            if self._log[0]["commit"] in known:
+                self._log = head[: known[self._log[0]["commit"]]] + self._log
+            else:  # more new versions than one LOG_STEP: start again from the newest
+                self._log, self._complete = head, len(head) < LOG_STEP
+        if limit > len(self._log) and not self._complete:  # one LOG reads new and old alike
+            wanted = min(MAX_LOG_LIMIT, max(limit, LOG_STEP, 2 * len(self._log)))
             self._log = await self.store.log(self.plans.dataset, wanted)
             self._complete = len(self._log) < wanted
         return self._log[:limit]
@@ -114,14 +135,15 @@ class History:
     async def at_date(self, day: str) -> dict[str, Any]:
         """The plan commit current at the end of ``day`` (UTC): the newest made by then."""
         cutoff = f"{day}T23:59:59Z"
-        entries = await self.log(LOG_STEP)
+        await self.log(LOG_STEP)  # up to date with the newest
+        entries = self._log  # and every older entry read before
         while True:
             for entry in entries:
                 if str(entry.get("time") or "") <= cutoff:
                     return entry
             if self._complete or len(entries) >= MAX_LOG_LIMIT:
                 break
-            entries = await self.log(min(MAX_LOG_LIMIT, 4 * len(entries)))
+            entries = await self.log(_reach(entries, cutoff))
         oldest = entries[-1]["time"] if entries else None
         if entries and not self._complete:
             raise HistoryError(404, f"no plan by {day} among the newest {len(entries)} versions")
