@@ -49,6 +49,7 @@ bench: install
 	$(PY) bench/planner_bench.py
 	$(PY) bench/forecast_bench.py
 	$(PY) bench/e2e_bench.py
+	$(PY) bench/history_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts

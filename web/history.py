@@ -153,9 +153,10 @@ class History:
     async def versions(self, limit: int) -> list[dict[str, Any]]:
         """The newest plan versions, each with its status and the baselines naming it."""
         entries = await self.log(limit)
-        wanted = {(e.get("lineage") or {}).get("conditioned") for e in entries} - {None}
-        if wanted - set(self._status):
-            depth = min(MAX_LOG_LIMIT, 2 * len(entries) + LOG_STEP)
+        sources = [(e.get("lineage") or {}).get("conditioned") for e in entries]
+        missing = [n for n, sha in enumerate(sources) if sha and sha not in self._status]
+        if missing:  # usually only the newest few: read the conditioned log that deep
+            depth = min(MAX_LOG_LIMIT, 2 * (missing[-1] + 1) + LOG_STEP)
             for entry in await self.store.log("conditioned", depth):
                 self._status[entry["commit"]] = version_status(entry.get("message", ""))
         names: dict[str, list[str]] = {}

@@ -262,8 +262,18 @@
     }
   });
 
+  // The tracks of the shown plan, for the track list before any comparison.
+  async function loadTracks() {
+    try {
+      const view = await getJSON("/api/plan");
+      if (!shown) fill($("track"), view.tracks.map((t) => el("option", { value: t.name, text: t.name })));
+    } catch (err) {
+      // no plan yet: All is the only track
+    }
+  }
+
   (async () => {
-    await Promise.all([loadVersions(), loadBaselines()]);
+    await Promise.all([loadVersions(), loadBaselines(), loadTracks()]);
     fromUrl(false);
   })();
   live("plan", (message) => {
