@@ -37,6 +37,7 @@ __all__ = ["BlameInputs", "blame", "MAX_CAUSES", "KINDS"]
 MAX_CAUSES = 25  # per item; more are summed up in one last line
 KINDS = ("own_row", "person", "item_above", "calendar", "unexplained", "more")
 ALL = "All"
+_NOWHERE = float("inf")  # the place of an item not in an order
 
 
 @dataclass
@@ -71,7 +72,11 @@ class _Sides:
             ({p.id: p for p in after.staff} if after else {}),
         )
         self.order = _positions(before, track), _positions(after, track)
-        self.changed_items = [key for key in _union(*self.items) if _item_changed(self, key)]
+        # Changed items by their first place in either order, so that the items above one
+        # item are a prefix (a sheet re-sorted whole stays linear, not quadratic).
+        changed = [key for key in _union(*self.items) if _item_changed(self, key)]
+        self.first = {key: min(o.get(key, _NOWHERE) for o in self.order) for key in changed}
+        self.changed_items = sorted(changed, key=self.first.__getitem__)
         self.changed_people = [key for key in _union(*self.people) if _person_changed(self, key)]
         self.calendar = _calendar_causes(self) if before and after else []
         self.plan_items = (
@@ -273,10 +278,14 @@ def _above_text(sides: _Sides, key: str, now: bool, was: bool, needs: set[str]) 
     return None
 
 
-def _above(sides: _Sides, key: str, needs: set[str]) -> list[dict[str, Any]]:
-    causes = []
+def _above(sides: _Sides, key: str, needs: set[str], room: int) -> list[dict[str, Any]]:
+    """The changed items above (or formerly above) ``key``; at most ``room`` + 1 of them."""
+    causes: list[dict[str, Any]] = []
     place = sides.order[0].get(key), sides.order[1].get(key)
+    reach = max((p for p in place if p is not None), default=-1)
     for other in sides.changed_items:
+        if sides.first[other] >= reach or len(causes) > room:
+            break
         if other == key:
             continue
         was = place[0] is not None and sides.order[0].get(other, place[0]) < place[0]
@@ -298,7 +307,7 @@ def _causes(sides: _Sides, row: dict[str, Any]) -> list[dict[str, Any]]:
         needs = skills | set(_estimate(sides.items[0].get(key)))
         needs |= set(_estimate(sides.items[1].get(key)))
         causes += _people(sides, skills)
-        causes += _above(sides, key, needs)
+        causes += _above(sides, key, needs, MAX_CAUSES)
         causes += sides.calendar
     if not causes:
         causes = [
@@ -309,9 +318,9 @@ def _causes(sides: _Sides, row: dict[str, Any]) -> list[dict[str, Any]]:
                 None,
             )
         ]
-    if len(causes) > MAX_CAUSES:
-        extra = len(causes) - MAX_CAUSES + 1
-        causes = causes[: MAX_CAUSES - 1] + [_cause("more", f"and {extra} more changes", None)]
+    if len(causes) > MAX_CAUSES:  # the items above were counted only this far
+        more = _cause("more", "and more changes: compare a narrower track or span", None)
+        causes = causes[: MAX_CAUSES - 1] + [more]
     return causes
 
 
