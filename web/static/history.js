@@ -70,6 +70,8 @@
     if (!versions.length) {
       fill($("versions").tBodies[0], el("tr", {}, el("td", { colspan: 8, class: "muted", text: "no plan yet" })));
     }
+    // The version picked in the From column is where a comparison starts, until one is typed.
+    if (!$("from").value && !new URLSearchParams(location.search).get("from")) $("from").value = picked("from") || "";
     const choice = $("baseline-plan").value;
     fill($("baseline-plan"), el("option", { value: "latest", text: "latest" }),
       versions.slice(0, 50).map((v) => el("option", { value: v.commit, text: `#${v.seq} ${shortSha(v.commit)} · ${when(v.time)}` })));
