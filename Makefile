@@ -51,9 +51,11 @@ test: test-install lint
 
 bench: install
 	$(PY) bench/store_bench.py
+	$(PY) bench/store_size_bench.py
 	$(PY) bench/planner_bench.py
 	$(PY) bench/forecast_bench.py
 	$(PY) bench/e2e_bench.py
+	$(PY) bench/history_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts

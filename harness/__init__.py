@@ -94,7 +94,7 @@ def write_config(folder: Path, extra: dict[str, dict[str, str]] | None = None) -
             "store": str(folder / "store"),
             "request_endpoint": f"tcp://127.0.0.1:{free_port()}",
             "publish_endpoint": f"tcp://127.0.0.1:{free_port()}",
-            "datasets": "raw, conditioned, plan, forecast, scenarios",
+            "datasets": "raw, conditioned, plan, forecast, scenarios, baselines",
             "max_payload": "8MiB",
             "durable": "yes",
         },

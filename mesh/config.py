@@ -38,7 +38,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "key_dir": "data/keys",
     },
     "snapshot_service": {
-        "datasets": "raw, conditioned, plan, forecast, scenarios",
+        "datasets": "raw, conditioned, plan, forecast, scenarios, baselines",
         "max_payload": "64MiB",
         "durable": "yes",
         "branch": "main",

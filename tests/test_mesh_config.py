@@ -40,6 +40,7 @@ def test_values_are_typed_and_paths_relative_to_the_file(tmp_path: Path) -> None
         "plan",
         "forecast",
         "scenarios",
+        "baselines",
     ]
     assert config.flag("snapshot_service", "durable") is True
 

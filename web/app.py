@@ -16,6 +16,7 @@ JSON API (every bad request gets a 4xx with ``{"error": message}``):
   does not answer
 - ``/api/scenarios``, ``/api/scenarios/NAME``, ``/api/export``  saved scenarios and
   CSV/Excel exports (``web.scenario_api``)
+- ``/api/versions``, ``/api/baselines``, ``/api/compare``: see ``web.history_api``
 - ``/ws``  the websocket (``?want=plan``, ``?want=health`` or both, the default)
 
 Websocket messages, JSON text: server to client ``hello`` (``state``,
@@ -456,6 +457,7 @@ def make_app(
 ) -> tornado.web.Application:
     """The application for ``service``: its handlers, templates and static files."""
     # Imported here: the scenario and export handlers are ApiHandlers of this module.
+    from web.history_api import history_handlers  # its handlers build on this module's
     from web.scenario_api import routes as scenario_routes
 
     ctx = {"service": service, "plans": plans, "board": board, "guard": guard}
@@ -476,6 +478,7 @@ def make_app(
         (r"/api/diff", DiffApi, ctx),
         (r"/api/whatif", WhatIfApi, ctx),
         *scenario_routes(ctx),
+        *history_handlers(ctx),  # versions, baselines, compare
         (r"/ws", Socket, ctx),
         (r"/vendor/(chart\.umd\.js)", SecureStatic, {"path": str(CHART_DIST), "guard": guard}),
     ]
