@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from mesh.config import Config
@@ -329,3 +331,33 @@ def test_versions_mark_baselines_and_a_fatal_stale_plan(mesh, changed):
     assert by_commit[mesh.sample["commit"]]["baselines"] == ["Q4 commit"]
     assert not by_commit[mesh.latest["commit"]]["fatal"]
     assert mesh.call("/api/versions?limit=0")[0] == 400
+
+
+def test_a_compare_exports_as_csv_and_xlsx_equal_to_its_rows(mesh, changed):
+    query = {"from": "baseline:Q4 commit", "to": "latest", "track": "Checkout"}
+    answer = mesh.compare(**query)
+    files = {}
+    for kind in ("csv", "xlsx"):
+        url = f"{mesh.base}/api/compare?{urllib.parse.urlencode({**query, 'format': kind})}"
+        with urllib.request.urlopen(url, timeout=15) as response:
+            assert "attachment" in response.headers["Content-Disposition"]
+            files[kind] = response.read()
+    table = list(csv.reader(io.StringIO(files["csv"].decode("utf-8-sig"))))
+    book = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
+    assert book.sheetnames == ["Compare", "Versions"]
+    sheet = [list(r) for r in book["Compare"].iter_rows(values_only=True)]
+    assert table[0] == sheet[0] and table[0][1] == "ID" and table[0][-1] == "Why"
+    assert (
+        [r[1] for r in table[1:]] == [r[1] for r in sheet[1:]] == [r["id"] for r in answer["rows"]]
+    )
+    for row, line, cells in zip(answer["rows"], table[1:], sheet[1:], strict=True):
+        after = row["after"] or ("DNF" if row["dnf_after"] else "")
+        assert line[6] == after
+        got = cells[6].date() if isinstance(cells[6], dt.datetime) else cells[6]
+        assert got == (dt.date.fromisoformat(row["after"]) if row["after"] else after or None)
+        assert line[7] == ("" if row["days_slipped"] is None else f"{row['days_slipped']:g}")
+        assert line[10].split("\n") == ([c["text"] for c in row["causes"]] or [""])
+    versions = [list(r) for r in book["Versions"].iter_rows(values_only=True)]
+    assert ["from", "baseline:Q4 commit", answer["from"]["commit"], None] in versions
+    status, error = mesh.call("/api/compare?from=latest&format=pdf")
+    assert status == 400 and "format" in error["error"]

@@ -12,7 +12,8 @@
   version), ``track``, ``tracks``, ``rows`` (one per item: id, name, rank, track, before,
   after, dnf_before, dnf_after, days_slipped, shortage_before, shortage_after, status,
   causes), ``counts`` per status, ``unexplained`` (moved rows with no listed reason) and
-  ``blame`` (a note when a side's data could not be read, else null)
+  ``blame`` (a note when a side's data could not be read, else null); ``&format=csv`` or
+  ``xlsx``: the same as a file (``web.tables.compare_sheets``)
 
 The handlers build on ``web.app``'s (the guard, JSON errors); ``make_app`` adds them.
 """
@@ -24,7 +25,9 @@ from typing import Any
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
 from web.app import ApiError, ApiHandler
+from web.exports import CSV_TYPE, XLSX_TYPE, content_disposition, csv_bytes, xlsx_bytes
 from web.history import History, HistoryError
+from web.tables import compare_sheets, compare_table
 
 __all__ = ["history_handlers"]
 
@@ -112,7 +115,23 @@ class CompareApi(HistoryHandler):
         if not old:
             raise ApiError(400, "from is missing: a plan SHA, latest, baseline:NAME or date:DAY")
         causes = self.get_argument("causes", "1") not in ("0", "no", "false")
-        self.send(await self.answer(self.history.compare(old, new, track, causes)))
+        kind = self.get_argument("format", "json")
+        if kind not in ("json", "csv", "xlsx"):
+            raise ApiError(400, f"format {kind[:20]!r} is not one of json, csv, xlsx")
+        result = await self.answer(self.history.compare(old, new, track, causes))
+        if kind == "json":
+            self.send(result)
+            return
+        if kind == "xlsx":
+            data = xlsx_bytes(compare_sheets(result))
+            self.set_header("Content-Type", XLSX_TYPE)
+        else:
+            data = csv_bytes(*compare_table(result))
+            self.set_header("Content-Type", CSV_TYPE)
+        ends = (str(result[side].get("commit") or "")[:12] for side in ("from", "to"))
+        filename = f"qplan-compare-{track}-{'-'.join(ends)}.{kind}"
+        self.set_header("Content-Disposition", content_disposition(filename))
+        self.finish(data)
 
 
 def history_handlers(ctx: dict[str, Any]) -> list[tuple]:

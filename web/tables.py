@@ -13,6 +13,11 @@ Made from the view the page draws (``web.views.plan_view``, the JSON of
   the page), whether it is short, the same in man-weeks, and who.
 - **Version**: the data behind it, plan ← conditioned ← raw (commit, time),
   the track, the triage cut, the scenario and when it was exported.
+
+A compare of two plans (``GET /api/compare``, ``web.history``) is exported the
+same way (``compare_sheets``): **Compare**, one row per item as the history page
+shows it (status, dates before and after, work days slipped, shortage before and
+after per skill, the causes one per line), and **Versions**, the two plans.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from typing import Any
 
 from web.exports import Sheet
 
-__all__ = ["work_table", "staffing_table", "version_table", "export_sheets", "DNF"]
+__all__ = [
+    "work_table",
+    "staffing_table",
+    "version_table",
+    "export_sheets",
+    "compare_table",
+    "compare_sheets",
+    "DNF",
+]
 
 DNF = "DNF"
 AFTER_QUARTER = "after the quarter"
@@ -161,4 +174,52 @@ def export_sheets(view: dict[str, Any], scenario: dict[str, Any] | None = None) 
         Sheet("Work", *work_table(view, scenario is not None)),
         Sheet("Staffing", *staffing_table(view)),
         Sheet("Version", *version_table(view, scenario)),
+    ]
+
+
+def _shortage_text(shortage: Any) -> str:
+    """``Web -2; QA -0.5`` (man-weeks per skill), empty when nothing is short."""
+    if not isinstance(shortage, dict):
+        return ""
+    return "; ".join(f"{skill} {weeks:g}" for skill, weeks in shortage.items() if weeks)
+
+
+def compare_table(result: dict[str, Any]) -> tuple[list[str], list[list]]:
+    """The rows of a compare (``GET /api/compare``): one per item, in its order."""
+    columns = ["Rank", "ID", "Name", "Track", "Status", "Before", "After", "Slip (work days)"]
+    columns += ["Shortage before", "Shortage after", "Why"]
+    rows = []
+    for row in result.get("rows") or []:
+        causes = [str(c.get("text", "")) for c in row.get("causes") or [] if isinstance(c, dict)]
+        rows.append(
+            [
+                _number(row.get("rank")),
+                str(row.get("id", "")),
+                str(row.get("name", "")),
+                str(row.get("track", "")),
+                str(row.get("status", "")),
+                _date(row.get("before")) or (DNF if row.get("dnf_before") else None),
+                _date(row.get("after")) or (DNF if row.get("dnf_after") else None),
+                _number(row.get("days_slipped")),
+                _shortage_text(row.get("shortage_before")),
+                _shortage_text(row.get("shortage_after")),
+                "\n".join(causes),
+            ]
+        )
+    return columns, rows
+
+
+def compare_sheets(result: dict[str, Any]) -> list[Sheet]:
+    """The workbook of a compare: Compare, and Versions (the two plans and their data)."""
+    versions = []
+    for side in ("from", "to"):
+        version = result.get(side) or {}
+        versions.append([side, str(version.get("ref", "")), version.get("commit"), None])
+        for link in version.get("chain") or []:
+            if isinstance(link, dict) and link.get("dataset") != "plan":
+                versions.append([None, link.get("dataset"), link.get("commit"), link.get("time")])
+    versions.append(["track", result.get("track"), None, None])
+    return [
+        Sheet("Compare", *compare_table(result)),
+        Sheet("Versions", ["Side", "Reference", "Commit", "Time"], versions),
     ]

@@ -127,6 +127,11 @@ def test_the_compare_url_shows_slips_coloured_with_their_causes(changed, visit):
     assert f"{changed['counts']['slipped']} slipped" in page.locator("#counts").inner_text()
     versions = page.locator("#versions tbody").inner_text()
     assert BASELINE in versions and "latest" in versions
+    # The download buttons carry the comparison on screen.
+    for button, kind in (("#compare-csv", "csv"), ("#compare-xlsx", "xlsx")):
+        href = page.locator(button).get_attribute("href")
+        assert href.startswith("/api/compare?") and f"format={kind}" in href
+        assert "from=baseline" in href
     shot(page, "history-compare")
     # A reload shows the same comparison.
     before = rows_text(page)

@@ -226,6 +226,8 @@
     showError("");
     const query = new URLSearchParams({ from, to, track });
     if (push) history.pushState(null, "", `/history?${query}`);
+    $("compare-csv").href = `/api/compare?${query}&format=csv`;
+    $("compare-xlsx").href = `/api/compare?${query}&format=xlsx`;
     try {
       renderCompare(await getJSON(`/api/compare?${query}`));
     } catch (err) {
