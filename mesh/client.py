@@ -6,8 +6,10 @@ a late answer can never be taken for the next one), opens a fresh one and
 tries again, ``retries`` more times, before raising ``RequestTimeout``. An ERR
 answer raises ``RemoteError`` with the service's message.
 
-``curve`` (a ``mesh.keys.ClientCurve``) makes every socket a CURVE client; a
-server that does not know the key never answers, so the request times out.
+``curve`` (a ``mesh.keys.ClientCurve``) makes every socket a CURVE client. A
+server that does not allow the key never answers; the client watches its
+socket's handshakes (a ZeroMQ socket monitor), so that such a timeout says the
+key was refused, and which key, instead of only that nothing answered.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 
 import zmq
 import zmq.asyncio
+from zmq.utils.monitor import recv_monitor_message
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
 from mesh.keys import ClientCurve
@@ -25,6 +28,14 @@ from mesh.protocol import Message
 __all__ = ["Client", "AsyncClient"]
 
 log = logging.getLogger(__name__)
+
+# Handshake events that mean the server would not take this client's key (or the client
+# holds the wrong server key): ZAP said no, or the CURVE handshake could not be completed.
+HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
 
 
 class _ClientBase:
@@ -49,22 +60,56 @@ class _ClientBase:
         self.hint = hint
         self._context = context
         self._socket = None
+        self._monitor: zmq.Socket | None = None
+        self._refused = False  # a handshake failed since the last answer
 
     def _open(self):
         socket = self._context.socket(zmq.DEALER)
         socket.linger = 0
         if self.curve is not None:
             self.curve.apply(socket)
+            self._watch(socket)
         socket.connect(self.endpoint)
         return socket
 
+    def _watch(self, socket) -> None:
+        """Hear the handshake failures of ``socket`` on a PAIR of our own (a blocking view of
+        the same context, so that the blocking and the asyncio client read it alike)."""
+        address = f"inproc://qplan-client-monitor-{id(self)}-{id(socket)}"
+        socket.monitor(address, HANDSHAKE_FAILED)
+        underlying = getattr(self._context, "underlying", None)
+        plain = zmq.Context.shadow(underlying) if underlying is not None else self._context
+        self._monitor = plain.socket(zmq.PAIR, socket_class=zmq.Socket)
+        self._monitor.linger = 0
+        self._monitor.connect(address)
+
+    def _heard_refusal(self) -> bool:
+        """True once a handshake of this client's socket failed (the key was refused)."""
+        while self._monitor is not None and self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)
+            if event["event"] & HANDSHAKE_FAILED:
+                self._refused = True
+        return self._refused
+
     def _drop_socket(self) -> None:
+        self._heard_refusal()
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+        if self._monitor is not None:
+            self._monitor.close(linger=0)
+            self._monitor = None
 
     def _timed_out(self, kind: str) -> RequestTimeout:
         tries = self.retries + 1
+        if self._refused or self._heard_refusal():
+            self._refused = False
+            key = self.curve.source if self.curve is not None else "this client's key"
+            return RequestTimeout(
+                f"{self.service} at {self.endpoint} refused the connection: it does not allow "
+                f"{key}, or this host holds another server key for it (see README "
+                f'"Adding a host": `python -m mesh.keytool allow` on the {self.service}\'s host)'
+            )
         text = (
             f"{self.service} at {self.endpoint} did not answer {kind} within "
             f"{self.timeout:g} s ({tries} {'try' if tries == 1 else 'tries'})"

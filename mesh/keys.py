@@ -91,6 +91,7 @@ class ClientCurve:
     public: bytes
     secret: bytes
     server: bytes
+    source: str = "this client's key"  # which key file, for messages (never the secret)
 
     def apply(self, socket: zmq.Socket) -> None:
         """Make ``socket`` a CURVE client (before it connects)."""
@@ -261,7 +262,7 @@ class Keys:
             f"no public key of {server} (copy {server}.key from the host that runs it)",
             secret=False,
         )
-        return ClientCurve(public, secret, server_public)
+        return ClientCurve(public, secret, server_public, f"the key {mine.with_suffix('.key')}")
 
 
 def say_plaintext(component: str) -> None:

@@ -6,8 +6,9 @@ layout). Nothing here prints a secret key: listings show public keys only.
     list               every key by folder, with its public key
     add NAME           a new client pair for a component (e.g. on a second host),
                        and its public key in allowed/
-    rotate NAME        a new pair in place of NAME's (server and/or client); the old
-                       one stops working at once (allowed/ is read live); restart NAME
+    rotate NAME        a new pair in place of NAME's (server and/or client; a binding
+                       service's server pair is made if it is missing); the old one
+                       stops working at once (allowed/ is read live); restart NAME
     allow FILE [--as NAME]   copy another host's public key file into allowed/
     revoke NAME        remove allowed/NAME.key: that key can no longer connect
 """
@@ -22,7 +23,7 @@ import zmq.auth
 
 from mesh.cli import base_parser, load_config, report
 from mesh.errors import ConfigError, QPlanError
-from mesh.keys import FOLDER_MODE, write_pair
+from mesh.keys import FOLDER_MODE, SERVERS, write_pair
 
 __all__ = ["main"]
 
@@ -65,7 +66,7 @@ def add(folder: Path, name: str) -> list[str]:
 def rotate(folder: Path, name: str) -> list[str]:
     """New pairs in place of NAME's server and/or client pair."""
     done = []
-    if (folder / "servers" / f"{name}.key_secret").exists():
+    if (folder / "servers" / f"{name}.key_secret").exists() or name in SERVERS:
         write_pair(folder / "servers", name)
         done.append(
             f"new server pair servers/{name}: restart the mesh, and copy servers/{name}.key "

@@ -129,10 +129,13 @@ def store(spawn, tmp_path: Path):
 def test_a_stranger_s_put_gets_nothing_in(store) -> None:
     config, proc = store
     endpoint = Config(config).endpoint("snapshot_service", "request_endpoint")
-    for curve in (stranger(config, "snapshot_service"), None):  # an unknown key, plain text
+    for curve, said in (
+        (stranger(config, "snapshot_service"), "refused the connection: it does not allow"),
+        (None, "did not answer PUT"),  # plain text: nothing tells it apart from silence
+    ):
         with (
             SnapshotClient(endpoint, timeout=1.0, retries=0, curve=curve) as evil,
-            pytest.raises(RequestTimeout),
+            pytest.raises(RequestTimeout, match=said),
         ):
             evil.put("plan", {"plan.json": "{}"}, producer="qplan_service")
     with store_client(config) as good:
