@@ -220,7 +220,13 @@ def big_whatif_table(requests: int) -> None:
     streams = make_streams(items, people)
     with tempfile.TemporaryDirectory(prefix="planner_bench_big_") as tmp:
         folder = Path(tmp)
-        config = write_config(folder, {"qplan_service": {"whatif_deadline": "120"}})
+        config = write_config(
+            folder,
+            {
+                "qplan_service": {"whatif_deadline": "120"},
+                "snapshot_service": {"max_payload": "64MiB"},  # the plan is about 12 MB
+            },
+        )
         procs = [
             Proc(service_args(name, config), folder / f"{name}.out")
             for name in ("snapshot_service", "qplan_service")

@@ -58,7 +58,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "whatif_forecast_runs": "100",
         "whatif_max_edits": "200",
         "whatif_max_people": "2000",
-        "whatif_max_size": "100000000",
+        "whatif_max_size": "20000000",
         "whatif_deadline": "20.0",
         "whatif_workers": "1",
         "whatif_queue": "20",

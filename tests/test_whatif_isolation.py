@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from mesh.errors import RemoteError
 from mesh.protocol import Message
 from qplan_service.budget import Budget, BudgetError, check_budget
 from tests.planner_mesh import WORKED, Mesh
-from tests.support import tools_curve, wait_for, write_config
+from tests.support import ROOT, tools_curve, wait_for, write_config
 
 WORKER = "qplan_service.whatif_worker"
 ADD = [{"op": "add_people", "skill": "Apps", "track": "Track2", "count": 3}]
@@ -112,6 +113,16 @@ def test_budget_size_names_the_limit():
     with pytest.raises(BudgetError, match="whatif_max_size"):
         check_budget(model, ADD, Budget(max_size=10))
     check_budget(model, ADD, Budget())
+    # A plan of 20,000 items and 2,000 people fits the shipped budget: what-ifs on a big
+    # team's plan are computed, not refused.
+    people = [replace(model.staff[0], id=f"p{n}", name=f"P{n}") for n in range(2000)]
+    work = [replace(model.work[0], id=f"w{n}", name=f"W{n}") for n in range(20_000)]
+    big = replace(model, staff=people, work=work)
+    check_budget(
+        big,
+        ADD,
+        Budget(max_size=Config(ROOT / "config.ini").integer("qplan_service", "whatif_max_size")),
+    )
 
 
 def test_a_whatif_past_its_deadline_is_killed_and_named(mesh):
