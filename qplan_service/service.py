@@ -380,7 +380,7 @@ class QplanService(Stage):
             self._slots = asyncio.Semaphore(self.whatif_workers)
         async with self._slots:
             answer = await self.run_worker(base, edits)
-        if base._plan is None:
+        if base._plan is None and "base_plan" in answer:
             base._plan = finish_plan(answer["base_plan"], base)
         plan = finish_plan(answer["plan"], base)
         changes = answer["changes"]

@@ -9,8 +9,9 @@ committed planning of the service wins any contest for a core.
 stdin: a pickle ``{"model", "edits", "base_plan" (or None), "sizes", "estimates", "runs",
 "spread", "seed"}``
 from qplan_service (its own child; never from the network). stdout: a pickle
-``{"plan": the what-if plan, "changes": [...], "base_plan": the base plan, "forecast"}``
-(plans as ``compute_plan`` makes them, without problems/lineage/status).
+``{"plan": the what-if plan, "changes": [...], "forecast"}`` and, when it was not given
+one, ``"base_plan"`` (plans as ``compute_plan`` makes them, without
+problems/lineage/status).
 Exit code 3 with the message on stderr: an edit is bad (``EditError``).
 """
 
@@ -40,12 +41,9 @@ def main() -> int:
     base_plan = job["base_plan"] or compute_plan(job["model"])
     plan = compute_plan(scenario)
     predicted = forecast(scenario, job["estimates"], job["runs"], job["spread"], job["seed"])
-    answer = {
-        "plan": plan,
-        "changes": compare_plans(base_plan, plan),
-        "base_plan": base_plan,
-        "forecast": predicted,
-    }
+    answer = {"plan": plan, "changes": compare_plans(base_plan, plan), "forecast": predicted}
+    if job["base_plan"] is None:
+        answer["base_plan"] = base_plan  # the service keeps it: not sent again next time
     sys.stdout.buffer.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0
