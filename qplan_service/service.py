@@ -36,7 +36,6 @@ import os
 import pickle
 import shlex
 import signal
-import sys
 import time
 from collections import OrderedDict
 from typing import Any
@@ -65,6 +64,7 @@ from qplan_service.bases import (
     whatif_runs,
 )
 from qplan_service.budget import Budget, BudgetError, check_budget
+from qplan_service.workers import Workers, kill
 
 __all__ = [
     "QplanService",
@@ -112,6 +112,7 @@ class QplanService(Stage):
         self.whatif_workers = config.integer(SECTION, "whatif_workers", minimum=1)
         self.whatif_queue = config.integer(SECTION, "whatif_queue", minimum=0)
         self._slots: asyncio.Semaphore | None = None
+        self.workers = Workers()
         self._running: dict[str, asyncio.Task] = {}  # request id -> its what-if task
         self._waiting = 0  # what-ifs taken but not answered yet
         self.whatif_counts = {"answered": 0, "refused": 0, "cancelled": 0, "killed": 0}
@@ -127,6 +128,7 @@ class QplanService(Stage):
         self.router = self.bound(zmq.ROUTER, SECTION, "request_endpoint")
         await super().setup()
         self.spawn(self.serve(), "serve")
+        self.workers.replenish()  # the first what-if finds its worker started
         planner = shlex.join(self.filter_command) if self.filter_command else "built-in"
         self.log.info("what-ifs on %s; planner: %s", self.request_endpoint, planner)
 
@@ -147,6 +149,7 @@ class QplanService(Stage):
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        await self.workers.close()
         await super().teardown()
 
     async def process(self, snapshot: Snapshot) -> None:
@@ -414,19 +417,12 @@ class QplanService(Stage):
             },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "qplan_service.whatif_worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = await self.workers.take()
+        self.log.info("what-if given to worker pid %d", proc.pid)
         try:
             out, err = await asyncio.wait_for(proc.communicate(job), self.whatif_deadline)
         except TimeoutError:
-            _kill(proc)
+            kill(proc)
             await proc.wait()
             self.whatif_counts["killed"] += 1
             raise WhatIfTimeout(
@@ -434,10 +430,12 @@ class QplanService(Stage):
                 " (limit [qplan_service] whatif_deadline)"
             ) from None
         except asyncio.CancelledError:  # the client gave up, or the service stops
-            _kill(proc)
+            kill(proc)
             with contextlib.suppress(BaseException):
                 await asyncio.shield(proc.wait())
             raise
+        finally:
+            self.workers.replenish()
         if proc.returncode == 3:
             raise EditError(err.decode("utf-8", "replace").strip())
         if proc.returncode != 0:
@@ -451,8 +449,3 @@ class QplanService(Stage):
 
 class WhatIfTimeout(Exception):
     """A what-if past its deadline; its worker was killed."""
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)

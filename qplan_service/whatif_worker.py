@@ -1,7 +1,8 @@
 """One what-if, computed in a process of its own: ``python -m qplan_service.whatif_worker``.
 
 qplan_service starts one of these per what-if (at most ``[qplan_service]
-whatif_workers`` at a time), so a what-if never holds up the shared plan, and
+whatif_workers`` at a time; one is started ahead and waits on stdin, already
+imported: ``qplan_service.workers``), so a what-if never holds up the shared plan, and
 kills it (its whole process group) at the what-if's deadline or when the
 client gave up. The worker lowers its own CPU priority first so that the
 committed planning of the service wins any contest for a core.

@@ -48,6 +48,12 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
+def given_to(service, worker: int) -> None:
+    """Wait until qplan_service has given its what-if to ``worker`` (a spare may be frozen
+    before the what-if reaches it)."""
+    wait_for(lambda: f"worker pid {worker}" in service.output(), 10, what="the what-if's worker")
+
+
 def freeze_next_worker(pid: int) -> int:
     """Wait for a worker of ``pid`` to start and SIGSTOP it; its pid."""
     deadline = time.monotonic() + 20
@@ -97,6 +103,7 @@ def mesh(spawn, tmp_path):
 
 def test_the_budget_is_checked_before_any_work_starts(mesh):
     flood = [{"op": "add_people", "skill": "Apps", "track": "Track2", "count": 1000}] * 500
+    waiting = wait_for(lambda: workers_of(mesh.service.pid), 20, what="the spare worker")
     started = time.monotonic()
     with pytest.raises(RemoteError, match="whatif_max_edits") as refused:
         mesh.whatif(flood)
@@ -104,7 +111,7 @@ def test_the_budget_is_checked_before_any_work_starts(mesh):
     with pytest.raises(RemoteError, match="whatif_max_people"):
         mesh.whatif(flood[:3])
     assert time.monotonic() - started < 3
-    assert workers_of(mesh.service.pid) == []
+    assert workers_of(mesh.service.pid) == waiting  # the spare still waits: no work started
     assert mesh.whatif(ADD)["changes"]  # the service still answers
 
 
@@ -138,6 +145,7 @@ def test_a_whatif_past_its_deadline_is_killed_and_named(mesh):
 def test_a_cancelled_whatif_stops_its_worker_and_gets_no_answer(mesh):
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "gone"})
     worker = freeze_next_worker(mesh.service.pid)
+    given_to(mesh.service, worker)
     mesh.dealer.send("CANCEL", {"id": "gone"})
     answer = mesh.dealer.receive(5)
     assert answer is not None and answer.kind == "OK" and answer.header == {"cancelled": True}
@@ -197,6 +205,7 @@ def test_a_closed_web_request_cancels_the_whatif_and_its_worker(spawn, tmp_path)
             + body
         )
         worker = freeze_next_worker(started.service.pid)
+        given_to(started.service, worker)
         conn.close()  # the browser gave up
         wait_for(lambda: not Path(f"/proc/{worker}").exists(), 10, what="the worker to stop")
         assert "cancelled by its client" in started.service.output()
