@@ -9,12 +9,23 @@ are the same (a plan rounds to 2 decimals, so less is float noise).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 PLAN_FILE = "plan.json"
 EPSILON = 0.005  # man-weeks
 
-__all__ = ["PLAN_FILE", "EPSILON", "outcome", "same_shortage", "same_outcome"]
+__all__ = ["PLAN_FILE", "EPSILON", "iso_date", "outcome", "same_shortage", "same_outcome"]
+
+
+def iso_date(text: Any) -> dt.date | None:
+    """A date of a plan (ISO text) as a date; None for null or anything else."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _weeks(value: Any) -> float:

@@ -27,7 +27,7 @@ import bisect
 import datetime as dt
 from typing import Any
 
-from formats.plan import EPSILON, same_shortage
+from formats.plan import EPSILON, iso_date, same_shortage
 
 __all__ = ["CompareError", "WorkDays", "compare_plans", "STATUSES", "moved"]
 
@@ -60,15 +60,6 @@ class WorkDays:
         return self.ordinal(end) - self.ordinal(start)
 
 
-def _date(text: Any) -> dt.date | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _params(plan: dict[str, Any]) -> dict[str, Any]:
     params = plan.get("params")
     return params if isinstance(params, dict) else {}
@@ -76,7 +67,7 @@ def _params(plan: dict[str, Any]) -> dict[str, Any]:
 
 def _dnf_day(plan: dict[str, Any]) -> dt.date | None:
     """The day a DNF item of ``plan`` counts as done: the day after its quarter's end."""
-    end = _date(_params(plan).get("end"))
+    end = iso_date(_params(plan).get("end"))
     return end + dt.timedelta(days=1) if end else None
 
 
@@ -93,8 +84,8 @@ def _total(shortage: Any) -> float:
 
 def _slip(before: dict, after: dict, days: WorkDays, dnf_from: Any, dnf_to: Any) -> int | None:
     """Work days ``after``'s date is later than ``before``'s (DNF: after the quarter)."""
-    old = _date(before.get("end")) or dnf_from
-    new = _date(after.get("end")) or dnf_to
+    old = iso_date(before.get("end")) or dnf_from
+    new = iso_date(after.get("end")) or dnf_to
     if old is None or new is None:
         return None
     return days.between(old, new)
@@ -155,7 +146,7 @@ def compare_plans(
     holidays = {
         day
         for plan in (before, after)
-        for day in map(_date, _params(plan).get("holidays") or [])
+        for day in map(iso_date, _params(plan).get("holidays") or [])
         if day is not None
     }
     days = WorkDays(holidays)

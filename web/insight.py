@@ -11,22 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from formats.plan import iso_date
+
 __all__ = ["forecast_for", "forecast_summary", "why_line", "calendar", "load_view"]
-
-
-def _date(text: Any) -> dt.date | None:
-    """An ISO date of the plan, or None."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def _short(text: Any) -> str:
     """``Oct 25`` for an ISO date (the year is the quarter's)."""
-    day = _date(text)
+    day = iso_date(text)
     return f"{day:%b} {day.day}" if day else str(text)
 
 
@@ -102,7 +94,7 @@ def why_line(item: dict[str, Any], track: str, params: dict[str, Any]) -> str:
 def calendar(params: dict[str, Any], today: dt.date | None = None) -> dict[str, Any]:
     """The quarter as the timeline draws it: start, end, holidays and today."""
     today = today or dt.date.today()
-    holidays = [d for d in params.get("holidays") or [] if _date(d)]
+    holidays = [d for d in params.get("holidays") or [] if iso_date(d)]
     return {
         "start": params.get("start"),
         "end": params.get("end"),

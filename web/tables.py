@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from formats.plan import iso_date
 from web.exports import Sheet
 
 __all__ = [
@@ -41,15 +42,6 @@ DNF = "DNF"
 AFTER_QUARTER = "after the quarter"
 
 
-def _date(text: Any) -> dt.date | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -62,7 +54,7 @@ def _weeks(weeks: Any, skill: str) -> float | None:
 
 
 def _end(end: Any) -> dt.date | str:
-    return _date(end) or DNF
+    return iso_date(end) or DNF
 
 
 def has_forecast(view: dict[str, Any]) -> bool:
@@ -93,12 +85,12 @@ def work_table(view: dict[str, Any], scenario: bool = False) -> tuple[list[str],
         ]
         row += [_weeks(item.get("estimate"), s) for s in skills]
         row += [_weeks(item.get("shortage"), s) for s in skills]
-        row += [_date(item.get("start")), _end(item.get("end"))]
+        row += [iso_date(item.get("start")), _end(item.get("end"))]
         if forecast:
             predicted = item.get("forecast")
             for key in ("p50", "p85"):
                 if isinstance(predicted, dict):
-                    row.append(_date(predicted.get(key)) or AFTER_QUARTER)
+                    row.append(iso_date(predicted.get(key)) or AFTER_QUARTER)
                 else:
                     row.append(None)
         if scenario:
@@ -198,8 +190,8 @@ def compare_table(result: dict[str, Any]) -> tuple[list[str], list[list]]:
                 str(row.get("name", "")),
                 str(row.get("track", "")),
                 str(row.get("status", "")),
-                _date(row.get("before")) or (DNF if row.get("dnf_before") else None),
-                _date(row.get("after")) or (DNF if row.get("dnf_after") else None),
+                iso_date(row.get("before")) or (DNF if row.get("dnf_before") else None),
+                iso_date(row.get("after")) or (DNF if row.get("dnf_after") else None),
                 _number(row.get("days_slipped")),
                 _shortage_text(row.get("shortage_before")),
                 _shortage_text(row.get("shortage_after")),

@@ -7,8 +7,10 @@ made with data/make_sample.py), and talks to the web's JSON API.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -16,10 +18,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from mesh.config import Config
 from tests.support import PYTHON, ROOT, Proc, wait_for, write_config
 
-__all__ = ["MeshUnderTest", "make_sample", "CHROMIUM", "CHROMIUM_ARGS", "SCREENSHOTS"]
+__all__ = [
+    "MeshUnderTest",
+    "sample_mesh",
+    "make_sample",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "SCREENSHOTS",
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -112,3 +123,19 @@ class MeshUnderTest:
     def health(self) -> dict[str, dict]:
         """The dashboard rows by component."""
         return {row["component"]: row for row in self.call("/api/health")[1]["components"]}
+
+
+@contextlib.contextmanager
+def sample_mesh(folder: Path, run_all: dict[str, str] | None = None):
+    """run_all with every service, the sample pulled and planned (a test module's mesh);
+    the module is skipped when Chromium is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (make test-install installs it)")
+    mesh = MeshUnderTest(folder, run_all)
+    mesh.start()
+    try:
+        mesh.sheets = make_sample().build_sheets()
+        mesh.plan_for(mesh.pull_sheets(mesh.sheets, "sample"), timeout=60)
+        yield mesh
+    finally:
+        mesh.stop()

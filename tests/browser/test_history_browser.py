@@ -9,12 +9,11 @@ test-artifacts/screenshots/.
 from __future__ import annotations
 
 import copy
-import os
 import urllib.parse
 
 import pytest
 
-from tests.browser.mesh import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, MeshUnderTest, make_sample
+from tests.browser.mesh import SCREENSHOTS, sample_mesh
 from tests.support import wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -29,24 +28,8 @@ COMPARE = "/history?" + urllib.parse.urlencode(
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
     """run_all with every service; the sample pulled and planned."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (make test-install installs it)")
-    mesh = MeshUnderTest(tmp_path_factory.mktemp("history-browser"))
-    mesh.start()
-    try:
-        mesh.sheets = make_sample().build_sheets()
-        mesh.plan_for(mesh.pull_sheets(mesh.sheets, "sample"), timeout=60)
+    with sample_mesh(tmp_path_factory.mktemp("history-browser")) as mesh:
         yield mesh
-    finally:
-        mesh.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from tests.browser.mesh import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, MeshUnderTest, make_sample
+from tests.browser.mesh import SCREENSHOTS, sample_mesh
 from tests.support import wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -26,25 +26,9 @@ PAGE_TIMEOUT = 15_000  # milliseconds Playwright waits for a selector or a state
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
     """run_all with every service; the sample pulled and planned."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (make test-install installs it)")
     # A 2 s back-off keeps a killed service "missing" long enough to be seen between beats.
-    mesh = MeshUnderTest(tmp_path_factory.mktemp("browser"), {"backoff_initial": "2"})
-    mesh.start()
-    try:
-        mesh.sheets = make_sample().build_sheets()
-        mesh.plan_for(mesh.pull_sheets(mesh.sheets, "sample"), timeout=60)
+    with sample_mesh(tmp_path_factory.mktemp("browser"), {"backoff_initial": "2"}) as mesh:
         yield mesh
-    finally:
-        mesh.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Watched:
