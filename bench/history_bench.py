@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from condition_service.conditioner import condition  # noqa: E402
 from condition_service.service import conditioned_files  # noqa: E402
-from harness import Proc, service_args, store_client, wait_for, write_config  # noqa: E402
+from harness import Proc, api_call, service_args, store_client, wait_for, write_config  # noqa: E402
 from mesh.config import Config  # noqa: E402
 from planning.planner import compute_plan, plan_to_json  # noqa: E402
 from puller.tsv import sheet_tsv  # noqa: E402
@@ -177,18 +177,8 @@ class Mesh:
         self.store = store_client(self.config, timeout=30)
 
     def get(self, path: str, body: dict | None = None) -> tuple[int, dict]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.base + path, data=data, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
-        except (urllib.error.URLError, ConnectionError):
-            return 0, {}
+        status, answer = api_call(self.base, path, body, timeout=60)
+        return status, answer if answer is not None else {}
 
     def timed(self, path: str) -> float:
         """Seconds one API request takes (it must succeed)."""

@@ -7,12 +7,15 @@ ports; this is the one copy of that plumbing (bench never imports tests).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ __all__ = [
     "planner_client",
     "tools_curve",
     "serve_as",
+    "api_call",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,3 +220,33 @@ def _as_tools(config: Path, server: str):
     cfg = Config(config)
     keys = Keys.of(cfg, TOOLS)
     return cfg, None if keys is None else keys.client(server)
+
+
+def api_call(
+    base: str,
+    path: str,
+    body: Any = None,
+    *,
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 15.0,
+) -> tuple[int, Any]:
+    """(status, JSON) of one request to the web at ``base``; (0, None) when nothing answers.
+
+    ``body`` is sent as JSON (bytes as they are), by POST unless ``method`` says otherwise;
+    a request with a body, or a DELETE, says ``Content-Type: application/json``.
+    """
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    method = method or ("POST" if data is not None else "GET")
+    sent = {"Content-Type": "application/json"} if data is not None or method == "DELETE" else {}
+    sent.update(headers or {})
+    # The test's own web on http://127.0.0.1: never a file: or other scheme.
+    request = urllib.request.Request(base + path, data=data, method=method, headers=sent)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+    except (urllib.error.URLError, ConnectionError):
+        return 0, None

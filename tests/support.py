@@ -9,6 +9,7 @@ from harness import (
     PYTHON,
     ROOT,
     Proc,
+    api_call,
     free_port,
     planner_client,
     serve_as,
@@ -32,6 +33,7 @@ __all__ = [
     "planner_client",
     "tools_curve",
     "serve_as",
+    "api_call",
     "wait_for_store",
     "made_from",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import shutil
 import subprocess
 import urllib.error
@@ -25,7 +24,16 @@ import openpyxl
 import pytest
 
 from mesh.config import Config
-from tests.support import PYTHON, ROOT, Proc, service_args, store_client, wait_for, write_config
+from tests.support import (
+    PYTHON,
+    ROOT,
+    Proc,
+    api_call,
+    service_args,
+    store_client,
+    wait_for,
+    write_config,
+)
 
 SAMPLE = ROOT / "data" / "sample" / "plan"
 SERVICES = ("snapshot_service", "condition_service", "qplan_service", "web")
@@ -50,21 +58,7 @@ class Mesh:
         wait_for(lambda: self.call("/api/plan")[0] == 200, 30, what="the web to show the plan")
 
     def call(self, path: str, body: Any = None, headers: dict | None = None) -> tuple[int, Any]:
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body))
-        request = urllib.request.Request(
-            self.base + path,
-            data=data.encode() if isinstance(data, str) else data,
-            method="POST" if data is not None else "GET",
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
-        except (urllib.error.URLError, ConnectionError):
-            return 0, None
+        return api_call(self.base, path, body, headers=headers)
 
     def pull(self, folder: Path) -> dict:
         """Pull a CSV folder and wait until the web shows its plan; the plan's view."""

@@ -13,15 +13,13 @@ import copy
 import json
 import os
 import signal
-import urllib.error
-import urllib.request
 from urllib.parse import quote
 
 import pytest
 
 from formats.scenarios import INDEX_FILE, ScenarioError, check_name, file_name, load_scenarios
 from tests.browser.mesh import MeshUnderTest, make_sample
-from tests.support import store_client, wait_for
+from tests.support import api_call, store_client, wait_for
 from web.scenarios import refused_edit, split_edits
 
 NAME = "Two more Web (Q4)"
@@ -29,16 +27,7 @@ NAME = "Two more Web (Q4)"
 
 def request(mesh: MeshUnderTest, method: str, path: str, body=None, headers=None):
     """(status, JSON) of any request; the body as JSON text unless it is bytes."""
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    sent = {"Content-Type": "application/json"} if data is not None or method == "DELETE" else {}
-    sent.update(headers or {})
-    req = urllib.request.Request(mesh.base + path, data=data, method=method, headers=sent)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
+    return api_call(mesh.base, path, body, method=method, headers=headers, timeout=30)
 
 
 def scenario_path(name: str, query: str = "") -> str:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,7 +18,7 @@ from typing import Any
 import pytest
 
 from mesh.config import Config
-from tests.support import PYTHON, ROOT, Proc, wait_for, write_config
+from tests.support import PYTHON, ROOT, Proc, api_call, wait_for, write_config
 
 __all__ = [
     "MeshUnderTest",
@@ -76,21 +73,7 @@ class MeshUnderTest:
 
     def call(self, path: str, body: Any = None) -> tuple[int, Any]:
         """(status, JSON) of one API request; a POST when ``body`` is given."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base + path,
-            data=data,
-            method="POST" if data else "GET",
-            headers={"Content-Type": "application/json"} if data else {},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
-        except (urllib.error.URLError, ConnectionError):
-            return 0, None
+        return api_call(self.base, path, body)
 
     def pull(self, source: Path) -> str:
         """Pull a workbook with pull_raw.py; returns the raw commit SHA it printed."""
