@@ -183,6 +183,11 @@ class Service:
         """Extra, service-specific fields for the heartbeat's ``detail``."""
         return {}
 
+    def _beat_detail(self) -> dict[str, Any]:
+        """The subclass's detail, and ``plain_text`` when CURVE is off (the dashboard says so)."""
+        detail = self.heartbeat_detail()
+        return detail if self.keys is not None else {**detail, "plain_text": True}
+
     # -- running ---------------------------------------------------------------
 
     def _task_done(self, task: asyncio.Task) -> None:
@@ -210,7 +215,7 @@ class Service:
             self.name,
             self.counters,
             interval=self.config.number("mesh", "heartbeat_interval", minimum=0.05),
-            detail=self.heartbeat_detail,
+            detail=self._beat_detail,
             curve=self.curve("web"),
         )
         try:

@@ -137,3 +137,10 @@ def test_board_lists_fixed_components_first_then_others_and_ignores_nameless_bea
         "run_all",
         "zz_extra",
     ]
+
+
+def test_a_component_in_plain_text_says_so_on_its_row():
+    plain = beat(detail={"plain_text": True})
+    assert status(b=plain).detail.startswith("PLAIN TEXT")
+    assert "PLAIN TEXT" in status(b={**plain, "last_work": None}).detail
+    assert status(b=beat()).detail == ""

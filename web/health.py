@@ -70,6 +70,9 @@ def _exited(child: dict[str, Any]) -> Status:
     return Status("missing", "stopped")
 
 
+PLAIN_TEXT = "PLAIN TEXT: [mesh] curve = no (tests only)"
+
+
 def component_status(
     name: str,
     beat: dict[str, Any] | None,
@@ -108,9 +111,12 @@ def component_status(
     if beat.get("state") == "stopping":
         return Status("missing", "stopping")
     last_work = beat.get("last_work")
+    detail = beat.get("detail")
+    plain = PLAIN_TEXT if isinstance(detail, dict) and detail.get("plain_text") is True else ""
     if not isinstance(last_work, int | float) or now - last_work >= idle_after:
-        return Status("idle", "no work yet" if last_work is None else "no recent work")
-    return Status("up", "")
+        said = "no work yet" if last_work is None else "no recent work"
+        return Status("idle", f"{plain}; {said}" if plain else said)
+    return Status("up", plain)
 
 
 def per_minute(samples: deque, now: float, key: str) -> int:
