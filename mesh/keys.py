@@ -73,6 +73,7 @@ CLIENTS = (
 FOLDER_MODE = 0o700
 SECRET_MODE = 0o600
 DENIED_EVERY = 60.0  # seconds between two warnings about the same refused key
+MAX_WARNED = 1000  # refused keys remembered for that
 
 
 def plaintext_warning(component: str) -> str:
@@ -186,6 +187,8 @@ class AllowList:
         if key in self.keys():
             return True
         now = time.monotonic()
+        if len(self._warned) >= MAX_WARNED:  # a flood of made-up keys: forget, do not grow
+            self._warned.clear()
         if now - self._warned.get(key, -DENIED_EVERY) >= DENIED_EVERY:
             self._warned[key] = now
             log.warning(
