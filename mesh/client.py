@@ -149,6 +149,7 @@ class Client(_ClientBase):
                 self._socket = self._open()
             message.send(self._socket, envelope=[b""])
             if self._socket.poll(int(self.timeout * 1000), zmq.POLLIN):
+                self._refused = False  # whatever failed before, this server answers now
                 return self._answer(self._socket.recv_multipart())
             log.warning(
                 "%s %s: no answer in %gs (try %d), reopening socket",
@@ -203,6 +204,7 @@ class AsyncClient(_ClientBase):
                     # socket can no longer pair requests with answers.
                     self._drop_socket()
                     raise
+                self._refused = False  # whatever failed before, this server answers now
                 return self._answer(frames)
             raise self._timed_out(message.kind)
 
