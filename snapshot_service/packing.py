@@ -8,7 +8,8 @@ objects go into one new pack, then their loose copies are removed. When more tha
 ``PACK_LIMIT`` packs have piled up, ``git repack -a -d`` makes them one. It runs:
 
 - only after ``IDLE_FOR`` seconds without a request, and at most once per ``EVERY``
-  seconds, so that a burst of pulls never meets it;
+  seconds, so that a burst of pulls never meets it (less often, up to once an hour, while
+  repacks fail or leave more than ``pack_after`` loose objects that no ref reaches);
 - as a separate process at the lowest CPU priority (nice 19), awaited without blocking the
   request loop: a request that comes while it runs is answered at once. git is made for a
   writer beside a repack: objects are packed before their loose copies go, an object no
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 IDLE_FOR = 2.0  # seconds without a request before packing may start
 EVERY = 30.0  # seconds between two repacks
+LONGEST = 3600.0  # the wait doubles up to this while repacks leave too many loose objects
 PACK_LIMIT = 20  # packs after which a repack makes them one
 NICE = 19
 
@@ -56,13 +58,14 @@ class Packer:
         self.pack_after = pack_after
         self.runs = 0
         self._last: float | None = None
+        self._wait = EVERY
         self._process: asyncio.subprocess.Process | None = None
 
     def due(self, now: float, idle_for: float) -> bool:
         """True when the store was idle long enough and the last run was long enough ago."""
         if self._process is not None or idle_for < IDLE_FOR:
             return False
-        return self._last is None or now - self._last >= EVERY
+        return self._last is None or now - self._last >= self._wait
 
     def command(self) -> list[str]:
         """The repack to run now: the loose objects into a pack, or every pack into one."""
@@ -98,8 +101,11 @@ class Packer:
         if code != 0:
             text = err.decode("utf-8", "replace").strip().splitlines()
             log.warning("git repack failed (%s): %s", code, text[-1] if text else "no output")
+            self._wait = min(self._wait * 2, LONGEST)
             return False
         after = loose_objects(self.git_dir / "objects")
         self.runs += 1
         log.info("packed the store while idle: %d loose objects before, %d after", before, after)
+        # Objects no ref reaches stay loose: when they alone are over the mark, try less often.
+        self._wait = EVERY if after <= self.pack_after else min(self._wait * 2, LONGEST)
         return after < before
