@@ -33,7 +33,10 @@ def main() -> int:
     from planning.planner import compute_plan
     from planning.whatif import EditError, apply_edits, compare_plans
 
-    job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our parent only
+    data = sys.stdin.buffer.read()
+    if not data:
+        return 0  # a spare whose service stopped (or died) before giving it a what-if
+    job = pickle.loads(data)  # noqa: S301 - written by our parent only
     try:
         scenario = apply_edits(job["model"], job["edits"], job["sizes"])
     except EditError as exc:
