@@ -241,6 +241,7 @@ class GitStore(StoreReads):
         ``settle`` False, in durable mode: return as soon as the commit is in the journal,
         which can redo it, and leave its files and the branch to ``settle``, for the caller to
         run right after it answered. Until then the store reads as it did before the commit.
+        The branch's first commit is always placed at once: the branch exists when answered.
         """
         self._durability.after_request()  # the last commit in place before building on it
         self.check_dataset(dataset)
@@ -290,7 +291,10 @@ class GitStore(StoreReads):
             info = dataclasses.replace(info, sha=txn.add_object(b"commit", data).hex())
             self.repository.learn(info)
             placed = Placed(dataset, Head(info.sha, seq, folder_sha.hex()), root, blobs)
-            self._durability.record(txn, self.head, info.sha, placed, place_now=settle)
+            # The first commit is placed before the answer: a reader who saw it answered
+            # finds the branch (later ones may read one commit behind, never no branch).
+            first = self.head is None
+            self._durability.record(txn, self.head, info.sha, placed, place_now=settle or first)
         except BranchLocked:
             raise StoreError(
                 f"{self.repository.ref}.lock exists: a git command is moving the branch; try again",
