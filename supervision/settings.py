@@ -48,6 +48,7 @@ class Settings:
     log_dir: Path
     store: Path | None
     web_address: str | None
+    keys: Path | None = None  # None: [mesh] curve = no (plain text)
 
 
 def _check_services(config: Config, names: list[str]) -> None:
@@ -107,6 +108,7 @@ def read_settings(config: Config) -> Settings:
         log_dir=config.path("mesh", "log_dir"),
         store=config.path("snapshot_service", "store") if has_store else None,
         web_address=web,
+        keys=config.path("mesh", "key_dir") if config.flag("mesh", "curve") else None,
     )
 
 
@@ -119,6 +121,10 @@ def where_lines(config_file: Path, settings: Settings) -> list[str]:
     if settings.store is not None:
         lines.append(f"  store   {settings.store}")
     lines.append(f"  logs    {settings.log_dir}")
+    if settings.keys is not None:
+        lines.append(f"  keys    {settings.keys} (CURVE; python -m mesh.keytool list)")
+    else:
+        lines.append("  keys    none: PLAIN TEXT ([mesh] curve = no), for tests only")
     if settings.web_address:
         lines.append(f"  web     {settings.web_address}")
     return lines
