@@ -52,6 +52,7 @@ test: test-install lint
 bench: install
 	$(PY) bench/store_bench.py
 	$(PY) bench/store_size_bench.py
+	$(PY) bench/curve_bench.py
 	$(PY) bench/planner_bench.py
 	$(PY) bench/forecast_bench.py
 	$(PY) bench/e2e_bench.py

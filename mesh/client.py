@@ -15,6 +15,7 @@ key was refused, and which key, instead of only that nothing answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import zmq
@@ -92,13 +93,19 @@ class _ClientBase:
         return self._refused
 
     def _drop_socket(self) -> None:
+        # In the order libzmq needs (pyzmq#1554): stop the monitor, close its PAIR, then the
+        # socket; the other way round can leave the monitor writing to nobody, and the
+        # context's term() waiting for ever.
         self._heard_refusal()
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
+        if self._socket is not None and self._monitor is not None:
+            with contextlib.suppress(zmq.ZMQError):
+                self._socket.disable_monitor()
         if self._monitor is not None:
             self._monitor.close(linger=0)
             self._monitor = None
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
 
     def _timed_out(self, kind: str) -> RequestTimeout:
         tries = self.retries + 1
