@@ -123,25 +123,10 @@ def test_a_second_host_pulls_and_conditions_over_curve_and_a_stranger_is_refused
         pulled = run_in(b, "pull_raw.py", "--config", str(config_b), sample)
         assert pulled.returncode == 0, pulled.stdout + pulled.stderr
         raw = pulled.stdout.split()[-1]
-        condition = Proc(
-            [
-                "ip",
-                "netns",
-                "exec",
-                b,
-                PYTHON,
-                "-m",
-                "condition_service",
-                "--config",
-                str(config_b),
-            ],
-            tmp_path / "condition.out",
-        )
-        procs.append(condition)
+        procs.append(service_in(b, "condition_service", config_b))
+        last_conditioned = ("log", "-1", "--format=%B", "--", "conditioned")
         wait_for(
-            lambda: (
-                f"raw@{raw}" in git_store(config_a, "log", "-1", "--format=%B", "--", "conditioned")
-            ),
+            lambda: f"raw@{raw}" in git_store(config_a, *last_conditioned),
             60,
             0.2,
             "host B's conditioned commit in host A's store",
