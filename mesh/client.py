@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
 
 import zmq
 import zmq.asyncio
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Handshake events that mean the server would not take this client's key (or the client
 # holds the wrong server key): ZAP said no, or the CURVE handshake could not be completed.
+_MONITORS = itertools.count(1)  # a fresh inproc address for each socket monitor
 HANDSHAKE_FAILED = (
     zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -67,20 +70,26 @@ class _ClientBase:
     def _open(self):
         socket = self._context.socket(zmq.DEALER)
         socket.linger = 0
-        if self.curve is not None:
-            self.curve.apply(socket)
-            self._watch(socket)
-        socket.connect(self.endpoint)
+        try:
+            if self.curve is not None:
+                self.curve.apply(socket)
+                self._watch(socket)
+            socket.connect(self.endpoint)
+        except BaseException:
+            # A socket left open would keep the context's term() waiting for ever.
+            self._socket = socket
+            self._drop_socket()
+            raise
         return socket
 
     def _watch(self, socket) -> None:
-        """Hear the handshake failures of ``socket`` on a PAIR of our own (a blocking view of
-        the same context, so that the blocking and the asyncio client read it alike)."""
-        address = f"inproc://qplan-client-monitor-{id(self)}-{id(socket)}"
+        """Hear the handshake failures of ``socket`` on a PAIR of our own (a blocking socket
+        even in an asyncio context, so that both clients read it alike). Each monitor gets
+        an address never used before in this process: an inproc name is freed only once
+        libzmq has reaped the old monitor."""
+        address = f"inproc://qplan-client-monitor-{os.getpid()}-{next(_MONITORS)}"
         socket.monitor(address, HANDSHAKE_FAILED)
-        underlying = getattr(self._context, "underlying", None)
-        plain = zmq.Context.shadow(underlying) if underlying is not None else self._context
-        self._monitor = plain.socket(zmq.PAIR, socket_class=zmq.Socket)
+        self._monitor = self._context.socket(zmq.PAIR, socket_class=zmq.Socket)
         self._monitor.linger = 0
         self._monitor.connect(address)
 

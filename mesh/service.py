@@ -252,4 +252,6 @@ class Service:
                 sock.close(linger=0)
             if self._authenticator is not None:
                 self._authenticator.stop()
-            self.context.term()
+            # destroy, not term: a socket some code path left open is closed here rather
+            # than keeping the process from ever exiting (run_all could not restart it).
+            self.context.destroy(linger=0)

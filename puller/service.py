@@ -98,7 +98,7 @@ class Puller(Service):
         finally:
             if self._snapshot is not None:
                 self._snapshot.close()
-            self.context.term()
+            self.context.destroy(linger=0)
         print(line)
         print(sha, flush=True)
         return 0

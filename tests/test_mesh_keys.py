@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -26,7 +27,15 @@ from mesh.keys import CLIENTS, SERVERS, ClientCurve, Keys, create
 from mesh.messages import Beat
 from mesh.protocol import HEARTBEAT_TOPIC
 from mesh.snapshot import SnapshotClient
-from tests.support import PYTHON, ROOT, store_client, wait_for, wait_for_store, write_config
+from tests.support import (
+    PYTHON,
+    ROOT,
+    free_port,
+    store_client,
+    wait_for,
+    wait_for_store,
+    write_config,
+)
 
 
 def mode(path: Path) -> int:
@@ -214,3 +223,21 @@ def test_plain_text_mode_says_so_loudly_and_still_works(spawn, tmp_path: Path) -
     assert not os.path.exists(Config(config).path("mesh", "key_dir"))
     with Client(endpoint, timeout=1.0, retries=0) as client:
         assert client.call("LATEST", {"dataset": "raw"}).kind == "OK"
+
+
+def test_a_client_that_reopens_again_and_again_leaves_nothing_open(tmp_path: Path) -> None:
+    """Each reopened socket gets a monitor address of its own, and every socket and monitor
+    is closed: the context terminates (a leaked socket would keep a service from exiting)."""
+    config = write_config(tmp_path)
+    curve = Keys.of(Config(config), "tools").client("snapshot_service")
+    context = zmq.Context()
+    endpoint = f"tcp://127.0.0.1:{free_port()}"  # nothing listens: every try times out
+    with (
+        Client(endpoint, timeout=0.01, retries=80, curve=curve, context=context) as client,
+        pytest.raises(RequestTimeout, match="81 tries"),
+    ):
+        client.call("LATEST", {"dataset": "raw"})
+    ended = threading.Thread(target=context.term, daemon=True)
+    ended.start()
+    ended.join(10)
+    assert not ended.is_alive(), "the context did not terminate: a socket was left open"
