@@ -13,7 +13,7 @@ import copy
 import json
 import os
 import signal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -159,6 +159,28 @@ def test_a_saved_scenario_is_a_commit_with_lineage_and_reopens_as_saved(mesh):
     assert status == 200 and again["created"] is False
     assert request(mesh, "GET", scenario_path(NAME, "apply=0"))[1]["edits"] == edits[:2]
     assert request(mesh, "POST", "/api/scenarios", {"name": NAME, "edits": edits})[0] == 200
+
+
+def test_a_scenario_compares_with_the_shared_plan_like_any_two_versions(mesh):
+    query = urlencode({"from": "latest", "to": f"scenario:{NAME}", "track": "Checkout"})
+    status, answer = request(mesh, "GET", f"/api/compare?{query}")
+    assert status == 200, answer
+    assert answer["to"]["scenario"] == NAME and answer["to"]["applied"] == [1, 2, 3]
+    assert answer["to"]["commit"] == answer["from"]["commit"]  # applied to the newest plan
+    ids = [row["id"] for row in answer["rows"]]
+    assert len(ids) == len(set(ids))
+    moved = [row for row in answer["rows"] if row["status"] != "unchanged"]
+    assert moved and answer["unexplained"] == 0
+    assert all(row["causes"][0]["kind"] == "scenario" for row in moved)
+    ranked = next(row for row in answer["rows"] if row["id"] == mesh.item[1])
+    if ranked["status"] != "unchanged":
+        assert "set_rank" in ranked["causes"][0]["text"]  # the edit naming the item first
+    # The same dates as the scenario opened on the plan page.
+    opened = request(mesh, "GET", scenario_path(NAME, "track=Checkout"))[1]
+    ends = {row["id"]: row["end"] for row in opened["view"]["work"]}
+    assert {row["id"]: row["after"] for row in answer["rows"] if row["status"] != "removed"} == ends
+    status, missing = request(mesh, "GET", "/api/compare?from=latest&to=scenario:nope")
+    assert status == 404 and "nope" in missing["error"]
 
 
 def test_scenarios_survive_a_restart_of_the_web_and_of_the_whole_mesh(mesh):

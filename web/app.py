@@ -459,8 +459,10 @@ def make_app(
     # Imported here: the scenario and export handlers are ApiHandlers of this module.
     from web.history_api import history_handlers  # its handlers build on this module's
     from web.scenario_api import routes as scenario_routes
+    from web.scenarios import Scenarios
 
     ctx = {"service": service, "plans": plans, "board": board, "guard": guard}
+    scenarios = Scenarios(plans)  # one for its API and for compares of scenario:NAME
     pages = [
         (r"/", "plan.html", "Quarter plan"),
         (r"/history", "history.html", "Plan history"),
@@ -477,8 +479,8 @@ def make_app(
         (r"/api/history", HistoryApi, ctx),
         (r"/api/diff", DiffApi, ctx),
         (r"/api/whatif", WhatIfApi, ctx),
-        *scenario_routes(ctx),
-        *history_handlers(ctx),  # versions, baselines, compare
+        *scenario_routes(ctx, scenarios),
+        *history_handlers(ctx, scenarios),  # versions, baselines, compare
         (r"/ws", Socket, ctx),
         (r"/vendor/(chart\.umd\.js)", SecureStatic, {"path": str(CHART_DIST), "guard": guard}),
     ]

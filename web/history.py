@@ -42,15 +42,17 @@ from mesh.errors import RemoteError
 from mesh.store_messages import MAX_LOG_LIMIT
 from web.blame import BlameInputs, blame
 from web.compare import CompareError, compare_plans
-from web.plans import Plans
+from web.plans import Plans, PlanVersion
 from web.rawdiff import Sheet, read_sheets
+from web.scenarios import Problem, Scenarios
 
 __all__ = ["History", "HistoryError", "MAX_BASELINES", "REF_FORMS"]
 
 LOG_STEP = 50  # plan versions a request's LOG asks for to catch up with the newest
 MAX_BASELINES = 500
 CACHE = 8  # parsed conditioned models, raw sheets and comparisons kept
-REF_FORMS = "a plan SHA (7-40 hex digits), latest, baseline:NAME or date:YYYY-MM-DD"
+REF_FORMS = "a plan SHA (7-40 hex digits), latest, baseline:NAME, date:YYYY-MM-DD or scenario:NAME"
+MAX_SCENARIO_CAUSES = 5  # edits listed as the causes of one row
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PROBLEMS = re.compile(r"problems: (\d+) fatal, (\d+) error, (\d+) warning")
 
@@ -101,8 +103,9 @@ def _reach(entries: list[dict[str, Any]], cutoff: str) -> int:
 class History:
     """Plan versions, baselines and comparisons, read through ``plans``' store client."""
 
-    def __init__(self, plans: Plans) -> None:
+    def __init__(self, plans: Plans, scenarios: Scenarios | None = None) -> None:
         self.plans = plans
+        self.scenarios = scenarios  # for scenario:NAME, a saved what-if on the newest plan
         self._log: list[dict[str, Any]] = []  # plan commits, newest first, no gaps
         self._complete = False  # the log holds every plan commit
         self._status: dict[str, dict[str, Any]] = {}  # conditioned sha -> version_status
@@ -280,11 +283,16 @@ class History:
     async def compare(
         self, old_ref: str, new_ref: str, track: str = "All", causes: bool = True
     ) -> dict[str, Any]:
-        """The comparison of two plan references, one row per item of ``track``."""
-        before = await self.plans.at(await self.resolve(old_ref, "from"))
-        after = await self.plans.at(await self.resolve(new_ref, "to"))
+        """The comparison of two plan references, one row per item of ``track``.
+
+        ``scenario:NAME`` on either side is that saved what-if re-applied to the newest
+        shared plan; the rows it moved name its edits as their causes.
+        """
+        before, old_scenario = await self._side(old_ref, "from")
+        after, new_scenario = await self._side(new_ref, "to")
+        scenarios = [s for s in (old_scenario, new_scenario) if s is not None]
         key = (before.commit, after.commit, f"{track}\n{causes}")
-        result = self._results.get(key)
+        result = None if scenarios else self._results.get(key)
         if result is None:
             try:
                 result = compare_plans(before.plan, after.plan, track)
@@ -298,14 +306,45 @@ class History:
                 inputs, note = await self._blame_inputs(before, after)
                 result["blame"] = note
                 result["unexplained"] = blame(result["rows"], inputs, track)
-            _keep(self._results, key, result)
+                if scenarios:
+                    result["unexplained"] = scenario_causes(result["rows"], scenarios)
+            if not scenarios:
+                _keep(self._results, key, result)
         tracks = list(after.plan.get("tracks") or [])
         tracks += [t for t in before.plan.get("tracks") or [] if t not in tracks]
         return {
-            "from": {"ref": old_ref, **before.version()},
-            "to": {"ref": new_ref, **after.version()},
+            "from": {"ref": old_ref, **before.version(), **_scenario_fields(old_scenario)},
+            "to": {"ref": new_ref, **after.version(), **_scenario_fields(new_scenario)},
             "tracks": tracks,
             **result,
+        }
+
+    async def _side(self, ref: Any, what: str) -> tuple[PlanVersion, dict[str, Any] | None]:
+        """The plan a reference names; for ``scenario:NAME`` also the scenario as applied."""
+        kind, _, name = ref.partition(":") if isinstance(ref, str) else ("", "", "")
+        if kind != "scenario" or not name:
+            return await self.plans.at(await self.resolve(ref, what)), None
+        if self.scenarios is None:
+            raise HistoryError(404, f"{what}: this web keeps no saved scenarios")
+        try:
+            _, saved = await self.scenarios.one(name)
+            applied = await self.scenarios.apply(saved["edits"])
+        except Problem as exc:
+            raise HistoryError(exc.status, f"{what} {ref[:80]!r}: {exc.message}") from None
+        version = PlanVersion(
+            commit=applied.shared.commit,
+            seq=applied.shared.seq,
+            time=applied.shared.time,
+            chain=applied.shared.chain,
+            lineage=applied.shared.lineage,
+            plan=applied.plan,
+        )
+        edits = saved["edits"]
+        return version, {
+            "name": name,
+            "edits": edits,
+            "applied": applied.applied,
+            "broken": applied.broken,
         }
 
     async def _blame_inputs(self, before, after) -> tuple[BlameInputs, str | None]:
@@ -343,3 +382,38 @@ class History:
             snapshot = await self.store.get("raw", sha)
             _keep(self._sheets, sha, read_sheets(snapshot.files))
         return self._sheets[sha]
+
+
+def _scenario_fields(scenario: dict[str, Any] | None) -> dict[str, Any]:
+    """What a compare says of a scenario side: its name, applied and broken edits."""
+    if scenario is None:
+        return {}
+    return {k: scenario[k] for k in ("applied", "broken")} | {"scenario": scenario["name"]}
+
+
+def _edit_text(number: int, edit: dict[str, Any]) -> str:
+    details = ", ".join(f"{key} {value}" for key, value in edit.items() if key != "op")
+    return f"edit {number}: {edit.get('op')} ({details})"
+
+
+def scenario_causes(rows: list[dict[str, Any]], scenarios: list[dict[str, Any]]) -> int:
+    """Add the scenarios' applied edits to the causes of every moved row, those naming the
+    item first; a what-if's own edits explain what it moved. How many moved rows are still
+    without a reason (none: every moved row gets the edits)."""
+    unexplained = 0
+    for row in rows:
+        if row.get("status") == "unchanged":
+            continue
+        found = []
+        for scenario in scenarios:
+            for number in scenario["applied"]:
+                edit = scenario["edits"][number - 1]
+                text = f"scenario {scenario['name']!r}, {_edit_text(number, edit)}"
+                direct = edit.get("item") == row.get("id")
+                found.append((not direct, {"kind": "scenario", "text": text, "cells": []}))
+        found.sort(key=lambda pair: pair[0])
+        listed = [cause for _, cause in found[:MAX_SCENARIO_CAUSES]]
+        kept = [c for c in row.get("causes") or [] if c.get("kind") != "unexplained"]
+        row["causes"] = listed + kept if listed else row.get("causes") or []
+        unexplained += bool(row["causes"]) and row["causes"][0].get("kind") == "unexplained"
+    return unexplained

@@ -7,13 +7,16 @@
   by default; ``plan`` is any reference ``/api/compare`` takes): 201 with ``baseline``, 200
   when the name already names that plan, 400 a bad name, 404 an unknown plan, 409 a name
   that names another plan (unless ``replace``: true)
-- ``GET /api/compare?from=X&to=Y&track=All[&causes=0]``  X and Y are a plan SHA, ``latest``,
-  ``baseline:NAME`` or ``date:YYYY-MM-DD``: ``from``, ``to`` (each with ``ref`` and the
-  version), ``track``, ``tracks``, ``rows`` (one per item: id, name, rank, track, before,
-  after, dnf_before, dnf_after, days_slipped, shortage_before, shortage_after, status,
-  causes), ``counts`` per status, ``unexplained`` (moved rows with no listed reason) and
-  ``blame`` (a note when a side's data could not be read, else null); ``&format=csv`` or
-  ``xlsx``: the same as a file (``web.tables.compare_sheets``)
+- ``GET /api/compare?from=X&to=Y&track=All[&causes=0]``  X and Y are a plan SHA,
+  ``latest``, ``baseline:NAME``, ``date:YYYY-MM-DD`` or ``scenario:NAME`` (a saved what-if
+  on the newest plan: its side also says ``scenario``, ``applied`` and ``broken`` edits,
+  and the rows it moved name its edits as causes, kind ``scenario``). The answer: ``from``
+  and ``to`` (each with ``ref`` and the version), ``track``, ``tracks``, ``rows`` (one per
+  item: id, name, rank, track, before, after, dnf_before, dnf_after, days_slipped,
+  shortage_before, shortage_after, status, causes), ``counts`` per status,
+  ``unexplained`` (moved rows with no listed reason) and ``blame`` (a note when a side's
+  data could not be read, else null); ``&format=csv`` or ``xlsx``: the same as a file
+  (``web.tables.compare_sheets``)
 
 The handlers build on ``web.app``'s (the guard, JSON errors); ``make_app`` adds them.
 """
@@ -27,6 +30,7 @@ from mesh.errors import ProtocolError, RemoteError, RequestTimeout
 from web.app import ApiError, ApiHandler
 from web.exports import CSV_TYPE, XLSX_TYPE, content_disposition, csv_bytes, xlsx_bytes
 from web.history import History, HistoryError
+from web.scenarios import Scenarios
 from web.tables import compare_sheets, compare_table
 
 __all__ = ["history_handlers"]
@@ -134,9 +138,10 @@ class CompareApi(HistoryHandler):
         self.finish(data)
 
 
-def history_handlers(ctx: dict[str, Any]) -> list[tuple]:
-    """The routes of this module, sharing one ``History`` over ``ctx["plans"]``."""
-    objects = {**ctx, "history": History(ctx["plans"])}
+def history_handlers(ctx: dict[str, Any], scenarios: Scenarios | None = None) -> list[tuple]:
+    """The routes of this module, sharing one ``History`` over ``ctx["plans"]`` (and the
+    app's ``Scenarios``, for ``scenario:NAME``)."""
+    objects = {**ctx, "history": History(ctx["plans"], scenarios)}
     return [
         (r"/api/versions", VersionsApi, objects),
         (r"/api/baselines", BaselinesApi, objects),

@@ -204,9 +204,9 @@ def _filename(view: dict[str, Any], scenario: str, table: str, kind: str) -> str
     return re.sub(r"\s+", "_", "-".join(p for p in parts if p)) + f".{kind}"
 
 
-def routes(ctx: dict[str, Any]) -> list[tuple]:
-    """The handlers of this module, with one ``Scenarios`` over the app's ``Plans``."""
-    own = {**ctx, "scenarios": Scenarios(ctx["plans"])}
+def routes(ctx: dict[str, Any], scenarios: Scenarios) -> list[tuple]:
+    """The handlers of this module, with the app's one ``Scenarios``."""
+    own = {**ctx, "scenarios": scenarios}
     return [
         (r"/api/scenarios", ScenariosApi, own),
         (r"/api/scenarios/(.+)", ScenarioApi, own),

@@ -102,7 +102,10 @@ def test_save_a_whatif_list_it_and_open_it_by_its_link(mesh, visit):
     other.wait_for_url("**/?track=Checkout&triage=3")
     other.wait_for_selector("#whatif-banner[hidden]", state="attached")
     # The list's link opens it too.
-    other.locator(f'#scenarios li[data-name="{NAME}"] a').click()
+    listed = other.locator(f'#scenarios li[data-name="{NAME}"]')
+    compare = listed.locator("a.small-link").get_attribute("href")
+    assert compare.startswith("/history?") and "scenario%3ATwo" in compare  # compare it there
+    listed.locator("a.scenario-link").click()
     # (the page then rewrites its URL with the track and triage: either is the scenario's)
     wait_for(lambda: f"scenario={quote_plus(NAME)}" in other.url.replace("%20", "+"), 15)
     other.wait_for_selector("#whatif-banner:not([hidden])")

@@ -88,8 +88,15 @@
       type: "button", class: "secondary since-baseline", dataset: { name: b.name },
       onclick: () => run(`baseline:${b.name}`, "latest"),
     }, `Since ${b.name}`)));
+    let scenarios = [];
+    try {
+      scenarios = (await getJSON("/api/scenarios")).scenarios || [];
+    } catch (err) {
+      scenarios = []; // a store that keeps no scenarios: the other references still work
+    }
     fill($("refs"), el("option", { value: "latest" }), baselines.map((b) => el("option", { value: `baseline:${b.name}` })),
-      el("option", { value: `date:${daysAgo(7)}` }));
+      el("option", { value: `date:${daysAgo(7)}` }),
+      scenarios.map((s) => el("option", { value: `scenario:${s.name}` })));
   }
 
   function daysAgo(days) {

@@ -72,6 +72,8 @@ const QPlanScenarios = (() => {
       },
       el("a", { href: s.url, class: "scenario-link", text: s.name }),
       el("span", { class: "muted", text: ` ${s.edits} ${s.edits === 1 ? "edit" : "edits"}, saved ${when(s.saved)}` }), " ",
+      el("a", { href: `/history?${new URLSearchParams({ from: "latest", to: `scenario:${s.name}` })}`,
+        class: "small-link", title: `compare ${s.name} with the shared plan, item by item` }, "compare"), " ",
       el("button", { type: "button", class: "link-button", title: `delete ${s.name}`,
         "aria-label": `delete scenario ${s.name}`, onclick: () => remove(s.name) }, "✕"))));
     }
