@@ -51,8 +51,9 @@ from mesh.messages import BadRequest, ErrorCode, check_sha
 from mesh.protocol import encode_json
 from web.guard import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, Guard, Refused, SecureStatic
 from web.health import HealthBoard
-from web.plandiff import diff_plans, item_marks
+from web.plandiff import diff_plans
 from web.plans import Plans
+from web.scenarios import Scenarios, marked_view
 from web.views import DEFAULT_TRIAGE, ViewError, parse_triage, plan_view
 
 __all__ = ["make_app", "ApiError", "CONTENT_SECURITY_POLICY"]
@@ -158,6 +159,16 @@ class ApiHandler(BaseHandler):
     def send(self, value: Any) -> None:
         """Finish with ``value`` as compact JSON."""
         self.finish(encode_json(value))
+
+    def json_body(self, example: str) -> dict[str, Any]:
+        """The request's body as a JSON object; a 400 naming what is wrong, like ``example``."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too deep, huge numbers
+            raise ApiError(400, f"the body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, f"the body must be a JSON object like {example}")
+        return body
 
     def current(self):
         """The plan in memory, or a 503 saying the web is still waiting for one."""
@@ -273,10 +284,8 @@ class DiffApi(ApiHandler):
         return await self.plans.store.diff("raw", old, new)
 
 
-def _edits(body: Any) -> list[dict[str, Any]]:
+def _edits(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The edits of a what-if request body; raises ApiError for a malformed one."""
-    if not isinstance(body, dict):
-        raise ApiError(400, 'the body must be a JSON object like {"edits": [...]}')
     edits = body.get("edits")
     if not isinstance(edits, list):
         raise ApiError(400, '"edits" must be a list of edits')
@@ -304,10 +313,7 @@ class WhatIfApi(ApiHandler):
             self._whatif.cancel()
 
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too deep, huge numbers
-            raise ApiError(400, f"the body is not JSON: {exc}") from None
+        body = self.json_body('{"edits": [...]}')
         edits = _edits(body)
         try:
             level = parse_triage(body.get("triage"))
@@ -332,18 +338,14 @@ class WhatIfApi(ApiHandler):
         plan = answer.get("plan")
         if not isinstance(plan, dict):
             raise ApiError(503, "the planner's answer has no plan")
-        shared = await self._shared_plan(answer.get("base"), current)
+        shared = await self.plans.marked_against(answer.get("base"), current)
         track = body.get("track") if isinstance(body.get("track"), str) else "All"
         if track not in (plan.get("by_track") or {}):
             track = "All"
         try:
-            view = plan_view(plan, track, level, answer.get("forecast"))
-            marks = item_marks(shared, plan, track)
-            diff = diff_plans(shared, plan)
+            view, diff = marked_view(shared, plan, answer.get("forecast"), track, level)
         except (AttributeError, TypeError, ValueError) as exc:
             raise ApiError(503, f"the planner's what-if plan is malformed: {exc}") from None
-        for row in view["work"]:
-            row["mark"] = marks.get(str(row.get("id")))
         self.send(
             {
                 "base": {"conditioned": (answer.get("base") or {}).get("conditioned", base)},
@@ -355,22 +357,6 @@ class WhatIfApi(ApiHandler):
                 "plan": plan,
             }
         )
-
-    async def _shared_plan(self, base: Any, current) -> dict[str, Any]:
-        """The shared plan the what-if is marked against: the one its base produced."""
-        made = base.get("plan") if isinstance(base, dict) else None
-        if isinstance(made, dict):
-            return made
-        if isinstance(made, str) and made and made != current.commit:
-            try:
-                return (await self.plans.at(made)).plan
-            except (RemoteError, RequestTimeout, ProtocolError, ValueError) as exc:
-                log.info(
-                    "what-if base plan@%s not found (%s); marking against the shown plan",
-                    made[:12],
-                    exc,
-                )
-        return current.plan
 
 
 class NotFound(ApiHandler):
@@ -459,7 +445,6 @@ def make_app(
     # Imported here: the scenario and export handlers are ApiHandlers of this module.
     from web.history_api import history_handlers  # its handlers build on this module's
     from web.scenario_api import routes as scenario_routes
-    from web.scenarios import Scenarios
 
     ctx = {"service": service, "plans": plans, "board": board, "guard": guard}
     scenarios = Scenarios(plans)  # one for its API and for compares of scenario:NAME

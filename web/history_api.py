@@ -23,7 +23,6 @@ The handlers build on ``web.app``'s (the guard, JSON errors); ``make_app`` adds 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mesh.errors import ProtocolError, RemoteError, RequestTimeout
@@ -89,12 +88,7 @@ class BaselinesApi(HistoryHandler):
         self.send({"baselines": baselines})
 
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (ValueError, RecursionError) as exc:
-            raise ApiError(400, f"the body is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, 'the body must be a JSON object like {"name": "Q4 commit"}')
+        body = self.json_body('{"name": "Q4 commit"}')
         unknown = sorted(set(body) - {"name", "plan", "replace"})
         if unknown:
             raise ApiError(400, f"unknown field {unknown[0][:40]!r}; send name, plan, replace")

@@ -202,6 +202,23 @@ class Plans:
             raise
         return reply.header
 
+    async def marked_against(self, base: Any, current: PlanVersion) -> dict[str, Any]:
+        """The shared plan a what-if answer is marked against: the one its ``base`` produced
+        (the plan itself, or its commit), else ``current``'s when that one cannot be read."""
+        made = base.get("plan") if isinstance(base, dict) else None
+        if isinstance(made, dict):
+            return made
+        if isinstance(made, str) and made and made != current.commit:
+            try:
+                return (await self.at(made)).plan
+            except (QPlanError, ValueError) as exc:
+                log.info(
+                    "what-if base plan@%s not read (%s); marking against the shown plan",
+                    made[:12],
+                    exc,
+                )
+        return current.plan
+
     def _spawn_cancel(self, request_id: str) -> None:
         """Send CANCEL for one what-if on a fresh socket, in the background."""
 

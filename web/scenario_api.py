@@ -23,14 +23,13 @@ own Origin and ``Content-Type: application/json``.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from web.app import ApiError, ApiHandler
 from web.exports import CSV_TYPE, XLSX_TYPE, content_disposition, csv_bytes, xlsx_bytes
-from web.scenarios import Problem, Scenarios, scenario_view
+from web.scenarios import Problem, Scenarios, marked_view
 from web.tables import export_sheets, staffing_table, version_table, work_table
 from web.views import ViewError, parse_triage, plan_view
 
@@ -58,7 +57,7 @@ class _ScenarioHandler(ApiHandler):
         """A scenario re-applied to the newest shared plan: the API's fields for it."""
         try:
             applied = await self.scenarios.apply(scenario["edits"])
-            view, diff = scenario_view(applied, track, level)
+            view, diff = marked_view(applied.base, applied.plan, applied.forecast, track, level)
         except Problem as exc:
             raise ApiError(exc.status, exc.message) from None
         except ViewError as exc:
@@ -83,16 +82,6 @@ class _ScenarioHandler(ApiHandler):
         return {**scenario, "commit": commit}
 
 
-def _body(handler: ApiHandler) -> dict[str, Any]:
-    try:
-        body = json.loads(handler.request.body or b"null")
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, 'the body must be a JSON object like {"name": ..., "edits": [...]}')
-    return body
-
-
 class ScenariosApi(_ScenarioHandler):
     """``GET /api/scenarios``: the list; ``POST``: save one."""
 
@@ -114,7 +103,7 @@ class ScenariosApi(_ScenarioHandler):
         self.send({"commit": commit, "scenarios": listed})
 
     async def post(self) -> None:
-        body = _body(self)
+        body = self.json_body('{"name": ..., "edits": [...]}')
         unknown = sorted(set(body) - {"name", "edits"})
         if unknown:
             raise ApiError(400, f"unknown field {unknown[0][:40]!r}; send name and edits")

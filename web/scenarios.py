@@ -43,7 +43,7 @@ __all__ = [
     "Problem",
     "Scenarios",
     "refused_edit",
-    "scenario_view",
+    "marked_view",
     "split_edits",
 ]
 
@@ -123,13 +123,16 @@ def refused_edit(message: str) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2)) if match else None
 
 
-def scenario_view(applied: Applied, track: str, level: float) -> tuple[dict, dict]:
-    """The page's view of an applied scenario (rows marked before -> after) and its diff."""
-    view = plan_view(applied.plan, track, level, applied.forecast)
-    marks = item_marks(applied.base, applied.plan, view["track"])
+def marked_view(
+    base: dict[str, Any], plan: dict[str, Any], forecast: Any, track: str, level: float
+) -> tuple[dict, dict]:
+    """The page's view of a what-if plan, each row marked before -> after against ``base``
+    (the shared plan), and the diff of the two: what ``/api/whatif`` and a scenario show."""
+    view = plan_view(plan, track, level, forecast)
+    marks = item_marks(base, plan, view["track"])
     for row in view["work"]:
         row["mark"] = marks.get(str(row.get("id")))
-    return view, diff_plans(applied.base, applied.plan)
+    return view, diff_plans(base, plan)
 
 
 def _now() -> str:
@@ -248,22 +251,12 @@ class Scenarios:
             if not isinstance(answer.get("plan"), dict):
                 raise Problem(503, "the planner's answer has no plan")
             applied.plan, applied.forecast = answer["plan"], answer.get("forecast")
-            applied.base = await self._base_plan(answer.get("base"), shared)
+            applied.base = await self.plans.marked_against(answer.get("base"), shared)
             applied.changes = answer.get("changes") or []
             break
         applied.applied = numbers
         broken.sort(key=lambda b: b["number"])
         return applied
-
-    async def _base_plan(self, base: Any, shared: PlanVersion) -> dict[str, Any]:
-        """The shared plan a what-if is marked against: the one its base produced."""
-        made = base.get("plan") if isinstance(base, dict) else None
-        if isinstance(made, str) and made and made != shared.commit:
-            try:
-                return (await self.plans.at(made)).plan
-            except (RemoteError, RequestTimeout, ProtocolError, ValueError) as exc:
-                log.info("scenario base plan@%s not read (%s); using the shown plan", made, exc)
-        return shared.plan
 
 
 def _upstream(lineage: dict[str, Any]) -> dict[str, Any]:
