@@ -56,7 +56,6 @@ class Packer:
     def __init__(self, git_dir: Path, pack_after: int) -> None:
         self.git_dir = git_dir
         self.pack_after = pack_after
-        self.runs = 0
         self._last: float | None = None
         self._wait = EVERY
         self._process: asyncio.subprocess.Process | None = None
@@ -104,7 +103,6 @@ class Packer:
             self._wait = min(self._wait * 2, LONGEST)
             return False
         after = loose_objects(self.git_dir / "objects")
-        self.runs += 1
         log.info("packed the store while idle: %d loose objects before, %d after", before, after)
         # Objects no ref reaches stay loose: when they alone are over the mark, try less often.
         self._wait = EVERY if after <= self.pack_after else min(self._wait * 2, LONGEST)

@@ -20,7 +20,7 @@ from planning.planner import compute_plan, plan_to_json
 from tests.examples import SETTINGS, WORKED, raw
 from web.blame import MAX_CAUSES, BlameInputs, blame
 from web.compare import CompareError, WorkDays, compare_plans
-from web.history import History, HistoryError
+from web.history import History, HistoryError, scenario_causes
 from web.rawdiff import diff_sheets, read_sheet, read_sheets
 
 HOLIDAYS = {dt.date(2013, 11, 28), dt.date(2013, 11, 29)}
@@ -274,3 +274,28 @@ def test_a_date_reads_the_log_once_as_deep_as_it_needs_then_from_memory():
     with pytest.raises(HistoryError) as caught:
         asyncio.run(small.at_date("2026-08-31"))
     assert caught.value.status == 404 and "no plan yet" in str(caught.value)
+
+
+def test_a_scenarios_edits_are_the_causes_of_what_it_moved_the_item_s_own_first():
+    scenario = {
+        "name": "Rush",
+        "edits": [
+            {"op": "add_people", "skill": "Web", "track": "Checkout", "count": 2},
+            {"op": "set_rank", "item": "B", "rank": 1},
+            {"op": "remove_person", "person": "p9"},  # broken: not applied
+        ],
+        "applied": [1, 2],
+    }
+    unexplained = {"kind": "unexplained", "text": "moved with no listed reason"}
+    rows = [
+        {"id": "A", "status": "improved", "causes": [dict(unexplained)]},
+        {"id": "B", "status": "improved", "causes": [dict(unexplained)]},
+        {"id": "C", "status": "unchanged", "causes": []},
+    ]
+    assert scenario_causes(rows, [scenario]) == 0
+    a, b, c = (row["causes"] for row in rows)
+    assert [x["kind"] for x in a] == ["scenario", "scenario"]  # no "unexplained" left
+    assert "edit 1: add_people" in a[0]["text"] and "edit 2: set_rank" in a[1]["text"]
+    assert "edit 2: set_rank" in b[0]["text"]  # the edit naming the item comes first
+    assert not any("edit 3" in x["text"] for x in a + b)  # a broken edit explains nothing
+    assert c == []

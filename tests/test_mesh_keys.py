@@ -31,6 +31,7 @@ from tests.support import (
     PYTHON,
     ROOT,
     free_port,
+    service_args,
     store_client,
     wait_for,
     wait_for_store,
@@ -241,3 +242,26 @@ def test_a_client_that_reopens_again_and_again_leaves_nothing_open(tmp_path: Pat
     ended.start()
     ended.join(10)
     assert not ended.is_alive(), "the context did not terminate: a socket was left open"
+
+
+def test_a_missing_key_stops_a_component_with_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    folder = Config(config).path("mesh", "key_dir")
+    create(folder)
+    (folder / "servers" / "snapshot_service.key_secret").unlink()
+    (folder / "servers" / "qplan_service.key").unlink()  # a second host skipped step 4
+    store = subprocess.run(
+        service_args("snapshot_service", config),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert store.returncode == 2 and "Traceback" not in store.stderr
+    assert "snapshot_service.key_secret is missing" in store.stderr
+    assert "python -m mesh.keytool rotate snapshot_service" in store.stderr
+    web = subprocess.run(
+        service_args("web", config), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert web.returncode == 2 and "Traceback" not in web.stderr
+    assert "no public key of qplan_service (copy qplan_service.key" in web.stderr

@@ -792,3 +792,23 @@ def test_the_idle_store_packs_its_loose_objects_and_reads_them_from_the_pack(
         assert (git_dir / "refs" / "heads" / "main").exists()  # refs are never packed
     finally:
         running.proc.stop()
+
+
+def test_a_failing_repack_is_one_warning_and_is_tried_less_often(tmp_path: Path, caplog) -> None:
+    """Packing never runs while requests come, and a repack that fails backs off."""
+    import asyncio
+    import logging
+
+    from snapshot_service.packing import EVERY, Packer
+
+    loose = tmp_path / "not-a-repository" / "objects" / "ab"
+    loose.mkdir(parents=True)
+    for n in range(5):
+        (loose / f"{n:038x}").write_bytes(b"x")
+    packer = Packer(tmp_path / "not-a-repository", pack_after=2)
+    assert not packer.due(0.0, idle_for=0.5)  # requests came within IDLE_FOR
+    assert packer.due(0.0, idle_for=5.0)
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(packer.run(0.0)) is False
+    assert caplog.text.count("git repack failed") == 1
+    assert not packer.due(EVERY, idle_for=5.0) and packer.due(2 * EVERY, idle_for=5.0)

@@ -91,7 +91,7 @@ class Dealer:
 def mesh(spawn, tmp_path):
     folder = tmp_path / "mesh"
     folder.mkdir()
-    limits = {"whatif_deadline": "3", "whatif_workers": "1", "whatif_queue": "1"}
+    limits = {"whatif_deadline": "6", "whatif_workers": "1", "whatif_queue": "1"}
     started = Mesh(spawn, write_config(folder, {"qplan_service": limits}))
     started.start()
     started.plan_from(started.put_conditioned(WORKED))
@@ -104,13 +104,11 @@ def mesh(spawn, tmp_path):
 def test_the_budget_is_checked_before_any_work_starts(mesh):
     flood = [{"op": "add_people", "skill": "Apps", "track": "Track2", "count": 1000}] * 500
     waiting = wait_for(lambda: workers_of(mesh.service.pid), 20, what="the spare worker")
-    started = time.monotonic()
     with pytest.raises(RemoteError, match="whatif_max_edits") as refused:
         mesh.whatif(flood)
     assert refused.value.code == "over_budget"
     with pytest.raises(RemoteError, match="whatif_max_people"):
         mesh.whatif(flood[:3])
-    assert time.monotonic() - started < 3
     assert workers_of(mesh.service.pid) == waiting  # the spare still waits: no work started
     assert mesh.whatif(ADD)["changes"]  # the service still answers
 
@@ -135,7 +133,7 @@ def test_budget_size_names_the_limit():
 def test_a_whatif_past_its_deadline_is_killed_and_named(mesh):
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "slow"})
     worker = freeze_next_worker(mesh.service.pid)
-    answer = mesh.dealer.receive(10)
+    answer = mesh.dealer.receive(20)
     assert answer is not None and answer.kind == "ERR"
     assert answer.header["code"] == "deadline" and "whatif_deadline" in answer.header["error"]
     wait_for(lambda: not Path(f"/proc/{worker}").exists(), 5, what="the worker to be killed")
@@ -155,9 +153,15 @@ def test_a_cancelled_whatif_stops_its_worker_and_gets_no_answer(mesh):
 
 def test_committed_planning_never_waits_behind_a_whatif(mesh):
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "stuck"})
-    freeze_next_worker(mesh.service.pid)
+    worker = freeze_next_worker(mesh.service.pid)
+    given_to(mesh.service, worker)
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "queued"})
-    time.sleep(0.2)
+
+    def waiting() -> int:
+        beat = mesh.heartbeats.of("qplan_service") or {}
+        return beat.get("detail", {}).get("whatifs", {}).get("running", 0)
+
+    wait_for(lambda: waiting() == 2, 10, what="both what-ifs taken")
     over = Dealer(mesh.config)
     try:
         over.send("WHATIF", {"base": None, "edits": ADD})
@@ -166,11 +170,11 @@ def test_committed_planning_never_waits_behind_a_whatif(mesh):
         assert "whatif_queue" in busy.header["error"]
     finally:
         over.close()
-    started = time.monotonic()
     sha = mesh.put_conditioned(WORKED.replace("Track2", "Track9"))
     plan = json.loads(mesh.plan_from(sha, timeout=10).text("plan.json"))
     assert "Track9" in plan["tracks"]
-    assert time.monotonic() - started < 2.5  # well before the what-if's 3 s deadline
+    # Planned while the what-if still hangs: it was neither answered nor killed meanwhile.
+    assert Path(f"/proc/{worker}").exists() and mesh.dealer.receive(0) is None
 
 
 def test_a_closed_web_request_cancels_the_whatif_and_its_worker(spawn, tmp_path):

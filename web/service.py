@@ -92,6 +92,7 @@ class WebService(Stage):
     async def setup(self) -> None:
         """Bind the heartbeat SUB and the HTTP server, then follow ``plan`` and ``forecast``."""
         limit = raise_open_files_limit()
+        self.curve("qplan_service")  # a missing key stops the web now, not its first what-if
         beats = self.bound(zmq.SUB, "mesh", "heartbeat_endpoint")
         beats.subscribe(HEARTBEAT_TOPIC.encode())
         app = make_app(self, self.plans, self.board, self.guard)
