@@ -81,7 +81,7 @@ class Service:
         endpoint = self.config.endpoint(section, key)
         sock = self.socket(kind)
         if self.keys is not None:
-            self._check_clients()
+            self._start_zap()
             self.keys.serve(sock)
         try:
             sock.bind(endpoint)
@@ -91,7 +91,7 @@ class Service:
             ) from None
         return sock
 
-    def _check_clients(self) -> None:
+    def _start_zap(self) -> None:
         """Start ZAP (in its own thread, so handshakes never wait for the loop) once."""
         if self._authenticator is None and self.keys is not None:
             self._authenticator = ThreadAuthenticator(self.context)
