@@ -66,36 +66,44 @@ class Reasons:
                 booked.append(booked[-1] + full)
                 away.append(away[-1] + heads[skill] - have)
             self.booked[skill], self.away[skill] = booked, away
+        # Per work day, the holidays before it (work days are never holidays).
+        self.holidays_before = [
+            bisect.bisect_left(calendar.holidays, day) for day in calendar.days
+        ] or [0]
 
-    def why(self, index: int, effort: Mapping[str, float] | None) -> tuple[str | None, dict]:
-        """``(binding, why)`` of the item at ``index`` (see DOMAIN.md "What the plan also says")."""
-        if effort is None:
-            return None, {"kind": "no_estimate", "skill": None, "pooled": self.pooled}
-        skill = self.planned.binding[index]
-        if skill is None:
-            return None, {"kind": "no_scheduled_effort", "skill": None, "pooled": self.pooled}
-        done = self.planned.done[index]
-        kind = "ran_out" if done[skill] < 0 else "finishes_last"
+    def all(self, efforts: Sequence[Mapping[str, float] | None]) -> list[dict[str, Any]]:
+        """The ``why`` of every item (DOMAIN.md "What the plan also says"), in rank order."""
+        planned, pooled = self.planned, self.pooled
         last_day = len(self.calendar.days) - 1
-        start = self.planned.starts[index]
-        first = 0 if start is None else start
-        last = done[skill] if done[skill] >= 0 else last_day
-        booked = self.booked[skill][last + 1] - self.booked[skill][first]
-        away = self.away[skill][last + 1] - self.away[skill][first]
-        holidays = 0
-        if self.calendar.days:
-            since, until = self.calendar.days[first], self.calendar.days[last]
-            lo = bisect.bisect_left(self.calendar.holidays, since)
-            holidays = bisect.bisect_right(self.calendar.holidays, until) - lo
-        return skill, {
-            "kind": kind,
-            "skill": skill,
-            "people": self.heads.get(skill, 0),
-            "booked_days": booked,
-            "vacation_days": round(away),
-            "holidays": holidays,
-            "pooled": self.pooled,
-        }
+        holidays_before = self.holidays_before
+        no_estimate = {"kind": "no_estimate", "skill": None, "pooled": pooled}
+        no_effort = {"kind": "no_scheduled_effort", "skill": None, "pooled": pooled}
+        out = []
+        for effort, skill, top, ran_out, start in zip(
+            efforts, planned.binding, planned.top, planned.out, planned.starts, strict=True
+        ):
+            if effort is None:
+                out.append(dict(no_estimate))
+                continue
+            if skill is None:
+                out.append(dict(no_effort))
+                continue
+            day = top if ran_out == 0 else -1  # the day the binding skill finished
+            first = 0 if start is None else start
+            last = day if day >= 0 else last_day
+            booked, away = self.booked[skill], self.away[skill]
+            out.append(
+                {
+                    "kind": "ran_out" if day < 0 else "finishes_last",
+                    "skill": skill,
+                    "people": self.heads.get(skill, 0),
+                    "booked_days": booked[last + 1] - booked[first],
+                    "vacation_days": round(away[last + 1] - away[first]),
+                    "holidays": holidays_before[last] - holidays_before[first],
+                    "pooled": pooled,
+                }
+            )
+        return out
 
 
 def load(planned: Schedule, lanes: Mapping[str, Sequence[float]], calendar: Calendar) -> dict:
@@ -111,40 +119,33 @@ def load(planned: Schedule, lanes: Mapping[str, Sequence[float]], calendar: Cale
 
 
 def leverage(
-    planned: Schedule, lanes: Mapping[str, Sequence[float]], works: Sequence[Any], num_days: int
+    planned: Schedule, lanes: Mapping[str, Sequence[float]], num_days: int
 ) -> list[dict[str, Any]]:
     """Per scheduled skill: one more person of it from the first day, and what that changes.
 
     A skill's days are its own in the greedy schedule, so only that skill's lane is planned
     again; each item's date is then the latest of its skills as before (DNF counts as the day
-    after the quarter's end).
+    after the quarter's end), the items' other skills read from the schedule's per-item
+    summaries.
     """
-    worked: dict[str, list[int]] = {skill: [] for skill in lanes}
-    for index, done in enumerate(planned.done):
-        for skill in done:
-            worked[skill].append(index)
+    top_skill, top, second, out_count = planned.top_skill, planned.top, planned.second, planned.out
+    before = [num_days if end is None else end for end in planned.ends]
     out = []
     for skill, row in lanes.items():
-        items = worked[skill]
-        efforts = [works[index].effort[skill] for index in items]
+        items, efforts, done = planned.lanes.get(skill, ((), (), ()))
         moved = lane(num_days, [have + 1.0 for have in row], efforts)
         dated = pulled = 0
-        for index, now in zip(items, moved, strict=True):
-            before = planned.ends[index]
-            after = None if now < 0 else now
-            for other, day in planned.done[index].items():
-                if other == skill:
-                    continue
-                if day < 0:
-                    after = None
-                    break
-                if after is not None and day > after:
-                    after = day
-            if before is None and after is not None:
+        for index, now, own in zip(items, moved, done, strict=True):
+            # The item's other skills: any that ran out, and the latest day one finished.
+            if now < 0 or out_count[index] - (own < 0):
+                after = num_days
+            else:
+                other = second[index] if top_skill[index] == skill else top[index]
+                after = now if now > other else other
+            was = before[index]
+            if was == num_days and after < num_days:
                 dated += 1
-            pulled += (num_days if before is None else before) - (
-                num_days if after is None else after
-            )
+            pulled += was - after
         out.append({"skill": skill, "dnf_to_date": dated, "days_pulled_in": pulled})
     out.sort(key=lambda e: (-e["dnf_to_date"], -e["days_pulled_in"], e["skill"]))
     return out

@@ -168,23 +168,27 @@ def _view(
     capacity = people_per_skill(people, skills, days)
     manpower = {skill: sum(capacity[skill]) / DAYS_PER_WEEK for skill in skills}
     lanes = {s: capacity[s] for s in scheduled}
-    planned = schedule(len(days), lanes, [work.effort for work in works])
-    reasons = Reasons(planned, lanes, {s: len(staff[s]) for s in scheduled}, calendar, pooled)
+    efforts = [work.effort for work in works]
+    planned = schedule(len(days), lanes, efforts)
+    whys = Reasons(planned, lanes, {s: len(staff[s]) for s in scheduled}, calendar, pooled).all(
+        efforts
+    )
     # One walk in rank order sums the demand and finds the shortages (DOMAIN.md 2 and 4).
     per_level: list[dict[str, list[float]]] = [{s: [] for s in skills} for _ in TRIAGE_LEVELS]
     supply = {skill: weeks for skill, weeks in manpower.items() if weeks > EPSILON}
     work_list = []
-    for work, end in zip(works, planned.ends, strict=True):
+    for work, end, start, binding, why in zip(
+        works, planned.ends, planned.starts, planned.binding, whys, strict=True
+    ):
         demand = per_level[work.level]
         for skill, weeks in work.estimate.items():
             demand[skill].append(weeks)
         # A skill whose supply is gone stays gone (it only ever becomes -d), so an item
         # whose skills have all run out lacks its whole estimate: ``work.lacking``.
-        gone = supply.keys().isdisjoint(work.estimate)
-        short = work.lacking if gone else _short(work, supply)
-        index = len(work_list)
-        start = planned.starts[index]
-        binding, why = reasons.why(index, work.effort)
+        if supply and not supply.keys().isdisjoint(work.estimate):
+            short = _short(work, supply)
+        else:
+            short = work.lacking
         work_list.append(
             {
                 **work.head,
@@ -201,7 +205,7 @@ def _view(
         "staff": staff,
         "work": work_list,
         "load": load(planned, lanes, calendar),
-        "leverage": leverage(planned, lanes, works, len(days)),
+        "leverage": leverage(planned, lanes, len(days)),
     }
 
 

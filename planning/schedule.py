@@ -36,13 +36,25 @@ DAYS_PER_WEEK = 5
 
 @dataclass
 class Schedule:
-    """Where each item starts and ends (work-day indexes; None: never / DNF), per skill too."""
+    """Where each item starts and ends (work-day indexes; None: never / DNF), per skill too.
+
+    Per item, over the scheduled skills it was worked on: ``top`` and ``second`` are the
+    latest and second latest day a skill finished (-1: none), ``top_skill`` the skill of
+    ``top``, ``out`` how many skills ran out (the binding skill is the first that ran out,
+    else ``top_skill``). Per skill, ``lanes`` lists the items worked on in rank order, their
+    man-weeks of it and the day each finished (-1: ran out). Leverage and "why" read these
+    instead of looking at every item again.
+    """
 
     ends: list[int | None]
     used: dict[str, list[float]]
     starts: list[int | None]  # the first day the item is given any person-day
-    done: list[dict[str, int]]  # per scheduled skill worked on: the day it finished, -1 ran out
     binding: list[str | None]  # the skill that finished last, or the first that ran out
+    top: list[int]
+    second: list[int]
+    top_skill: list[str | None]
+    out: list[int]
+    lanes: dict[str, tuple[list[int], list[float], list[int]]]
 
 
 def weekday_count(start: dt.date, end: dt.date) -> int:
@@ -115,52 +127,63 @@ def schedule(
     """
     left = {skill: list(days) for skill, days in capacity.items()}
     first = {skill: _first_open(days, 0) for skill, days in left.items()}
-    ends: list[int | None] = []
-    starts: list[int | None] = []
-    finished: list[dict[str, int]] = []
-    binding: list[str | None] = []
-    for effort in efforts:
-        skills_done: dict[str, int] = {}
-        finished.append(skills_done)
+    lanes: dict[str, tuple[list[int], list[float], list[int]]] = {
+        skill: ([], [], []) for skill in capacity
+    }
+    count = len(efforts)
+    ends: list[int | None] = [None] * count
+    starts: list[int | None] = [None] * count
+    binding: list[str | None] = [None] * count
+    tops, seconds, outs = [-1] * count, [-1] * count, [0] * count
+    top_skills: list[str | None] = [None] * count
+    for index, effort in enumerate(efforts):
         if effort is None or num_days == 0:
-            ends.append(None)
-            starts.append(None)
-            binding.append(None)
             continue
         end: int | None = 0
         began = num_days
-        last, latest, out = None, -1, None
+        last, latest, second, out, ran_out = None, -1, -1, None, 0
         for skill, weeks in effort.items():
             if weeks <= EPSILON:
                 continue
+            lane_items, lane_weeks, lane_done = lanes.get(skill) or lanes.setdefault(
+                skill, ([], [], [])
+            )
+            lane_items.append(index)
+            lane_weeks.append(weeks)
             start = first.get(skill, num_days)
             if start >= num_days:
+                lane_done.append(-1)
                 end = None  # no day has anything left: DNF
-                skills_done[skill] = -1
+                ran_out += 1
                 out = out or skill
                 continue
             # The first open day is the first one the item takes from.
-            began = start if start < began else began
+            if start < began:
+                began = start
             days = left[skill]
             done = _take(days, start, weeks)
-            skills_done[skill] = done
+            lane_done.append(done)
             first[skill] = _first_open(days, start)
             if done < 0:
                 end = None  # DNF, but the item's other skills are still worked on
+                ran_out += 1
                 out = out or skill
-            else:
-                if done > latest:
-                    last, latest = skill, done
-                if end is not None and done > end:
+            elif done > latest:
+                last, second, latest = skill, latest, done
+                if end is not None:
                     end = done
-        ends.append(end)
-        starts.append(began if began < num_days else None)
-        binding.append(out or last)
+            elif done > second:
+                second = done
+        ends[index] = end
+        if began < num_days:
+            starts[index] = began
+        binding[index] = out or last
+        tops[index], seconds[index], top_skills[index], outs[index] = latest, second, last, ran_out
     used = {
         skill: [cap - rest for cap, rest in zip(capacity[skill], days, strict=True)]
         for skill, days in left.items()
     }
-    return Schedule(ends, used, starts, finished, binding)
+    return Schedule(ends, used, starts, binding, tops, seconds, top_skills, outs, lanes)
 
 
 def lane(num_days: int, capacity: Sequence[float], efforts: Sequence[float]) -> list[int]:
