@@ -9,10 +9,13 @@ IP := /usr/sbin/ip
 
 .PHONY: run test bench install test-install lint clean
 
-# The project and its run-time dependencies, in .venv.
+# The project and its run-time dependencies, in .venv. Installed editable in "compat" mode
+# (a path in a .pth file): setuptools' default editable finder costs every Python process
+# of the mesh about 9 ms at start (18 ms instead of 9).
+EDITABLE := --config-settings editable_mode=compat
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -e . $(EDITABLE)
 	touch $@
 
 # The charting library the web serves (from the npm registry, never a CDN).
@@ -24,7 +27,7 @@ install: $(VENV)/.installed node_modules/.installed
 
 # Test tools, and Debian's Chromium for the browser tests.
 $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]' $(EDITABLE)
 	touch $@
 
 $(CHROMIUM):

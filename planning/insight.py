@@ -76,8 +76,8 @@ class Reasons:
         planned, pooled = self.planned, self.pooled
         last_day = len(self.calendar.days) - 1
         holidays_before = self.holidays_before
-        no_estimate = {"kind": "no_estimate", "skill": None, "pooled": pooled}
-        no_effort = {"kind": "no_scheduled_effort", "skill": None, "pooled": pooled}
+        no_estimate = {"kind": "no_estimate", "pooled": pooled, "skill": None}
+        no_effort = {"kind": "no_scheduled_effort", "pooled": pooled, "skill": None}
         out = []
         for effort, skill, top, ran_out, start in zip(
             efforts, planned.binding, planned.top, planned.out, planned.starts, strict=True
@@ -93,14 +93,14 @@ class Reasons:
             last = day if day >= 0 else last_day
             booked, away = self.booked[skill], self.away[skill]
             out.append(
-                {
-                    "kind": "ran_out" if day < 0 else "finishes_last",
-                    "skill": skill,
-                    "people": self.heads.get(skill, 0),
+                {  # keys in sorted order, as the plan's JSON writes them
                     "booked_days": booked[last + 1] - booked[first],
-                    "vacation_days": round(away[last + 1] - away[first]),
                     "holidays": holidays_before[last] - holidays_before[first],
+                    "kind": "ran_out" if day < 0 else "finishes_last",
+                    "people": self.heads.get(skill, 0),
                     "pooled": pooled,
+                    "skill": skill,
+                    "vacation_days": round(away[last + 1] - away[first]),
                 }
             )
         return out

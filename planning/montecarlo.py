@@ -72,7 +72,7 @@ def factors_for(
     out = []
     for work in lay.works:
         factors: dict[str, np.ndarray] = {}
-        written = (items.get(work.head["id"]) or {}).get("skills") or {}
+        written = (items.get(work.id) or {}).get("skills") or {}
         for skill, weeks in (work.effort or {}).items():
             z = rng.standard_normal(runs)
             sigma = _sigma(written.get(skill), weeks) * spread
@@ -190,7 +190,7 @@ def forecast(
     for track, (works_at, people) in groups.items():
         ends = _view(lay, works_at, people, factors, runs)
         summaries = _summaries(ends, lay.calendar.iso)
-        items = {lay.works[index].head["id"]: summaries[row] for row, index in enumerate(works_at)}
+        items = {lay.works[index].id: summaries[row] for row, index in enumerate(works_at)}
         by_track[track] = {"items": items}
     return {
         "runs": runs,

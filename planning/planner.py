@@ -60,7 +60,11 @@ __all__ = [
     "EPSILON",
     "Schedule",
     "compute_plan",
+    "plan_frame",
+    "track_view",
     "plan_to_json",
+    "plan_to_bytes",
+    "view_to_bytes",
     "schedule",
     "people_per_skill",
     "work_days",
@@ -79,41 +83,69 @@ _LEVEL_NUMBERS = tuple(int(level) if level.is_integer() else level for level in 
 
 @dataclass(slots=True)
 class _Work:
-    """One item, prepared once for every view it appears in."""
+    """One item, prepared once for every view it appears in.
 
+    The maps written into the plan (``written``, ``lacking``, and ``estimate``, from which
+    shortages are made) list their skills sorted, as the plan's JSON does, so that a row
+    built with its keys in order is already written the way ``plan_to_json`` sorts it.
+    ``effort`` keeps the order of the estimate as written: the schedule's binding skill,
+    on a tie, is the first of them.
+    """
+
+    id: str
+    rank: float | int  # as written in the plan
+    name: str
     track: str
     level: int  # index into TRIAGE_LEVELS
     estimate: dict[str, float]  # man-weeks per skill, duplicates summed
     effort: dict[str, float] | None  # scheduled skills only; None: no estimate
-    head: dict[str, Any]  # the output fields every view shares
+    written: dict[str, float | int]  # the estimate as the plan writes it
     lacking: dict[str, float | int]  # the shortage once every skill of it has run out
 
 
-def _prepare(item: Item, scheduled: set[str] | None) -> _Work:
-    """Merge the estimate and precompute what every view writes (``scheduled`` None: all)."""
-    estimate = dict(item.estimate)
-    if len(estimate) < len(item.estimate):  # a skill named twice: add its parts up
-        estimate = {}
-        for skill, weeks in item.estimate:
-            estimate[skill] = estimate.get(skill, 0.0) + weeks
-    if not item.estimate:
+def _prepare(item: Item, scheduled: set[str] | None, sized: dict[tuple, tuple]) -> _Work:
+    """Precompute what every view writes of ``item`` (``scheduled`` None: every skill).
+
+    ``sized`` caches the estimate's derived maps by the estimate: a plan repeats the same
+    few estimates thousands of times, and nothing changes these maps once made.
+    """
+    try:
+        estimate, effort, written, lacking = sized[item.estimate]
+    except KeyError:
+        estimate, effort, written, lacking = sized[item.estimate] = _sized(item.estimate, scheduled)
+    level = _level_index(item.triage)
+    return _Work(
+        item.id,
+        _plain(item.rank),
+        item.name,
+        item.track,
+        level,
+        estimate,
+        effort,
+        written,
+        lacking,
+    )
+
+
+def _sized(parts: tuple[tuple[str, float], ...], scheduled: set[str] | None) -> tuple:
+    """An estimate's maps: man-weeks per skill (a skill named twice: its parts added up),
+    the scheduled part of it in the order written (None: no estimate), as written, and what
+    it lacks when every skill of it has run out."""
+    merged = dict(parts)
+    if len(merged) < len(parts):
+        merged = {}
+        for skill, weeks in parts:
+            merged[skill] = merged.get(skill, 0.0) + weeks
+    if not parts:
         effort = None
     elif scheduled is None:
-        effort = estimate
+        effort = merged
     else:
-        effort = {skill: weeks for skill, weeks in estimate.items() if skill in scheduled}
-    level = _level_index(item.triage)
+        effort = {skill: weeks for skill, weeks in merged.items() if skill in scheduled}
+    estimate = dict(sorted(merged.items()))
     written = {skill: _weeks(weeks) for skill, weeks in estimate.items()}
-    head = {
-        "id": item.id,
-        "rank": _plain(item.rank),
-        "name": item.name,
-        "triage": _LEVEL_NUMBERS[level],
-        "track": item.track,
-        "estimate": written,
-    }
     lacking = {skill: -weeks for skill, weeks in written.items() if weeks > 0}
-    return _Work(item.track, level, estimate, effort, head, lacking)
+    return estimate, effort, written, lacking
 
 
 @lru_cache(maxsize=1024)
@@ -176,29 +208,36 @@ def _view(
     # One walk in rank order sums the demand and finds the shortages (DOMAIN.md 2 and 4).
     per_level: list[dict[str, list[float]]] = [{s: [] for s in skills} for _ in TRIAGE_LEVELS]
     supply = {skill: weeks for skill, weeks in manpower.items() if weeks > EPSILON}
-    work_list = []
-    for work, end, start, binding, why in zip(
-        works, planned.ends, planned.starts, planned.binding, whys, strict=True
-    ):
+    shorts = []
+    for work in works:
         demand = per_level[work.level]
         for skill, weeks in work.estimate.items():
             demand[skill].append(weeks)
         # A skill whose supply is gone stays gone (it only ever becomes -d), so an item
         # whose skills have all run out lacks its whole estimate: ``work.lacking``.
         if supply and not supply.keys().isdisjoint(work.estimate):
-            short = _short(work, supply)
+            shorts.append(_short(work, supply))
         else:
-            short = work.lacking
-        work_list.append(
-            {
-                **work.head,
-                "shortage": short,
-                "end": None if end is None else iso_days[end],
-                "start": None if start is None else iso_days[start],
-                "binding": binding,
-                "why": why,
-            }
+            shorts.append(work.lacking)
+    iso = [*iso_days, None]  # index -1 (None: never, or DNF) reads None
+    work_list = [  # keys in sorted order: see _Work
+        {
+            "binding": binding,
+            "end": iso[-1 if end is None else end],
+            "estimate": work.written,
+            "id": work.id,
+            "name": work.name,
+            "rank": work.rank,
+            "shortage": short,
+            "start": iso[-1 if start is None else start],
+            "track": work.track,
+            "triage": _LEVEL_NUMBERS[work.level],
+            "why": why,
+        }
+        for work, short, end, start, binding, why in zip(
+            works, shorts, planned.ends, planned.starts, planned.binding, whys, strict=True
         )
+    ]
     return {
         "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
         "demand": _cumulative(per_level, skills),
@@ -229,7 +268,8 @@ def layout(model: Model) -> Layout:
     scheduled = list(params.scheduled) or skills
     days = work_days(params.start, params.end, model.holidays)
     wanted = None if set(scheduled) >= set(skills) else set(scheduled)
-    works = [_prepare(item, wanted) for item in sorted(model.work, key=attrgetter("rank"))]
+    sized: dict[tuple, tuple] = {}
+    works = [_prepare(item, wanted, sized) for item in sorted(model.work, key=attrgetter("rank"))]
     tracks = sorted(
         ({p.track for p in model.staff} | {i.track for i in model.work}) - {ALL},
     )
@@ -245,39 +285,65 @@ def layout(model: Model) -> Layout:
 
 def compute_plan(model: Model) -> dict[str, Any]:
     """The plan of ``model`` (without "problems" and "lineage", which the service adds)."""
-    params = model.params
     lay = layout(model)
-    skills, scheduled, calendar = lay.skills, lay.scheduled, lay.calendar
-    by_track = {ALL: _view(lay.works, list(model.staff), skills, scheduled, calendar, pooled=True)}
-    for track in lay.tracks:
-        by_track[track] = _view(
-            lay.works_by_track[track], lay.people_by_track[track], skills, scheduled, calendar
-        )
+    plan = plan_frame(model, lay)
+    plan["by_track"] = {track: track_view(model, lay, track) for track in plan["tracks"]}
+    return plan
+
+
+def plan_frame(model: Model, lay: Layout) -> dict[str, Any]:
+    """The plan without its views: params, skills, triages and tracks (All first)."""
+    params = model.params
     return {
         "params": {
             "start": params.start.isoformat(),
             "end": params.end.isoformat(),
             "num_weeks": _weeks(weekday_count(params.start, params.end) / DAYS_PER_WEEK),
-            "scheduled_skills": scheduled,
+            "scheduled_skills": lay.scheduled,
             "holidays": [day.isoformat() for day in sorted(set(model.holidays))],
         },
-        "skills": skills,
+        "skills": lay.skills,
         "triages": list(_LEVEL_NUMBERS),
         "tracks": [ALL, *lay.tracks],
-        "by_track": by_track,
     }
+
+
+def track_view(model: Model, lay: Layout, track: str) -> dict[str, Any]:
+    """The plan of one track of ``lay`` (its ``by_track`` entry); All pools every person."""
+    if track == ALL:
+        works, people, pooled = lay.works, list(model.staff), True
+    else:
+        works, people, pooled = lay.works_by_track[track], lay.people_by_track[track], False
+    return _view(works, people, lay.skills, lay.scheduled, lay.calendar, pooled)
 
 
 def plan_to_json(plan: Mapping[str, Any], pretty: bool = False) -> str:
     """The plan as JSON, keys sorted; ``pretty`` puts one key a line (for git diffs)."""
     if pretty:
         return json.dumps(plan, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+    return plan_to_bytes(plan).decode("utf-8")
+
+
+def plan_to_bytes(plan: Mapping[str, Any]) -> bytes:
+    """The compact JSON of ``plan`` (keys sorted) as UTF-8; ``orjson.Fragment`` values (JSON
+    written before, keys sorted) are copied in as they are."""
     if orjson is not None:
         try:
-            return orjson.dumps(plan, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+            return orjson.dumps(plan, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:
             pass  # e.g. a whole number beyond 64 bits: the standard encoder writes it
-    return _compact_json(plan)
+    return _compact_json(plan).encode("utf-8")
+
+
+def view_to_bytes(view: Mapping[str, Any]) -> bytes:
+    """The compact JSON of one view as ``track_view`` made it, keys sorted (needs orjson).
+
+    Its rows are written as they are, not sorted again: ``_view`` builds them with their
+    keys in order (a fifth of the time of writing a big view).
+    """
+    rest = {key: value for key, value in view.items() if key != "work"}
+    rest["work"] = orjson.Fragment(orjson.dumps(view["work"]))
+    return orjson.dumps(rest, option=orjson.OPT_SORT_KEYS)
 
 
 def _compact_json(plan: Mapping[str, Any]) -> str:

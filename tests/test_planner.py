@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import subprocess
 
 import pytest
 
-from formats.streams import parse_streams
+from formats.streams import Item, Model, Params, Person, format_streams, parse_streams
 from planning import planner
 from planning.planner import compute_plan, plan_to_json, schedule
+from qplan_service.filter import PARALLEL_LINES
 from tests.support import PYTHON, ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "worked_example.streams"
 
 
-def run_filter(text: str) -> subprocess.CompletedProcess:
-    """``python -m qplan_service.filter`` with ``text`` on stdin."""
+def run_filter(text: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m qplan_service.filter [args]`` with ``text`` on stdin."""
     return subprocess.run(
-        [PYTHON, "-m", "qplan_service.filter"],
+        [PYTHON, "-m", "qplan_service.filter", *args],
         cwd=ROOT,
         input=text.encode("utf-8"),
         capture_output=True,
@@ -165,6 +167,69 @@ def test_input_that_is_not_utf8_exits_2():
     )
     assert result.returncode == 2
     assert "UTF-8" in result.stderr.decode()
+
+
+def big_streams(items: int, people: int, seed: int) -> str:
+    """A seeded random model as streams text: tracks, vacations, holidays, ties in rank,
+    unscheduled and unsized items, a skill named twice."""
+    rng = random.Random(seed)
+    skills, tracks = ["Apps", "Native", "QA", "UX", "Web"], ["Core", "Growth", "Pay", "Zed"]
+    start = dt.date(2026, 1, 5)
+    days = [start + dt.timedelta(n) for n in range(91)]
+    staff = [
+        Person(
+            f"P{n}",
+            f"Person {n}",
+            "Team",
+            rng.choice(tracks),
+            rng.choice(skills),
+            tuple(sorted(set(rng.sample(days, rng.choice((0, 0, 3)))))),
+        )
+        for n in range(people)
+    ]
+    work = []
+    for n in range(items):
+        picked = rng.sample(skills, rng.choice((0, 1, 2, 3)))
+        estimate = tuple((skill, float(rng.choice((0.5, 1, 2, 3, 5, 8)))) for skill in picked)
+        if n % 97 == 0 and estimate:
+            estimate += (estimate[0],)  # the same skill twice: its parts add up
+        work.append(
+            Item(
+                f"W{n}",
+                float(rng.randrange(items // 2)),
+                f"Item {n}",
+                estimate,
+                rng.choice((1, 1.5, 2, 3)),
+                rng.choice(tracks),
+            )
+        )
+    params = Params(start, days[-1], ("Apps", "Native", "UX", "Web"))
+    return format_streams(Model(params, (days[10], days[40]), staff, work))
+
+
+def test_a_big_plan_on_two_cores_is_the_same_bytes_as_on_one():
+    text = big_streams(3000, 300, seed=7)
+    assert text.count("\n") >= PARALLEL_LINES  # so that the filter forks
+    parallel, serial = run_filter(text), run_filter(text, "--serial")
+    assert parallel.returncode == serial.returncode == 0, parallel.stderr + serial.stderr
+    assert parallel.stderr == serial.stderr == b""
+    expected = plan_to_json(compute_plan(parse_streams(text))) + "\n"
+    assert parallel.stdout.decode() == serial.stdout.decode() == expected
+
+
+def test_bad_big_input_gets_one_line_from_two_cores():
+    lines = big_streams(3000, 300, seed=8).splitlines(keepends=True)
+    bad = next(n for n, line in enumerate(lines) if line.startswith("\tW2500\t"))
+    lines[bad] = lines[bad].replace("\tItem 2500\t", "\tItem 2500\tspare field\t")
+    result = run_filter("".join(lines))
+    assert result.returncode == 2 and result.stdout == b""
+    message = result.stderr.decode()
+    assert message.count("\n") == 1 and f"line {bad + 1}" in message, message
+
+
+def test_unknown_filter_argument_is_refused():
+    result = run_filter("", "--fast")
+    assert result.returncode == 2 and b"usage" in result.stderr
 
 
 def test_pretty_json_is_the_same_plan_one_key_a_line():
