@@ -28,7 +28,6 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -37,7 +36,7 @@ try:  # optional: writes a 20,000-item plan 3-4 times faster than the json modul
 except ImportError:  # pragma: no cover - depends on what is installed
     orjson = None
 
-from formats.streams import TRIAGE_LEVELS, Item, Model, Person, format_number, triage_level
+from formats.streams import TRIAGE_LEVELS, Model, Person, format_number, triage_level
 from planning.insight import Calendar, Reasons, leverage, load
 from planning.insight import calendar as make_calendar
 from planning.schedule import (
@@ -52,7 +51,6 @@ from planning.schedule import (
     weekday_count,
     work_days,
 )
-from planning.schedule import plain as _plain
 from planning.schedule import weeks as _weeks
 
 __all__ = [
@@ -65,6 +63,7 @@ __all__ = [
     "plan_to_json",
     "plan_to_bytes",
     "view_to_bytes",
+    "plan_pieces",
     "schedule",
     "people_per_skill",
     "work_days",
@@ -103,30 +102,6 @@ class _Work:
     lacking: dict[str, float | int]  # the shortage once every skill of it has run out
 
 
-def _prepare(item: Item, scheduled: set[str] | None, sized: dict[tuple, tuple]) -> _Work:
-    """Precompute what every view writes of ``item`` (``scheduled`` None: every skill).
-
-    ``sized`` caches the estimate's derived maps by the estimate: a plan repeats the same
-    few estimates thousands of times, and nothing changes these maps once made.
-    """
-    try:
-        estimate, effort, written, lacking = sized[item.estimate]
-    except KeyError:
-        estimate, effort, written, lacking = sized[item.estimate] = _sized(item.estimate, scheduled)
-    level = _level_index(item.triage)
-    return _Work(
-        item.id,
-        _plain(item.rank),
-        item.name,
-        item.track,
-        level,
-        estimate,
-        effort,
-        written,
-        lacking,
-    )
-
-
 def _sized(parts: tuple[tuple[str, float], ...], scheduled: set[str] | None) -> tuple:
     """An estimate's maps: man-weeks per skill (a skill named twice: its parts added up),
     the scheduled part of it in the order written (None: no estimate), as written, and what
@@ -146,12 +121,6 @@ def _sized(parts: tuple[tuple[str, float], ...], scheduled: set[str] | None) -> 
     written = {skill: _weeks(weeks) for skill, weeks in estimate.items()}
     lacking = {skill: -weeks for skill, weeks in written.items() if weeks > 0}
     return estimate, effort, written, lacking
-
-
-@lru_cache(maxsize=1024)
-def _level_index(triage: float) -> int:
-    """The index in TRIAGE_LEVELS of the level ``triage`` falls in."""
-    return TRIAGE_LEVELS.index(triage_level(triage))
 
 
 def _cumulative(per_level: list[dict[str, list[float]]], skills: list[str]) -> dict[str, Any]:
@@ -264,12 +233,39 @@ class Layout:
 def layout(model: Model) -> Layout:
     """Sort and group ``model`` the way every plan of it (and every forecast run) needs it."""
     params = model.params
-    skills = plan_skills(model)
-    scheduled = list(params.scheduled) or skills
-    days = work_days(params.start, params.end, model.holidays)
-    wanted = None if set(scheduled) >= set(skills) else set(scheduled)
+    wanted = set(params.scheduled) or None  # an item's effort: these skills (None: all)
+    # A plan repeats the same few estimates thousands of times: their maps are made once
+    # (nothing changes them once made), and so is each triage level's index.
     sized: dict[tuple, tuple] = {}
-    works = [_prepare(item, wanted, sized) for item in sorted(model.work, key=attrgetter("rank"))]
+    levels: dict[float, int] = {}
+    works = []
+    for item in sorted(model.work, key=attrgetter("rank")):
+        try:
+            estimate, effort, written, lacking = sized[item.estimate]
+        except KeyError:
+            estimate, effort, written, lacking = sized[item.estimate] = _sized(
+                item.estimate, wanted
+            )
+        level = levels.get(item.triage)
+        if level is None:
+            level = levels[item.triage] = TRIAGE_LEVELS.index(triage_level(item.triage))
+        rank = item.rank
+        works.append(
+            _Work(
+                item.id,
+                int(rank) if rank.is_integer() else rank,
+                item.name,
+                item.track,
+                level,
+                estimate,
+                effort,
+                written,
+                lacking,
+            )
+        )
+    skills = {person.skill for person in model.staff}  # as plan_skills finds them
+    skills.update(skill for parts in sized for skill, _ in parts)
+    skills = sorted(skills.union(params.scheduled))
     tracks = sorted(
         ({p.track for p in model.staff} | {i.track for i in model.work}) - {ALL},
     )
@@ -279,7 +275,9 @@ def layout(model: Model) -> Layout:
     people_by_track: dict[str, list[Person]] = {track: [] for track in tracks}
     for person in model.staff:
         people_by_track.get(person.track, []).append(person)
+    days = work_days(params.start, params.end, model.holidays)
     calendar = make_calendar(params.start, days, model.holidays)
+    scheduled = list(params.scheduled) or skills
     return Layout(skills, scheduled, calendar, works, tracks, works_by_track, people_by_track)
 
 
@@ -344,6 +342,21 @@ def view_to_bytes(view: Mapping[str, Any]) -> bytes:
     rest = {key: value for key, value in view.items() if key != "work"}
     rest["work"] = orjson.Fragment(orjson.dumps(view["work"]))
     return orjson.dumps(rest, option=orjson.OPT_SORT_KEYS)
+
+
+def plan_pieces(frame: Mapping[str, Any], views: Mapping[str, bytes | memoryview]) -> list:
+    """The compact JSON of the plan ``frame`` (``plan_frame``) with ``views`` (each track's
+    view as ``view_to_bytes`` writes it) as its ``by_track``, in pieces to write one after
+    another: the same bytes as ``plan_to_bytes``, without copying the views into one text.
+
+    "by_track" sorts before every key of the frame, so it comes first (needs orjson).
+    """
+    pieces: list[bytes | memoryview] = [b'{"by_track":{']
+    for n, track in enumerate(sorted(views)):
+        pieces.append((b"," if n else b"") + orjson.dumps(track) + b":")
+        pieces.append(views[track])
+    pieces.append(b"}," + orjson.dumps(frame, option=orjson.OPT_SORT_KEYS)[1:])
+    return pieces
 
 
 def _compact_json(plan: Mapping[str, Any]) -> str:

@@ -15,10 +15,10 @@ core; so does a system without ``os.fork`` and ``os.memfd_create``, or without o
 from __future__ import annotations
 
 import gc
+import mmap
 import os
-import pickle
 import sys
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from formats.streams import StreamsError, parse_streams
 from planning.planner import (
@@ -26,6 +26,7 @@ from planning.planner import (
     layout,
     orjson,
     plan_frame,
+    plan_pieces,
     plan_to_bytes,
     track_view,
     view_to_bytes,
@@ -70,16 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     lay = layout(model)
     plan = plan_frame(model, lay)
+    out = sys.stdout.buffer
     if child is None:
         plan["by_track"] = {track: track_view(model, lay, track) for track in plan["tracks"]}
+        out.write(plan_to_bytes(plan))
     else:
-        all_view = view_to_bytes(track_view(model, lay, ALL))
-        plan["by_track"] = {ALL: orjson.Fragment(all_view), **child.receive()}
-    sys.stdout.buffer.write(plan_to_bytes(plan))
-    sys.stdout.buffer.write(b"\n")
-    sys.stdout.buffer.flush()
+        views = {ALL: view_to_bytes(track_view(model, lay, ALL)), **child.receive()}
+        for piece in plan_pieces(plan, views):
+            out.write(piece)
+    out.write(b"\n")
+    out.flush()
     if child is not None:
-        child.wait()
+        child.close()
     return 0
 
 
@@ -94,13 +97,15 @@ def _worth_a_second_core(text: str) -> bool:
 class _Child:
     """The forked process that plans every track but All and hands their JSON back.
 
-    It writes them into an anonymous in-memory file (``os.memfd_create``) that both
-    processes hold, then one byte into a pipe: the parent reads the views as soon as
-    that byte comes, without waiting for the child to free its memory and exit.
+    It writes the views one after another into an anonymous in-memory file
+    (``os.memfd_create``) that both processes hold, then one line into a pipe: where
+    each view is. The parent maps that file and writes the views out from there, as soon
+    as the line comes, without copying them or waiting for the child to exit.
     """
 
     def __init__(self, pid: int, views: int, done: int) -> None:
         self.pid, self.views, self.done = pid, views, done
+        self.mapped: mmap.mmap | None = None
 
     @classmethod
     def start(cls) -> _Child:
@@ -122,10 +127,11 @@ class _Child:
         try:
             model = parse_streams(text)
             lay = layout(model)
-            views = [(track, view_to_bytes(track_view(model, lay, track))) for track in lay.tracks]
+            where = []
             with open(self.views, "wb") as out:
-                out.write(pickle.dumps(views, protocol=pickle.HIGHEST_PROTOCOL))
-            os.write(self.done, b"\n")
+                for track in lay.tracks:
+                    where.append((track, out.write(view_to_bytes(track_view(model, lay, track)))))
+            os.write(self.done, orjson.dumps(where) + b"\n")
             status = 0
         except StreamsError:
             status = EXIT_BAD_INPUT
@@ -136,16 +142,28 @@ class _Child:
         finally:
             os._exit(status)  # never run the parent's clean-up or flush its buffers
 
-    def receive(self) -> dict[str, Any]:
-        """In the parent: the child's views by track, each as JSON already written."""
+    def receive(self) -> dict[str, memoryview]:
+        """In the parent: the child's views by track, each its JSON in the mapped file."""
         with open(self.done, "rb") as done:
-            finished = done.read(1)
-        if not finished:  # it ended without writing them
+            line = done.readline()
+        if not line.endswith(b"\n"):  # it ended without writing them
             raise RuntimeError(f"the planner's second process failed (exit code {self.wait()})")
-        os.lseek(self.views, 0, os.SEEK_SET)  # the child's writes moved the shared offset
-        with open(self.views, "rb") as views:
-            found = pickle.loads(views.read())  # noqa: S301 - our own child's output
-        return {track: orjson.Fragment(view) for track, view in found}
+        where = orjson.loads(line)
+        size = sum(length for _, length in where)
+        if size == 0:
+            return {track: memoryview(b"") for track, _ in where}
+        self.mapped = mmap.mmap(self.views, size, prot=mmap.PROT_READ)
+        whole, views, at = memoryview(self.mapped), {}, 0
+        for track, length in where:
+            views[track] = whole[at : at + length]
+            at += length
+        return views
+
+    def close(self) -> int:
+        """Wait for the child to end (its exit code); the views are unmapped then."""
+        code = self.wait()
+        os.close(self.views)
+        return code
 
     def wait(self) -> int:
         """Wait for the child to end; its exit code."""
