@@ -109,13 +109,13 @@ class Reasons:
 def load(planned: Schedule, lanes: Mapping[str, Sequence[float]], calendar: Calendar) -> dict:
     """Per scheduled skill and week: person-days available and used."""
     skills = {}
-    for skill, row in lanes.items():
-        used = planned.used[skill]
+    for skill in sorted(lanes):  # keys sorted, as the plan's JSON writes them
+        row, used = lanes[skill], planned.used[skill]
         skills[skill] = {
             "available": [_weeks(math.fsum(row[a:b])) for _, a, b in calendar.weeks],
             "used": [_weeks(math.fsum(used[a:b])) for _, a, b in calendar.weeks],
         }
-    return {"weeks": [label for label, _, _ in calendar.weeks], "skills": skills}
+    return {"skills": skills, "weeks": [label for label, _, _ in calendar.weeks]}
 
 
 def leverage(
@@ -146,6 +146,6 @@ def leverage(
             if was == num_days and after < num_days:
                 dated += 1
             pulled += was - after
-        out.append({"skill": skill, "dnf_to_date": dated, "days_pulled_in": pulled})
+        out.append({"days_pulled_in": pulled, "dnf_to_date": dated, "skill": skill})
     out.sort(key=lambda e: (-e["dnf_to_date"], -e["days_pulled_in"], e["skill"]))
     return out

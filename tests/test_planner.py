@@ -203,7 +203,7 @@ def big_streams(items: int, people: int, seed: int) -> str:
                 rng.choice(tracks),
             )
         )
-    params = Params(start, days[-1], ("Apps", "Native", "UX", "Web"))
+    params = Params(start, days[-1], ("Web", "Apps", "UX", "Native"))  # as written, unsorted
     return format_streams(Model(params, (days[10], days[40]), staff, work))
 
 
