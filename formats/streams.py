@@ -59,7 +59,7 @@ class Params:
     scheduled: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """One member of staff; ``vacation`` holds the days they do not work."""
 
@@ -71,7 +71,7 @@ class Person:
     vacation: tuple[dt.date, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One ranked work item; ``estimate`` is man-weeks per skill, in input order."""
 
