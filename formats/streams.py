@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -183,8 +184,9 @@ def _estimate(text: str, lineno: int) -> tuple[tuple[str, float], ...]:
     return tuple(parts)
 
 
-def _split_streams(text: str) -> dict[str, list[tuple[int, list[str]]]]:
-    streams: dict[str, list[tuple[int, list[str]]]] = {}
+def _split_streams(text: str) -> dict[str, list[tuple[int, str]]]:
+    """Each stream's data lines (number, text), checked for their leading TAB."""
+    streams: dict[str, list[tuple[int, str]]] = {}
     current: str | None = None
     for lineno, line in enumerate(text.splitlines(), start=1):
         if line.startswith("====="):
@@ -199,11 +201,18 @@ def _split_streams(text: str) -> dict[str, list[tuple[int, list[str]]]]:
         elif not line.startswith("\t"):
             raise StreamsError(f"line {lineno}: data lines must start with a TAB")
         else:
-            streams[current].append((lineno, line[1:].split("\t")))
+            streams[current].append((lineno, line))
     missing = [name for name in STREAM_NAMES if name not in streams]
     if missing:
         raise StreamsError(f"missing stream(s): {', '.join(missing)}")
     return streams
+
+
+def _rows(lines: list[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
+    """A stream's lines split into fields, one at a time: a big input's fields are made
+    and dropped line by line, not all held at once."""
+    for lineno, line in lines:
+        yield lineno, line[1:].split("\t")
 
 
 def _fields(row: list[str], count: int, what: str, lineno: int) -> list[str]:
@@ -232,7 +241,7 @@ def parse_streams(text: str) -> Model:
     streams = _split_streams(text)
     dates = _Cache(_date)
     estimates = _Cache(_estimate)
-    params_rows = streams[STREAM_NAMES[0]]
+    params_rows = list(_rows(streams[STREAM_NAMES[0]]))
     if len(params_rows) != 1:
         raise StreamsError(f"the params stream must have one line, it has {len(params_rows)}")
     lineno, row = params_rows[0]
@@ -245,15 +254,16 @@ def parse_streams(text: str) -> Model:
     if params.end < params.start:
         raise StreamsError(f"line {lineno}: the quarter ends before it starts")
     holidays = tuple(
-        dates.get_parsed(_fields(row, 1, "holiday", n)[0], n) for n, row in streams[STREAM_NAMES[1]]
+        dates.get_parsed(_fields(row, 1, "holiday", n)[0], n)
+        for n, row in _rows(streams[STREAM_NAMES[1]])
     )
     staff = []
-    for n, row in streams[STREAM_NAMES[2]]:
+    for n, row in _rows(streams[STREAM_NAMES[2]]):
         pid, name, team, track, skill, vacation = _fields(row, 6, "staff", n)
         days = tuple(dates.get_parsed(v.strip(), n) for v in vacation.split(":") if v.strip())
         staff.append(Person(pid, name, team, track, skill, days))
     work = []
-    for n, row in streams[STREAM_NAMES[3]]:
+    for n, row in _rows(streams[STREAM_NAMES[3]]):
         iid, rank, name, estimate, triage, track = _fields(row, 6, "work", n)
         level = _number(triage, "triage", n) if triage else 3.0
         effort = estimates.get_parsed(estimate, n)

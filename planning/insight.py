@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,28 +71,27 @@ class Reasons:
             bisect.bisect_left(calendar.holidays, day) for day in calendar.days
         ] or [0]
 
-    def all(self, efforts: Sequence[Mapping[str, float] | None]) -> list[dict[str, Any]]:
+    def each(self, efforts: Sequence[Mapping[str, float] | None]) -> Iterator[dict[str, Any]]:
         """The ``why`` of every item (DOMAIN.md "What the plan also says"), in rank order."""
         planned, pooled = self.planned, self.pooled
         last_day = len(self.calendar.days) - 1
         holidays_before = self.holidays_before
         no_estimate = {"kind": "no_estimate", "pooled": pooled, "skill": None}
         no_effort = {"kind": "no_scheduled_effort", "pooled": pooled, "skill": None}
-        out = []
         for effort, skill, top, ran_out, start in zip(
             efforts, planned.binding, planned.top, planned.out, planned.starts, strict=True
         ):
             if effort is None:
-                out.append(dict(no_estimate))
+                yield dict(no_estimate)
                 continue
             if skill is None:
-                out.append(dict(no_effort))
+                yield dict(no_effort)
                 continue
             day = top if ran_out == 0 else -1  # the day the binding skill finished
             first = 0 if start is None else start
             last = day if day >= 0 else last_day
             booked, away = self.booked[skill], self.away[skill]
-            out.append(
+            yield (
                 {  # keys in sorted order, as the plan's JSON writes them
                     "booked_days": booked[last + 1] - booked[first],
                     "holidays": holidays_before[last] - holidays_before[first],
@@ -103,7 +102,6 @@ class Reasons:
                     "vacation_days": round(away[last + 1] - away[first]),
                 }
             )
-        return out
 
 
 def load(planned: Schedule, lanes: Mapping[str, Sequence[float]], calendar: Calendar) -> dict:

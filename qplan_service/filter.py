@@ -29,7 +29,7 @@ from planning.planner import (
     plan_pieces,
     plan_to_bytes,
     track_view,
-    view_to_bytes,
+    track_view_json,
 )
 
 __all__ = ["main", "EXIT_BAD_INPUT", "PARALLEL_LINES"]
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         plan["by_track"] = {track: track_view(model, lay, track) for track in plan["tracks"]}
         out.write(plan_to_bytes(plan))
     else:
-        views = {ALL: view_to_bytes(track_view(model, lay, ALL)), **child.receive()}
+        views = {ALL: track_view_json(model, lay, ALL), **child.receive()}
         for piece in plan_pieces(plan, views):
             out.write(piece)
     out.write(b"\n")
@@ -130,7 +130,8 @@ class _Child:
             where = []
             with open(self.views, "wb") as out:
                 for track in lay.tracks:
-                    where.append((track, out.write(view_to_bytes(track_view(model, lay, track)))))
+                    pieces = track_view_json(model, lay, track)
+                    where.append((track, sum(out.write(piece) for piece in pieces)))
             os.write(self.done, orjson.dumps(where) + b"\n")
             status = 0
         except StreamsError:
@@ -142,7 +143,7 @@ class _Child:
         finally:
             os._exit(status)  # never run the parent's clean-up or flush its buffers
 
-    def receive(self) -> dict[str, memoryview]:
+    def receive(self) -> dict[str, list[memoryview]]:
         """In the parent: the child's views by track, each its JSON in the mapped file."""
         with open(self.done, "rb") as done:
             line = done.readline()
@@ -151,11 +152,11 @@ class _Child:
         where = orjson.loads(line)
         size = sum(length for _, length in where)
         if size == 0:
-            return {track: memoryview(b"") for track, _ in where}
+            return {track: [] for track, _ in where}
         self.mapped = mmap.mmap(self.views, size, prot=mmap.PROT_READ)
         whole, views, at = memoryview(self.mapped), {}, 0
         for track, length in where:
-            views[track] = whole[at : at + length]
+            views[track] = [whole[at : at + length]]
             at += length
         return views
 
