@@ -72,11 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     lay = layout(model)
     plan = plan_frame(model, lay)
     out = sys.stdout.buffer
-    if child is None:
+    if orjson is None:
         plan["by_track"] = {track: track_view(model, lay, track) for track in plan["tracks"]}
         out.write(plan_to_bytes(plan))
     else:
-        views = {ALL: track_view_json(model, lay, ALL), **child.receive()}
+        views = {ALL: track_view_json(model, lay, ALL)}
+        if child is None:
+            views.update((track, track_view_json(model, lay, track)) for track in lay.tracks)
+        else:
+            views.update(child.receive())
         for piece in plan_pieces(plan, views):
             out.write(piece)
     out.write(b"\n")
