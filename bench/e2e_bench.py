@@ -9,17 +9,15 @@ one client, and with ``--clients`` (1,000) connected, where the figure is the
 time until the LAST of them has it.
 
 A client holds a message when its bytes reach the client's socket: the
-kernel's receive time (Linux ``SO_TIMESTAMPNS``), not the moment this one
-process, reading 1,000 sockets on the mesh's own cores, gets round to it
-(that time is shown too, as "read here"). The bench's loop looks at its
-sockets every millisecond rather than sleeping on them: on loopback the
-server's send wakes a reader that sleeps on the socket, at the server's cost
-(~6 us a client here; 1,000 writes took 22-25 ms that way and 17-21 ms with a
-reader that does not sleep on them), which a browser on its own machine never
-charges the server. Each pull starts once the one
-before is over, its forecast made and fanned out as well, as a person's
-pulls are; ``--back-to-back`` starts it as soon as the last client has the
-plan before.
+kernel's receive time, not the moment this one process, reading 1,000
+sockets on the mesh's own cores, gets round to it (that time is shown too,
+as "read here"); the clients' loop looks at its sockets every millisecond
+rather than sleeping on them, so that the server's writes do not pay for
+waking the bench (``websocket_clients`` says why and how much).
+
+Each pull starts once the one before is over, its forecast made and fanned
+out too, as a person's pulls are; ``--back-to-back`` starts it as soon as the
+last client has the plan before, while the forecast's work still runs.
 
 In the same run a plain SUB on the store's notifications gives the baseline
 (raw commit -> its NOTIFY: the transport floor) and the stage breakdown
@@ -34,15 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import os
 import re
 import resource
-import selectors
-import socket
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -55,6 +48,9 @@ import zmq.asyncio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from websocket_clients import TickingSelector, WsClient, kernel_times_work  # noqa: E402
 
 import pull_raw  # noqa: E402
 from harness import (  # noqa: E402
@@ -76,129 +72,7 @@ SETTLE = 5.0  # seconds a pull's forecast may take to reach the clients before t
 PAUSE = 0.1  # seconds between a settled pull and the next (a person's pulls are much further apart)
 RAW_SHA = re.compile(rb'"lineage":\{[^}]*"raw":"([0-9a-f]{40})"')
 FORECAST = re.compile(rb'"forecast":"[0-9a-f]{40}"')  # a notice of the plan with its forecast
-TICK = 0.001  # seconds between two looks at the sockets when nothing is ready
-SO_TIMESTAMPNS = 35  # Linux <asm-generic/socket.h>; Python's socket module has no name for it
-RECV_SIZE = 65536  # bytes per read
-ANCILLARY_SIZE = socket.CMSG_SPACE(16)  # one struct timespec
 AIMS = {"p50_1": 50.0, "p99_1": 150.0, "last_of_many": 250.0, "fan_out_ratio": 1.5}  # ms, ratio
-
-
-# -- a minimal websocket client: enough to time 1,000 of them from one process ------------
-
-
-class WsClient:
-    """A websocket client on a plain socket that notes when each message reached its socket.
-
-    The time that counts is the kernel's: the moment the bytes arrived at this client's
-    socket (``SO_TIMESTAMPNS``), not the moment this process got round to reading them. A
-    browser reads its own socket on its own machine; this one process reads 1,000 sockets on
-    the mesh's own two cores, one after the other, so its read times measure the bench as
-    much as the fan-out (they are reported too, as "read").
-    """
-
-    def __init__(self, sock: socket.socket, watch: Watch) -> None:
-        self.sock = sock
-        self.watch = watch
-        self.buffer = bytearray()
-        self.messages = 0
-
-    @classmethod
-    async def open(cls, host: str, port: int, watch: Watch) -> WsClient:
-        """Connect, upgrade to a websocket, and start reading it on the loop."""
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        if watch.kernel_times:
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        try:
-            await loop.sock_connect(sock, (host, port))
-            request = (
-                f"GET /ws?want=plan HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
-            )
-            await loop.sock_sendall(sock, request.encode())
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                chunk = await loop.sock_recv(sock, 4096)
-                if not chunk:
-                    raise ConnectionError("closed before the upgrade")
-                answer += chunk
-        except BaseException:
-            sock.close()
-            raise
-        head, _, rest = answer.partition(b"\r\n\r\n")
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            sock.close()
-            raise ConnectionError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
-        client = cls(sock, watch)
-        client.buffer += rest
-        now = time.perf_counter()
-        client._frames(now, now)
-        loop.add_reader(sock.fileno(), client._readable)
-        return client
-
-    def close(self) -> None:
-        """Stop reading and close the socket."""
-        if self.sock.fileno() >= 0:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-            self.sock.close()
-
-    def _readable(self) -> None:
-        """Read what the socket holds, with the kernel's time of its arrival."""
-        try:
-            data, ancillary, _, _ = self.sock.recvmsg(RECV_SIZE, ANCILLARY_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self.close()
-            return
-        read = time.perf_counter()
-        if not data:
-            self.close()
-            return
-        arrived = read
-        for level, kind, value in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
-                seconds, nanoseconds = struct.unpack_from("@qq", value)
-                # The kernel stamps with the wall clock; perf_counter is the monotonic one.
-                arrived = seconds + nanoseconds * 1e-9 - (time.time() - read)
-        self.buffer += data
-        self._frames(arrived, read)
-
-    def _frames(self, arrived: float, read: float) -> None:
-        """Take every complete frame out of the buffer (all of them got here by ``arrived``)."""
-        while len(self.buffer) >= 2:
-            opcode, size = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
-            start = 2
-            if size == 126:
-                if len(self.buffer) < 4:
-                    return
-                size, start = struct.unpack_from("!H", self.buffer, 2)[0], 4
-            elif size == 127:
-                if len(self.buffer) < 10:
-                    return
-                size, start = struct.unpack_from("!Q", self.buffer, 2)[0], 10
-            if len(self.buffer) < start + size:
-                return
-            payload = bytes(self.buffer[start : start + size])
-            del self.buffer[: start + size]
-            if opcode == 0x9:  # ping: answer with a masked pong, as a client must
-                mask = os.urandom(4)
-                body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-                self.sock.send(bytes([0x8A, 0x80 | len(payload)]) + mask + body)
-            elif opcode == 0x1:
-                self.messages += 1
-                self.watch.seen(self, payload, arrived, read)
-
-
-class TickingSelector(selectors.DefaultSelector):
-    """A selector that sleeps a TICK and then looks, instead of sleeping on the sockets."""
-
-    def select(self, timeout: float | None = None):
-        if timeout is None or timeout > 0:
-            time.sleep(TICK if timeout is None else min(timeout, TICK))
-        return super().select(0)
 
 
 @dataclass
@@ -287,7 +161,8 @@ async def connect(host: str, port: int, count: int, watch: Watch) -> list[WsClie
     while len(clients) < count:
         batch = min(CONNECT_BATCH, count - len(clients))
         made = await asyncio.gather(
-            *(WsClient.open(host, port, watch) for _ in range(batch)), return_exceptions=True
+            *(WsClient.open(host, port, watch.seen, watch.kernel_times) for _ in range(batch)),
+            return_exceptions=True,
         )
         clients += [client for client in made if isinstance(client, WsClient)]
         failed = [error for error in made if isinstance(error, BaseException)]
@@ -296,16 +171,6 @@ async def connect(host: str, port: int, count: int, watch: Watch) -> list[WsClie
                 client.close()
             raise failed[0]
     return clients
-
-
-def kernel_times_work() -> bool:
-    """True when sockets here can carry the kernel's receive time (Linux)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        except OSError:
-            return False
-    return True
 
 
 # -- the run ----------------------------------------------------------------------------------
