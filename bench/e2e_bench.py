@@ -42,9 +42,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Event, Thread
 
 import zmq
-import zmq.asyncio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -67,6 +67,7 @@ from mesh.snapshot import SnapshotClient  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "plan.xlsx"
 WAIT = 20.0  # seconds a pull may take before it counts as lost
+LISTEN_POLL = 100  # ms the SUB thread waits for a NOTIFY before it looks at its stop flag
 CONNECT_BATCH = 100  # connections opened at once (the listen backlog is 128)
 SETTLE = 5.0  # seconds a pull's forecast may take to reach the clients before the next pull
 PAUSE = 0.1  # seconds between a settled pull and the next (a person's pulls are much further apart)
@@ -122,10 +123,10 @@ class Watch:
             if len(self.settled[sha]) >= self.clients:
                 self.quiet.set()
 
-    def noted(self, dataset: str, raw: str | None) -> None:
-        """The SUB heard a NOTIFY whose lineage is raw commit ``raw``."""
+    def noted(self, dataset: str, raw: str | None, when: float) -> None:
+        """The SUB heard a NOTIFY whose lineage is raw commit ``raw`` at ``when``."""
         if raw:
-            self.notes.setdefault(raw.encode(), {}).setdefault(dataset, time.perf_counter())
+            self.notes.setdefault(raw.encode(), {}).setdefault(dataset, when)
 
     def times(self) -> tuple[list[float], list[float], dict[str, float]]:
         """Arrival and read times at the clients, sorted, and NOTIFY times, of the awaited SHA."""
@@ -135,8 +136,13 @@ class Watch:
         return arrived, read, self.notes.get(self.sha, {})
 
 
-async def listen(config: Config, watch: Watch, context: zmq.asyncio.Context) -> None:
-    """A plain SUB on the store's notifications: the baseline and the stage times."""
+def listen(config: Config, watch: Watch, loop: asyncio.AbstractEventLoop, stop: Event) -> None:
+    """A plain SUB on the store's notifications: the baseline and the stage times.
+
+    It runs in a thread of its own, so that each NOTIFY is timed as it arrives rather than
+    on the clients' loop tick.
+    """
+    context = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.linger = 0
     curve = tools_curve(config.file, "snapshot_service")
@@ -146,13 +152,18 @@ async def listen(config: Config, watch: Watch, context: zmq.asyncio.Context) -> 
     for topic in (b"raw", b"conditioned", b"plan"):
         sub.subscribe(topic)
     try:
-        while True:
-            topic, message = Message.from_frames(await sub.recv_multipart(), topic=True)
+        while not stop.is_set():
+            if not sub.poll(LISTEN_POLL):
+                continue
+            frames = sub.recv_multipart()
+            when = time.perf_counter()
+            topic, message = Message.from_frames(frames, topic=True)
             head = message.header
             raw = head["commit"] if topic == "raw" else (head.get("lineage") or {}).get("raw")
-            watch.noted(topic, raw)
+            loop.call_soon_threadsafe(watch.noted, topic, raw, when)
     finally:
         sub.close(linger=0)
+        context.term()
 
 
 async def connect(host: str, port: int, count: int, watch: Watch) -> list[WsClient]:
@@ -324,10 +335,13 @@ def report(phases: list[Phase], pulls: int, kernel_times: bool, settle: bool) ->
 
 async def bench(config: Config, pulls: int, many: int, settle: bool) -> list[Phase]:
     """Connect the clients and the SUB, then run the phases."""
-    context = zmq.asyncio.Context()
     watch = Watch(kernel_times=kernel_times_work())
     host, port = config.text("web", "host"), config.port("web", "port")
-    listener = asyncio.create_task(listen(config, watch, context))
+    stop = Event()
+    listener = Thread(
+        target=listen, args=(config, watch, asyncio.get_running_loop(), stop), daemon=True
+    )
+    listener.start()
     files = variants()
     phases = []
     connections: list[WsClient] = []
@@ -344,9 +358,8 @@ async def bench(config: Config, pulls: int, many: int, settle: bool) -> list[Pha
     finally:
         for client in connections:
             client.close()
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
-        context.term()
+        stop.set()
+        await asyncio.to_thread(listener.join)
     return phases
 
 
