@@ -8,38 +8,49 @@ websocket clients hold the plan whose ``lineage.raw`` is that commit: with
 one client, and with ``--clients`` (1,000) connected, where the figure is the
 time until the LAST of them has it.
 
+A client holds a message when its bytes reach the client's socket: the
+kernel's receive time, not the moment this one process, reading 1,000
+sockets on the mesh's own cores, gets round to it (that time is shown too,
+as "read here"); the clients' loop looks at its sockets every millisecond
+rather than sleeping on them, so that the server's writes do not pay for
+waking the bench (``websocket_clients`` says why and how much).
+
+Each pull starts once the one before is over, its forecast made and fanned
+out too, as a person's pulls are; ``--back-to-back`` starts it as soon as the
+last client has the plan before, while the forecast's work still runs.
+
 In the same run a plain SUB on the store's notifications gives the baseline
 (raw commit -> its NOTIFY: the transport floor) and the stage breakdown
 (raw NOTIFY -> conditioned NOTIFY -> plan NOTIFY -> websocket), so it is
 clear which stage the time goes to.
 
-``.venv/bin/python bench/e2e_bench.py [--pulls 40] [--clients 1000]``. It
-prints figures and never fails on time.
+``.venv/bin/python bench/e2e_bench.py [--pulls 40] [--clients 1000] [--back-to-back]``.
+It prints figures and never fails on time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import os
 import re
 import resource
 import statistics
-import struct
 import sys
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Event, Thread
 
 import zmq
-import zmq.asyncio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from websocket_clients import TickingSelector, WsClient, kernel_times_work  # noqa: E402
 
 import pull_raw  # noqa: E402
 from harness import (  # noqa: E402
@@ -56,76 +67,13 @@ from mesh.snapshot import SnapshotClient  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "plan.xlsx"
 WAIT = 20.0  # seconds a pull may take before it counts as lost
+LISTEN_POLL = 100  # ms the SUB thread waits for a NOTIFY before it looks at its stop flag
 CONNECT_BATCH = 100  # connections opened at once (the listen backlog is 128)
+SETTLE = 5.0  # seconds a pull's forecast may take to reach the clients before the next pull
+PAUSE = 0.1  # seconds between a settled pull and the next (a person's pulls are much further apart)
 RAW_SHA = re.compile(rb'"lineage":\{[^}]*"raw":"([0-9a-f]{40})"')
-HEAD_BYTES = 8192  # the version fields come before the plan in a "plan" message
+FORECAST = re.compile(rb'"forecast":"[0-9a-f]{40}"')  # a notice of the plan with its forecast
 AIMS = {"p50_1": 50.0, "p99_1": 150.0, "last_of_many": 250.0, "fan_out_ratio": 1.5}  # ms, ratio
-
-
-# -- a minimal websocket client: enough to time 1,000 of them from one process ------------
-
-
-class WsClient(asyncio.Protocol):
-    """A websocket client that only records when a message containing the awaited SHA arrives."""
-
-    def __init__(self, host: str, port: int, watch: Watch) -> None:
-        self.request = (
-            f"GET /ws?want=plan HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
-        ).encode()
-        self.watch = watch
-        self.buffer = bytearray()
-        self.upgraded = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
-        self.messages = 0
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        transport.write(self.request)
-
-    def connection_lost(self, exc) -> None:
-        if not self.upgraded.done():
-            self.upgraded.set_exception(ConnectionError(f"closed before the upgrade: {exc}"))
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if not self.upgraded.done():
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(self.buffer[: self.buffer.find(b"\r\n")])
-            del self.buffer[: end + 4]
-            if b" 101 " not in status:
-                self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
-                return
-            self.upgraded.set_result(True)
-        self._frames()
-
-    def _frames(self) -> None:
-        """Take every complete frame out of the buffer."""
-        while len(self.buffer) >= 2:
-            opcode, size = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
-            start = 2
-            if size == 126:
-                if len(self.buffer) < 4:
-                    return
-                size, start = struct.unpack_from("!H", self.buffer, 2)[0], 4
-            elif size == 127:
-                if len(self.buffer) < 10:
-                    return
-                size, start = struct.unpack_from("!Q", self.buffer, 2)[0], 10
-            if len(self.buffer) < start + size:
-                return
-            payload = bytes(self.buffer[start : start + size])
-            del self.buffer[: start + size]
-            if opcode == 0x9:  # ping: answer with a masked pong, as a client must
-                mask = os.urandom(4)
-                body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + body)
-            elif opcode == 0x1:
-                self.messages += 1
-                self.watch.seen(self, payload)
 
 
 @dataclass
@@ -133,48 +81,68 @@ class Watch:
     """When each client (and the SUB) saw the results of each raw commit.
 
     Arrivals are kept per raw SHA from the moment they happen, because a plan
-    can reach a client before the coroutine that sent the PUT has resumed.
+    can reach a client before the coroutine that sent the PUT has resumed. A
+    client's arrival is (kernel arrival time, time this process read it).
     """
 
+    kernel_times: bool = True
     sha: bytes = b""
     clients: int = 0
-    arrivals: dict[bytes, dict[int, float]] = field(default_factory=dict)
+    arrivals: dict[bytes, dict[int, tuple[float, float]]] = field(default_factory=dict)
+    settled: dict[bytes, set[int]] = field(default_factory=dict)
     notes: dict[bytes, dict[str, float]] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    quiet: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self, sha: str, clients: int) -> None:
         """Wait for ``sha`` at ``clients`` clients (forgetting older commits)."""
         self.sha, self.clients = sha.encode(), clients
         self.arrivals = {self.sha: self.arrivals.get(self.sha, {})}
+        self.settled = {self.sha: self.settled.get(self.sha, set())}
         self.notes = {self.sha: self.notes.get(self.sha, {})}
         self.done.clear()
+        self.quiet.clear()
         if len(self.arrivals[self.sha]) >= clients:
             self.done.set()
+        if len(self.settled[self.sha]) >= clients:
+            self.quiet.set()
 
-    def seen(self, client: WsClient, payload: bytes) -> None:
+    def seen(self, client: WsClient, payload: bytes, arrived: float, read: float) -> None:
         """A client got a message: note when, per raw SHA of its plan."""
-        now = time.perf_counter()
-        match = RAW_SHA.search(payload, 0, HEAD_BYTES)
+        match = RAW_SHA.search(payload)
         if match is None:
             return
         sha = match.group(1)
         got = self.arrivals.setdefault(sha, {})
-        got.setdefault(id(client), now)
-        if sha == self.sha and len(got) >= self.clients:
-            self.done.set()
+        got.setdefault(id(client), (arrived, read))
+        if FORECAST.search(payload):
+            self.settled.setdefault(sha, set()).add(id(client))
+        if sha == self.sha:
+            if len(got) >= self.clients:
+                self.done.set()
+            if len(self.settled[sha]) >= self.clients:
+                self.quiet.set()
 
-    def noted(self, dataset: str, raw: str | None) -> None:
-        """The SUB heard a NOTIFY whose lineage is raw commit ``raw``."""
+    def noted(self, dataset: str, raw: str | None, when: float) -> None:
+        """The SUB heard a NOTIFY whose lineage is raw commit ``raw`` at ``when``."""
         if raw:
-            self.notes.setdefault(raw.encode(), {}).setdefault(dataset, time.perf_counter())
+            self.notes.setdefault(raw.encode(), {}).setdefault(dataset, when)
 
-    def times(self) -> tuple[list[float], dict[str, float]]:
-        """Arrival times at the clients, sorted, and NOTIFY times, of the awaited SHA."""
-        return sorted(self.arrivals.get(self.sha, {}).values()), self.notes.get(self.sha, {})
+    def times(self) -> tuple[list[float], list[float], dict[str, float]]:
+        """Arrival and read times at the clients, sorted, and NOTIFY times, of the awaited SHA."""
+        got = self.arrivals.get(self.sha, {}).values()
+        arrived = sorted(arrival for arrival, _ in got)
+        read = sorted(read for _, read in got)
+        return arrived, read, self.notes.get(self.sha, {})
 
 
-async def listen(config: Config, watch: Watch, context: zmq.asyncio.Context) -> None:
-    """A plain SUB on the store's notifications: the baseline and the stage times."""
+def listen(config: Config, watch: Watch, loop: asyncio.AbstractEventLoop, stop: Event) -> None:
+    """A plain SUB on the store's notifications: the baseline and the stage times.
+
+    It runs in a thread of its own, so that each NOTIFY is timed as it arrives rather than
+    on the clients' loop tick.
+    """
+    context = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.linger = 0
     curve = tools_curve(config.file, "snapshot_service")
@@ -184,30 +152,35 @@ async def listen(config: Config, watch: Watch, context: zmq.asyncio.Context) -> 
     for topic in (b"raw", b"conditioned", b"plan"):
         sub.subscribe(topic)
     try:
-        while True:
-            topic, message = Message.from_frames(await sub.recv_multipart(), topic=True)
+        while not stop.is_set():
+            if not sub.poll(LISTEN_POLL):
+                continue
+            frames = sub.recv_multipart()
+            when = time.perf_counter()
+            topic, message = Message.from_frames(frames, topic=True)
             head = message.header
             raw = head["commit"] if topic == "raw" else (head.get("lineage") or {}).get("raw")
-            watch.noted(topic, raw)
+            loop.call_soon_threadsafe(watch.noted, topic, raw, when)
     finally:
         sub.close(linger=0)
+        context.term()
 
 
 async def connect(host: str, port: int, count: int, watch: Watch) -> list[WsClient]:
     """Open ``count`` websocket clients, a batch at a time."""
-    loop = asyncio.get_running_loop()
     clients: list[WsClient] = []
     while len(clients) < count:
         batch = min(CONNECT_BATCH, count - len(clients))
         made = await asyncio.gather(
-            *(
-                loop.create_connection(lambda: WsClient(host, port, watch), host, port)
-                for _ in range(batch)
-            )
+            *(WsClient.open(host, port, watch.seen, watch.kernel_times) for _ in range(batch)),
+            return_exceptions=True,
         )
-        protocols = [protocol for _, protocol in made]
-        await asyncio.gather(*(p.upgraded for p in protocols))
-        clients += protocols
+        clients += [client for client in made if isinstance(client, WsClient)]
+        failed = [error for error in made if isinstance(error, BaseException)]
+        if failed:
+            for client in clients:
+                client.close()
+            raise failed[0]
     return clients
 
 
@@ -240,8 +213,10 @@ class Phase:
     clients: int
     first: list[float] = field(default_factory=list)
     last: list[float] = field(default_factory=list)
+    last_read: list[float] = field(default_factory=list)  # when this process read the last one
     stages: dict[str, list[float]] = field(default_factory=dict)
     lost: int = 0
+    unsettled: int = 0  # pulls whose forecast had not reached every client within SETTLE
 
     def stage(self, name: str, value: float) -> None:
         self.stages.setdefault(name, []).append(value)
@@ -255,8 +230,15 @@ def _put(store: SnapshotClient, files: dict[str, str]) -> tuple[dict, float, flo
     return answer, (t0 - start) * 1000, t0
 
 
-async def run_phase(store: SnapshotClient, clients: int, pulls: int, watch: Watch, files) -> Phase:
-    """PUT alternating raw variants and time each until every client has its plan."""
+async def run_phase(
+    store: SnapshotClient, clients: int, pulls: int, watch: Watch, files, settle: bool
+) -> Phase:
+    """PUT alternating raw variants and time each until every client has its plan.
+
+    With ``settle``, each pull starts once the one before is over: its forecast has reached
+    every client too. Otherwise the next pull starts as soon as the last client has the plan,
+    while the forecast of the pull before is still being made and fanned out.
+    """
     phase = Phase(clients)
     for n in range(pulls):
         answer, put_ms, t0 = await asyncio.to_thread(_put, store, files[n % 2])
@@ -266,9 +248,10 @@ async def run_phase(store: SnapshotClient, clients: int, pulls: int, watch: Watc
         except TimeoutError:
             phase.lost += 1
             continue
-        times, notes = watch.times()
-        phase.first.append((times[0] - t0) * 1000)
-        phase.last.append((times[-1] - t0) * 1000)
+        arrived, read, notes = watch.times()
+        phase.first.append((arrived[0] - t0) * 1000)
+        phase.last.append((arrived[-1] - t0) * 1000)
+        phase.last_read.append((read[-1] - t0) * 1000)
         notes = {k: (v - t0) * 1000 for k, v in notes.items()}
         if {"raw", "conditioned", "plan"} <= notes.keys():
             phase.stage("(raw PUT round trip, before t0)", put_ms)
@@ -281,6 +264,12 @@ async def run_phase(store: SnapshotClient, clients: int, pulls: int, watch: Watc
             )
             phase.stage("web: plan NOTIFY -> first client", phase.first[-1] - notes["plan"])
             phase.stage("web: plan NOTIFY -> last client", phase.last[-1] - notes["plan"])
+        if settle:
+            try:
+                await asyncio.wait_for(watch.quiet.wait(), SETTLE)
+            except TimeoutError:
+                phase.unsettled += 1
+            await asyncio.sleep(PAUSE)
     return phase
 
 
@@ -293,16 +282,22 @@ def summary(values: list[float]) -> str:
     )
 
 
-def report(phases: list[Phase], pulls: int) -> None:
-    print(f"\nraw commit (PUT answered) -> plan in websocket clients, {pulls} pulls per row")
+def report(phases: list[Phase], pulls: int, kernel_times: bool, settle: bool) -> None:
+    when = "reached the client's socket" if kernel_times else "read by this process"
+    how = "each on a settled mesh" if settle else "back to back"
+    print(f"\nraw commit (PUT answered) -> plan {when}, {pulls} pulls per row, {how}")
     for phase in phases:
         label = "1 client" if phase.clients == 1 else f"{phase.clients} clients, last"
+        trouble = [f"{phase.lost} lost"] if phase.lost else []
+        trouble += [f"{phase.unsettled} not settled in {SETTLE:.0f} s"] if phase.unsettled else []
         print(
             f"  {label:<22} {summary(phase.last)}"
-            + (f"  ({phase.lost} lost)" if phase.lost else "")
+            + (f"  ({', '.join(trouble)})" if trouble else "")
         )
         if phase.clients > 1:
             print(f"  {f'{phase.clients} clients, first':<22} {summary(phase.first)}")
+            if kernel_times:
+                print(f"  {'last, read here':<22} {summary(phase.last_read)}")
     print("\nstage breakdown (same pulls):")
     for phase in phases:
         print(f"  with {phase.clients} client(s):")
@@ -338,32 +333,33 @@ def report(phases: list[Phase], pulls: int) -> None:
     print("aims: " + "; ".join(aims))
 
 
-async def bench(config: Config, pulls: int, many: int) -> list[Phase]:
+async def bench(config: Config, pulls: int, many: int, settle: bool) -> list[Phase]:
     """Connect the clients and the SUB, then run the phases."""
-    context = zmq.asyncio.Context()
-    watch = Watch()
+    watch = Watch(kernel_times=kernel_times_work())
     host, port = config.text("web", "host"), config.port("web", "port")
-    listener = asyncio.create_task(listen(config, watch, context))
+    stop = Event()
+    listener = Thread(
+        target=listen, args=(config, watch, asyncio.get_running_loop(), stop), daemon=True
+    )
+    listener.start()
     files = variants()
     phases = []
     connections: list[WsClient] = []
     try:
         with store_client(config.file, timeout=10) as store:
             connections = await connect(host, port, 1, watch)
-            await run_phase(store, 1, 4, watch, files)  # warm-up: every stage has run once
-            phases.append(await run_phase(store, 1, pulls, watch, files))
+            await run_phase(store, 1, 4, watch, files, settle)  # warm-up: every stage ran once
+            phases.append(await run_phase(store, 1, pulls, watch, files, settle))
             if many > 1:
                 connections += await connect(host, port, many - 1, watch)
                 print(f"{len(connections)} websocket clients connected", flush=True)
-                await run_phase(store, many, 2, watch, files)
-                phases.append(await run_phase(store, many, pulls, watch, files))
+                await run_phase(store, many, 2, watch, files, settle)
+                phases.append(await run_phase(store, many, pulls, watch, files, settle))
     finally:
         for client in connections:
-            if client.transport is not None:
-                client.transport.close()
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
-        context.term()
+            client.close()
+        stop.set()
+        await asyncio.to_thread(listener.join)
     return phases
 
 
@@ -371,6 +367,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pulls", type=int, default=40, help="pulls per phase (default 40)")
     parser.add_argument("--clients", type=int, default=1000, help="clients in the big phase")
+    parser.add_argument(
+        "--back-to-back",
+        action="store_true",
+        help="start each pull once the last client has the plan of the one before, not once "
+        "that pull's forecast has reached the clients too",
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -387,10 +389,12 @@ def main() -> int:
             status = f"http://{config.text('web', 'host')}:{config.port('web', 'port')}/api/health"
             wait_for(lambda: _get(status), 60, 0.2, "the web to answer")
             print(f"mesh up (run_all pid {mesh.pid}); {args.pulls} pulls per phase", flush=True)
-            phases = asyncio.run(bench(config, args.pulls, args.clients))
+            loop = lambda: asyncio.SelectorEventLoop(TickingSelector())  # noqa: E731
+            with asyncio.Runner(loop_factory=loop) as runner:
+                phases = runner.run(bench(config, args.pulls, args.clients, not args.back_to_back))
         finally:
             mesh.stop()
-    report(phases, args.pulls)
+    report(phases, args.pulls, kernel_times_work(), not args.back_to_back)
     return 0
 
 

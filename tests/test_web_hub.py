@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from web.app import answer_client
 from web.hub import Hub
@@ -111,3 +112,29 @@ def test_browser_messages_get_a_pong_or_an_error():
     for bad in ("nope", "[1]", '{"type": 3}', '{"type": "shout"}', b"\x00\x01"):
         answer = answer_client(bad)
         assert answer["type"] == "error" and answer["error"]
+
+
+def test_no_garbage_collection_runs_while_a_broadcast_writes():
+    class Watching(FakeSocket):
+        def send(self, message: bytes):
+            self.collecting = gc.isenabled()
+            return super().send(message)
+
+    async def scenario():
+        hub = Hub()
+        sockets = [Watching() for _ in range(50)]
+        for socket in sockets:
+            hub.add(socket)
+        assert gc.isenabled()
+        hub.broadcast("plan", b"p1")
+        assert not any(socket.collecting for socket in sockets)
+        assert gc.isenabled()  # collections resume after the last write
+        gc.disable()
+        try:
+            hub.broadcast("plan", b"p2")
+            assert not gc.isenabled()  # and a collector that was off stays off
+        finally:
+            gc.enable()
+        await hub.close()
+
+    asyncio.run(scenario())

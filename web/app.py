@@ -386,6 +386,9 @@ class Socket(tornado.websocket.WebSocketHandler):
         return self.guard.origin_ok(origin, self.request)
 
     def open(self) -> None:
+        # Notices are small and sent one after another (hello then the plan, a plan then its
+        # forecast): Nagle's algorithm would hold the second until the browser's delayed ACK.
+        self.set_nodelay(True)
         wanted = {w.strip() for w in self.get_argument("want", "plan,health").split(",")}
         wants = frozenset(wanted & {"plan", "health"}) or frozenset({"plan", "health"})
         self.service.connect(self, wants)
