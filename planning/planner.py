@@ -222,7 +222,7 @@ def _view_rows(
             works, shorts, planned.ends, planned.starts, planned.binding, whys, strict=True
         )
     )
-    view = {  # every map of a view is built with its keys sorted, "work" last: view_pieces
+    view = {  # every map built with its keys sorted, "work" last: see track_view_json
         "demand": _cumulative(per_level, skills),
         "leverage": leverage(planned, lanes, len(days)),
         "load": load(planned, lanes, calendar),
@@ -360,8 +360,7 @@ def plan_to_json(plan: Mapping[str, Any], pretty: bool = False) -> str:
 
 
 def plan_to_bytes(plan: Mapping[str, Any]) -> bytes:
-    """The compact JSON of ``plan`` (keys sorted) as UTF-8; ``orjson.Fragment`` values (JSON
-    written before, keys sorted) are copied in as they are."""
+    """The compact JSON of ``plan`` (keys sorted) as UTF-8."""
     if orjson is not None:
         try:
             return orjson.dumps(plan, option=orjson.OPT_SORT_KEYS)
