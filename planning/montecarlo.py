@@ -32,7 +32,17 @@ import numpy as np
 from formats.streams import Model
 from planning.planner import ALL, DAYS_PER_WEEK, EPSILON, Layout, layout, people_per_skill
 
-__all__ = ["SIGMA", "CLIP", "forecast", "factors_for", "seed_from"]
+__all__ = [
+    "SIGMA",
+    "CLIP",
+    "forecast",
+    "factors_for",
+    "seed_from",
+    "groups",
+    "view_forecast",
+    "document",
+    "check",
+]
 
 SIGMA = {"number": 0.2, "unit": 0.25, "size": 0.4}  # log-normal spread by how it was written
 P10_P90 = 2 * 1.2815515655446004  # z-distance between a normal's P10 and P90
@@ -167,6 +177,46 @@ def _summaries(ends: np.ndarray, iso_days: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def groups(lay: Layout, staff) -> dict[str, tuple[list[int], list]]:
+    """Per track (All first): the indexes in ``lay.works`` of its items, and its people."""
+    index_of = {id(work): n for n, work in enumerate(lay.works)}
+    out = {ALL: (list(range(len(lay.works))), list(staff))}
+    for track in lay.tracks:
+        at = [index_of[id(work)] for work in lay.works_by_track[track]]
+        out[track] = (at, lay.people_by_track[track])
+    return out
+
+
+def view_forecast(
+    lay: Layout, works_at: list[int], people, factors: list[dict[str, np.ndarray]], runs: int
+) -> dict[str, Any]:
+    """The forecast of one track: ``{"items": {item id: summary}}``."""
+    summaries = _summaries(_view(lay, works_at, people, factors, runs), lay.calendar.iso)
+    return {
+        "items": {lay.works[index].head["id"]: summaries[row] for row, index in enumerate(works_at)}
+    }
+
+
+def document(runs: int, spread: float, seed: int, by_track: dict[str, Any]) -> dict[str, Any]:
+    """The forecast document around the tracks' forecasts (All first)."""
+    return {
+        "runs": runs,
+        "spread": spread,
+        "seed": f"{seed:016x}",
+        "model": {"sigma": dict(SIGMA), "clip_z": round(CLIP, 4), "range": "low P10, high P90"},
+        "tracks": list(by_track),
+        "by_track": by_track,
+    }
+
+
+def check(runs: int, spread: float) -> None:
+    """Raise ValueError for runs or a spread no forecast can use."""
+    if runs < 1:
+        raise ValueError("a forecast needs at least one run")
+    if not math.isfinite(spread) or spread < 0:
+        raise ValueError("spread must be a number from 0 up")
+
+
 def forecast(
     model: Model,
     estimates: Mapping[str, Any] | None = None,
@@ -175,28 +225,11 @@ def forecast(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The forecast of ``model`` (without "lineage", which the service adds)."""
-    if runs < 1:
-        raise ValueError("a forecast needs at least one run")
-    if not math.isfinite(spread) or spread < 0:
-        raise ValueError("spread must be a number from 0 up")
+    check(runs, spread)
     lay = layout(model)
     factors = factors_for(lay, estimates, runs, spread, seed)
-    index_of = {id(work): n for n, work in enumerate(lay.works)}
-    groups = {ALL: (list(range(len(lay.works))), list(model.staff))}
-    for track in lay.tracks:
-        at = [index_of[id(work)] for work in lay.works_by_track[track]]
-        groups[track] = (at, lay.people_by_track[track])
-    by_track = {}
-    for track, (works_at, people) in groups.items():
-        ends = _view(lay, works_at, people, factors, runs)
-        summaries = _summaries(ends, lay.calendar.iso)
-        items = {lay.works[index].head["id"]: summaries[row] for row, index in enumerate(works_at)}
-        by_track[track] = {"items": items}
-    return {
-        "runs": runs,
-        "spread": spread,
-        "seed": f"{seed:016x}",
-        "model": {"sigma": dict(SIGMA), "clip_z": round(CLIP, 4), "range": "low P10, high P90"},
-        "tracks": list(groups),
-        "by_track": by_track,
+    by_track = {
+        track: view_forecast(lay, works_at, people, factors, runs)
+        for track, (works_at, people) in groups(lay, model.staff).items()
     }
+    return document(runs, spread, seed, by_track)

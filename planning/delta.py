@@ -1,0 +1,116 @@
+"""A what-if plan as what it changes in its base plan: made by the worker, applied by the web.
+
+The delta of a what-if plan against its base plan (both as ``compute_plan`` makes them,
+or as the store and the web hold them, with problems, lineage and status)::
+
+    {"params", "skills", "triages", "tracks": the what-if plan's own (small),
+     "views": {TRACK: null                  the base plan's view of TRACK, as it is
+                    | {"manpower", "demand", "staff", "load", "leverage": the view's own,
+                       "work": {"length": rows in the view,
+                                "from": [the base row each row is, -1 for none] (left out
+                                        when row i is the base's row i: nothing reordered),
+                                "rows": [[position, row]…] the rows that differ}}}}
+
+``apply_delta(base, delta)`` is the what-if plan (rows it did not send are the base's
+own objects: read them, never change them). A what-if that adds two people to one
+track of a 20,000-item plan sends two views and the rows whose date, start, binding
+or reason moved, instead of seven views of every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planning.whatif import compare_plans
+
+__all__ = ["plan_delta", "apply_delta", "changes_between"]
+
+
+def plan_delta(base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]) -> dict[str, Any]:
+    """The delta of ``plan`` against ``base``; ``same``: tracks whose view is the base's."""
+    views: dict[str, Any] = {}
+    base_views = base.get("by_track") or {}
+    for track, view in (plan.get("by_track") or {}).items():
+        if track in same:
+            views[track] = None
+        else:
+            views[track] = _view_delta(base_views.get(track), view)
+    delta = {key: value for key, value in plan.items() if key != "by_track"}
+    delta["views"] = views
+    return delta
+
+
+def _view_delta(was: Mapping[str, Any] | None, view: Mapping[str, Any]) -> dict[str, Any]:
+    """One changed view: its own figures and the rows that are not the base's."""
+    out = {key: value for key, value in view.items() if key != "work"}
+    old = list((was or {}).get("work") or [])
+    work = view.get("work") or []
+    origin: list[int] | None = None
+    if len(old) != len(work) or any(a["id"] != b["id"] for a, b in zip(old, work, strict=True)):
+        where: dict[Any, list[int]] = {}
+        for index in range(len(old) - 1, -1, -1):  # popped from the end: first ones first
+            where.setdefault(old[index]["id"], []).append(index)
+        origin = []
+        for row in work:
+            left = where.get(row["id"])
+            origin.append(left.pop() if left else -1)
+    rows = []
+    for position, row in enumerate(work):
+        index = position if origin is None else origin[position]
+        if index < 0 or old[index] != row:
+            rows.append([position, row])
+    spec: dict[str, Any] = {"length": len(work), "rows": rows}
+    if origin is not None:
+        spec["from"] = origin
+    out["work"] = spec
+    return out
+
+
+def apply_delta(base: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
+    """The what-if plan: ``base`` (a plan) with ``delta`` applied; raises ValueError for a
+    delta that does not fit ``base``."""
+    base_views = base.get("by_track") or {}
+    by_track: dict[str, Any] = {}
+    for track, spec in (delta.get("views") or {}).items():
+        if spec is None:
+            if track not in base_views:
+                raise ValueError(f"the delta reuses view {track!r}, which the base has not")
+            by_track[track] = base_views[track]
+        else:
+            by_track[track] = _rebuild(base_views.get(track), spec)
+    plan = {**base, **{key: value for key, value in delta.items() if key != "views"}}
+    plan["by_track"] = by_track
+    return plan
+
+
+def _rebuild(was: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """One changed view from the base's view and its part of the delta."""
+    old = (was or {}).get("work") or []
+    work_spec = spec.get("work") or {}
+    sent = {position: row for position, row in work_spec.get("rows") or []}
+    origin = work_spec.get("from")
+    work = []
+    try:
+        for position in range(int(work_spec.get("length", 0))):
+            row = sent.get(position)
+            if row is None:
+                row = old[position if origin is None else origin[position]]
+            work.append(row)
+    except (IndexError, TypeError) as exc:
+        raise ValueError(f"the delta's rows do not fit the base plan ({exc})") from None
+    view = {key: value for key, value in spec.items() if key != "work"}
+    view["work"] = work
+    return view
+
+
+def changes_between(
+    base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]
+) -> list[dict[str, Any]]:
+    """``compare_plans(base, plan)``, skipping the tracks whose view is the base's."""
+
+    def changed(one: Mapping[str, Any]) -> dict[str, Any]:
+        tracks = [track for track in one.get("tracks", []) if track not in same]
+        return {"tracks": tracks, "by_track": one.get("by_track", {})}
+
+    return compare_plans(changed(base), changed(plan))
