@@ -19,8 +19,8 @@ Requests to the snapshot service, and their answers::
             DiffAnswer   {"dataset", "from", "to"} + one body, the unified diff (UTF-8)
 
 To qplan_service: WHATIF ``WhatIfRequest`` {"base": conditioned SHA or null,
-"edits": [edit…], "id"?} and CANCEL ``CancelRequest`` {"id"}; a WHATIF's answer is
-a plain header (``base``, ``plan``, ``changes``, ``forecast``: see ``qplan_service``).
+"edits": [edit…], "id"?, "delta"?, "forecast"?} and CANCEL ``CancelRequest`` {"id"}; a
+WHATIF's answer is a plain header, ``WhatIfRequest``'s docstring says which.
 
 Every ERR answer is ``ErrorAnswer`` {"error": text, "code": ErrorCode}.
 
@@ -94,31 +94,59 @@ __all__ = [
 class WhatIfRequest:
     """WHATIF: the plan of the conditioned commit ``base`` (None: the latest) with ``edits``.
 
-    ``id``, when given, lets a later CANCEL stop it.
+    ``id``, when given, lets a later CANCEL stop it. The answer (OK)::
+
+        {"base": {"conditioned": SHA, "plan": the plan commit made from it, or null},
+         "plan": the what-if plan (problems, lineage and status of the base)
+           or, when ``delta`` was asked and the base has a plan commit of the built-in
+           planner, "delta": the what-if plan as what it changes in that plan
+           (``planning.delta``: unchanged views named, changed rows sent),
+         "same": [the tracks whose view is the base plan's],
+         "changes": [{"track", "id", "name", "before", "after"}…],
+         "forecast": the what-if's own forecast (``formats.forecast``, with
+           [qplan_service] whatif_forecast_runs runs, seeded by the base) of every track
+           (``forecast`` true, the default), of one track (a track's name; All when the
+           what-if has no such track), or null (false: ask again for it, see README)}
+
+    ERR codes: over_budget, deadline, busy, bad_request (a bad edit, named).
     """
 
     KIND: ClassVar[str] = "WHATIF"
     base: str | None
     edits: list[Any]
     id: str | None = None
+    delta: bool = False
+    forecast: bool | str = True
 
     def to_message(self) -> Message:
         header: dict[str, Any] = {"base": self.base, "edits": self.edits}
         if self.id is not None:
             header["id"] = self.id
+        if self.delta:
+            header["delta"] = True
+        if self.forecast is not True:
+            header["forecast"] = self.forecast
         return Message(self.KIND, header)
 
     @classmethod
     def parse(cls, message: Message) -> WhatIfRequest:
         expect_kind(message, cls.KIND)
         no_bodies(message)
-        base = message.header.get("base")
+        header = message.header
+        base = header.get("base")
         if base is not None:
             base = check_sha(base, '"base" (a conditioned commit)')
-        if "edits" not in message.header:
+        if "edits" not in header:
             raise BadRequest('the request has no "edits" (a list of edits)')
-        edits = get_field(message.header, cls.KIND, "edits", list)
-        return cls(base, edits, get_field(message.header, cls.KIND, "id", str, None))
+        edits = get_field(header, cls.KIND, "edits", list)
+        delta = get_field(header, cls.KIND, "delta", bool, False)
+        forecast = header.get("forecast", True)
+        if not isinstance(forecast, bool | str):
+            raise BadRequest(
+                f"{cls.KIND} header field 'forecast' must be true, false or a track's name"
+            )
+        request_id = get_field(header, cls.KIND, "id", str, None)
+        return cls(base, edits, request_id, delta, forecast)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from mesh.errors import QPlanError, RequestTimeout
 from mesh.messages import CancelRequest, WhatIfRequest
 from mesh.protocol import encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
+from planning.delta import apply_delta
 from web.views import plan_view
 
 __all__ = ["Plans", "PlanVersion", "load_plan", "prepare", "same_source"]
@@ -186,19 +187,39 @@ class Plans:
         self._remember(version)
         return version
 
-    async def whatif(self, base: str | None, edits: list[dict[str, Any]]) -> dict[str, Any]:
+    async def whatif(
+        self, base: str | None, edits: list[dict[str, Any]], forecast: bool | str = True
+    ) -> dict[str, Any]:
         """Ask qplan_service for the plan with ``edits`` applied to ``base``.
 
-        Cancelled (the browser went away) or timed out, it sends CANCEL so that qplan_service
-        stops the worker computing it.
+        The answer's ``plan`` is whole: qplan_service sends what the what-if changes in the
+        base's plan commit (``planning.delta``) and it is applied here to that plan, which
+        the web holds (or reads once). ``forecast``: the what-if's forecast of every track
+        (True), of one track (its name), or none (False). Cancelled (the browser went away)
+        or timed out, it sends CANCEL so that qplan_service stops the worker computing it.
         """
+        answer = await self._ask(WhatIfRequest(base, edits, None, True, forecast))
+        delta = answer.pop("delta", None)
+        if delta is not None:
+            made = (answer.get("base") or {}).get("plan")
+            try:
+                if not isinstance(made, str) or not made:
+                    raise ValueError("the answer names no base plan")
+                answer["plan"] = apply_delta((await self.at(made)).plan, delta)
+            except (QPlanError, ValueError) as exc:
+                log.info("what-if delta not applied (%s); asking for the whole plan", exc)
+                return await self._ask(WhatIfRequest(base, edits, None, False, forecast))
+        return answer
+
+    async def _ask(self, request: WhatIfRequest) -> dict[str, Any]:
+        """One WHATIF round trip, cancelled at qplan_service when it is cancelled here."""
         if self._planner is None:
             self._planner = self._make_planner()
-        request_id = uuid.uuid4().hex
+        request.id = uuid.uuid4().hex
         try:
-            reply = await self._planner.request(WhatIfRequest(base, edits, request_id).to_message())
+            reply = await self._planner.request(request.to_message())
         except (asyncio.CancelledError, RequestTimeout):
-            self._spawn_cancel(request_id)
+            self._spawn_cancel(request.id)
             raise
         return reply.header
 
