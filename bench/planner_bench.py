@@ -258,19 +258,35 @@ def big_whatif_table(requests: int) -> None:
             track = sorted({p.track for p in model.staff})[0]
             skill = next(p.skill for p in model.staff if p.track == track)
             edits = [{"op": "add_people", "skill": skill, "track": track, "count": 2}]
-            asker.call("WHATIF", {"base": None, "edits": edits})  # warm: the base is read
-            samples = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                asker.call("WHATIF", {"base": None, "edits": edits})
-                samples.append(time.perf_counter() - started)
+            asked = {"base": None, "edits": edits, "delta": True}
+            asker.call("WHATIF", {**asked, "forecast": False})  # warm: the base is read
+            modes = {
+                "plan (forecast follows)": {**asked, "forecast": False},
+                "plan + the forecast of All": {**asked, "forecast": "All"},
+                "whole plan + every forecast": {"base": None, "edits": edits},
+            }
+            timings: dict[str, list[float]] = {}
+            sizes: dict[str, int] = {}
+            for label, header in modes.items():
+                count = requests if label != "whole plan + every forecast" else 3
+                timings[label] = []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    answer = asker.call("WHATIF", header)
+                    timings[label].append(time.perf_counter() - started)
+                sizes[label] = len(json.dumps(answer.header))
+            samples = timings["plan (forecast follows)"]
             old_way = filter_whatif(folder, streams, edits, runs=max(1, requests // 2))
         finally:
             store.close()
             asker.close()
             for proc in reversed(procs):
                 proc.stop()
-    print(f"   {'WHATIF round trip (' + str(requests) + ')':<34} {percentiles(samples)}")
+    for label, taken in timings.items():
+        print(
+            f"   {label + ' (' + str(len(taken)) + ')':<34} {percentiles(taken)}"
+            f"  {sizes[label] / 1e6:.2f} MB"
+        )
     print(
         f"   {'filter run on edited streams (' + str(len(old_way)) + ')':<34} "
         f"{percentiles(old_way)}"

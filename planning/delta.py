@@ -9,12 +9,17 @@ or as the store and the web hold them, with problems, lineage and status)::
                        "work": {"length": rows in the view,
                                 "from": [the base row each row is, -1 for none] (left out
                                         when row i is the base's row i: nothing reordered),
-                                "rows": [[position, row]…] the rows that differ}}}}
+                                "rows": [[position, row]…] new rows, and rows that are
+                                        another item's than the base row they replace,
+                                "patch": [[position, {key: value}…]…] rows that are their
+                                        base row with these keys changed}}}}
 
 ``apply_delta(base, delta)`` is the what-if plan (rows it did not send are the base's
 own objects: read them, never change them). A what-if that adds two people to one
-track of a 20,000-item plan sends two views and the rows whose date, start, binding
-or reason moved, instead of seven views of every row.
+track of a 20,000-item plan sends two views and the parts of rows whose date, start,
+binding or reason moved, instead of seven views of every row. A row's own problems
+and its unsized flag (``qplan_service.bases.mark_rows``) are the same for every row
+of an item, so a patched row keeps the base row's.
 """
 
 from __future__ import annotations
@@ -27,21 +32,27 @@ from planning.whatif import compare_plans
 __all__ = ["plan_delta", "apply_delta", "changes_between"]
 
 
-def plan_delta(base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]) -> dict[str, Any]:
-    """The delta of ``plan`` against ``base``; ``same``: tracks whose view is the base's."""
+def plan_delta(
+    base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]
+) -> tuple[dict[str, Any], dict[str, set[Any]]]:
+    """The delta of ``plan`` against ``base`` (``same``: tracks whose view is the base's),
+    and per changed track the ids of the items whose rows differ, came or went."""
     views: dict[str, Any] = {}
+    moved: dict[str, set[Any]] = {}
     base_views = base.get("by_track") or {}
     for track, view in (plan.get("by_track") or {}).items():
         if track in same:
             views[track] = None
         else:
-            views[track] = _view_delta(base_views.get(track), view)
+            views[track], moved[track] = _view_delta(base_views.get(track), view)
     delta = {key: value for key, value in plan.items() if key != "by_track"}
     delta["views"] = views
-    return delta
+    return delta, moved
 
 
-def _view_delta(was: Mapping[str, Any] | None, view: Mapping[str, Any]) -> dict[str, Any]:
+def _view_delta(
+    was: Mapping[str, Any] | None, view: Mapping[str, Any]
+) -> tuple[dict[str, Any], set[Any]]:
     """One changed view: its own figures and the rows that are not the base's."""
     out = {key: value for key, value in view.items() if key != "work"}
     old = list((was or {}).get("work") or [])
@@ -55,16 +66,29 @@ def _view_delta(was: Mapping[str, Any] | None, view: Mapping[str, Any]) -> dict[
         for row in work:
             left = where.get(row["id"])
             origin.append(left.pop() if left else -1)
-    rows = []
+    rows, patches, moved = [], [], set()
     for position, row in enumerate(work):
         index = position if origin is None else origin[position]
-        if index < 0 or old[index] != row:
+        if index < 0:
             rows.append([position, row])
-    spec: dict[str, Any] = {"length": len(work), "rows": rows}
+            moved.add(row["id"])
+            continue
+        before = old[index]
+        if before == row:
+            continue
+        moved.add(row["id"])
+        if before.keys() == row.keys():
+            patches.append([position, {k: v for k, v in row.items() if before[k] != v}])
+        else:
+            rows.append([position, row])
+    if origin is not None:
+        kept = set(origin)
+        moved.update(row["id"] for index, row in enumerate(old) if index not in kept)
+    spec: dict[str, Any] = {"length": len(work), "rows": rows, "patch": patches}
     if origin is not None:
         spec["from"] = origin
     out["work"] = spec
-    return out
+    return out, moved
 
 
 def apply_delta(base: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,6 +113,7 @@ def _rebuild(was: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> dict[str
     old = (was or {}).get("work") or []
     work_spec = spec.get("work") or {}
     sent = {position: row for position, row in work_spec.get("rows") or []}
+    patched = {position: patch for position, patch in work_spec.get("patch") or []}
     origin = work_spec.get("from")
     work = []
     try:
@@ -96,6 +121,9 @@ def _rebuild(was: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> dict[str
             row = sent.get(position)
             if row is None:
                 row = old[position if origin is None else origin[position]]
+                patch = patched.get(position)
+                if patch is not None:
+                    row = {**row, **patch}
             work.append(row)
     except (IndexError, TypeError) as exc:
         raise ValueError(f"the delta's rows do not fit the base plan ({exc})") from None
@@ -105,12 +133,25 @@ def _rebuild(was: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> dict[str
 
 
 def changes_between(
-    base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]
+    base: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    same: set[str],
+    moved: Mapping[str, set[Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """``compare_plans(base, plan)``, skipping the tracks whose view is the base's."""
+    """``compare_plans(base, plan)``, skipping the tracks whose view is the base's and, with
+    ``moved`` (from ``plan_delta``), the rows that are the base's."""
 
     def changed(one: Mapping[str, Any]) -> dict[str, Any]:
         tracks = [track for track in one.get("tracks", []) if track not in same]
-        return {"tracks": tracks, "by_track": one.get("by_track", {})}
+        by_track = one.get("by_track", {})
+        if moved is not None:  # a track that went has no entry: compared whole
+            by_track = {
+                track: {"work": [row for row in view.get("work") or [] if row["id"] in ids]}
+                if (ids := moved.get(track)) is not None
+                else view
+                for track, view in by_track.items()
+                if track not in same
+            }
+        return {"tracks": tracks, "by_track": by_track}
 
     return compare_plans(changed(base), changed(plan))

@@ -159,7 +159,8 @@ def mark_items(
 
 def mark_delta(delta: dict[str, Any], base: Base) -> dict[str, Any]:
     """A what-if's delta (``planning.delta``) with its rows marked as ``finish_plan`` marks a
-    plan's items (the rows it does not send are the committed plan's, marked already)."""
+    plan's items (the rows it does not send, or patches, are the committed plan's, marked
+    already)."""
     specs = [spec for spec in (delta.get("views") or {}).values() if spec]
     rows = (row for spec in specs for _, row in spec["work"]["rows"])
     mark_rows(rows, base.problems, base.estimates)

@@ -97,13 +97,14 @@ class Worker:
             replanned = replan(prepared, scenario)
             self.last = (key, scenario, replanned)
         same = replanned.same
+        delta, moved = plan_delta(prepared.plan, replanned.plan, same)
         answer: dict[str, Any] = {
             "ok": "whatif",
             "same": sorted(same),
-            "changes": changes_between(prepared.plan, replanned.plan, same),
+            "changes": changes_between(prepared.plan, replanned.plan, same, moved),
         }
         if job.get("delta"):
-            answer["delta"] = plan_delta(prepared.plan, replanned.plan, same)
+            answer["delta"] = delta
         else:
             answer["plan"] = replanned.plan
         wanted = job.get("forecast", True)

@@ -93,11 +93,11 @@ def test_replan_equals_planning_the_scenario_whole(data):
     assert reforecast(prepared, scenario, replanned) == forecast(scenario, None, RUNS, SPREAD, SEED)
     # the delta carries what changed, and rebuilds the what-if plan from the base's
     base = _round_trip(prepared.plan)
-    delta = _round_trip(plan_delta(prepared.plan, replanned.plan, replanned.same))
-    assert apply_delta(base, delta) == _round_trip(whole)
-    assert changes_between(prepared.plan, replanned.plan, replanned.same) == compare_plans(
-        prepared.plan, whole
-    )
+    delta, moved = plan_delta(prepared.plan, replanned.plan, replanned.same)
+    assert apply_delta(base, _round_trip(delta)) == _round_trip(whole)
+    compared = compare_plans(prepared.plan, whole)
+    assert changes_between(prepared.plan, replanned.plan, replanned.same) == compared
+    assert changes_between(prepared.plan, replanned.plan, replanned.same, moved) == compared
 
 
 @pytest.fixture
@@ -111,7 +111,8 @@ def test_a_view_the_edits_do_not_touch_is_the_base_view(example):
     replanned = replan(prepared, apply_edits(example, edits))
     assert replanned.same == {"Track1"}
     assert replanned.plan["by_track"]["Track1"] is prepared.plan["by_track"]["Track1"]
-    delta = plan_delta(prepared.plan, replanned.plan, replanned.same)
+    delta, moved = plan_delta(prepared.plan, replanned.plan, replanned.same)
+    assert set(moved) == {"All", "Track2"} and "Track1" not in moved
     assert delta["views"]["Track1"] is None and delta["views"]["Track2"] is not None
 
 
