@@ -31,7 +31,7 @@ from operator import attrgetter
 from typing import Any
 
 from formats.streams import Item, Model, Person
-from planning.montecarlo import document, factors_for, view_forecast
+from planning.montecarlo import ViewRuns, document, factors_for, view_forecast
 from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
 from planning.planner import ALL, Layout, _view, compute_plan, layout, plan_skills
@@ -54,6 +54,7 @@ class Prepared:
     factors: list[dict[str, Any]] = field(default_factory=list)
     draws: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     forecast: dict[str, Any] | None = None  # its tracks' forecasts (by_track)
+    runs_of: dict[str, ViewRuns] = field(default_factory=dict)  # its tracks' runs, by lane
 
 
 @dataclass
@@ -98,10 +99,10 @@ def prepare(
     if runs:
         prepared.factors = factors_for(lay, estimates, runs, spread, seed)
         prepared.draws = _draws(lay)
-        prepared.forecast = {
-            track: view_forecast(lay, at, people, prepared.factors, runs)
-            for track, (at, people) in forecast_groups(lay, model.staff).items()
-        }
+        prepared.forecast = {}
+        for track, (at, people) in forecast_groups(lay, model.staff).items():
+            made = view_forecast(lay, at, people, prepared.factors, runs)
+            prepared.forecast[track], prepared.runs_of[track] = {"items": made.items}, made
     return prepared
 
 
@@ -183,7 +184,10 @@ def reforecast(
         if tracks is not None:
             whole["by_track"] = {t: v for t, v in whole["by_track"].items() if t in tracks}
         return whole
-    if _draws(lay) == prepared.draws:
+    # The same draws: the base's factors, its unchanged views and the unchanged lanes of
+    # the others (``montecarlo.ViewRuns``) are this forecast's too.
+    same_draws = lay.works is prepared.lay.works or _draws(lay) == prepared.draws
+    if same_draws:
         factors, reuse = prepared.factors, replanned.same
     else:
         factors, reuse = factors_for(lay, prepared.estimates, runs, spread, seed), set()
@@ -194,5 +198,7 @@ def reforecast(
         if track in reuse:
             by_track[track] = prepared.forecast[track]
         else:
-            by_track[track] = view_forecast(lay, at, people, factors, runs)
+            lanes = prepared.runs_of.get(track) if same_draws else None
+            made = view_forecast(lay, at, people, factors, runs, lanes)
+            by_track[track] = {"items": made.items}
     return document(runs, spread, seed, by_track)
