@@ -34,10 +34,16 @@ more than one commit is an error wherever it is resolved.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+try:  # optional: a 20,000-item what-if's body is written and read 5-10 times faster
+    import orjson
+except ImportError:  # pragma: no cover - depends on what is installed
+    orjson = None
 
 from mesh.checks import (
     SHA_PATTERN,
@@ -81,6 +87,8 @@ __all__ = [
     "DiffAnswer",
     "WhatIfRequest",
     "CancelRequest",
+    "encode_body",
+    "whatif_answer",
     "ErrorAnswer",
     "Notify",
     "Beat",
@@ -106,7 +114,11 @@ class WhatIfRequest:
          "forecast": the what-if's own forecast (``formats.forecast``, with
            [qplan_service] whatif_forecast_runs runs, seeded by the base) of every track
            (``forecast`` true, the default), of one track (a track's name; All when the
-           what-if has no such track), or null (false: ask again for it, see README)}
+           what-if has no such track), or null (false)}
+
+    A delta answer carries "delta" and "forecast" in one body, a JSON object (big, so
+    written and read with orjson; the header keeps the rest): ``whatif_answer`` reads
+    either kind of answer as one dict.
 
     ERR codes: over_budget, deadline, busy, bad_request (a bad edit, named).
     """
@@ -147,6 +159,30 @@ class WhatIfRequest:
             )
         request_id = get_field(header, cls.KIND, "id", str, None)
         return cls(base, edits, request_id, delta, forecast)
+
+
+def encode_body(value: Any) -> bytes:
+    """A big JSON body (a delta answer's), compact; orjson when it can."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value)
+        except (orjson.JSONEncodeError, TypeError):
+            pass  # e.g. a whole number beyond 64 bits: the standard encoder writes it
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def whatif_answer(message: Message) -> dict[str, Any]:
+    """A WHATIF answer as one dict: its header, and the keys of its body when it has one."""
+    answer = dict(message.header)
+    if message.bodies:
+        try:
+            body = orjson.loads(message.bodies[0]) if orjson else json.loads(message.bodies[0])
+        except ValueError as exc:
+            raise BadRequest(f"the WHATIF answer's body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the WHATIF answer's body is not a JSON object")
+        answer.update(body)
+    return answer
 
 
 @dataclass

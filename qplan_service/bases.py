@@ -25,7 +25,7 @@ __all__ = [
     "finish_plan",
     "empty_plan",
     "mark_items",
-    "mark_delta",
+    "mark_rows",
     "whatif_runs",
     "summary",
 ]
@@ -155,16 +155,6 @@ def mark_items(
     """Put each item's own problems and its unsized flag on it, in every track's view."""
     views = (plan.get("by_track") or {}).values()
     mark_rows((item for view in views for item in view.get("work") or []), problems, estimates)
-
-
-def mark_delta(delta: dict[str, Any], base: Base) -> dict[str, Any]:
-    """A what-if's delta (``planning.delta``) with its rows marked as ``finish_plan`` marks a
-    plan's items (the rows it does not send, or patches, are the committed plan's, marked
-    already)."""
-    specs = [spec for spec in (delta.get("views") or {}).values() if spec]
-    rows = (row for spec in specs for _, row in spec["work"]["rows"])
-    mark_rows(rows, base.problems, base.estimates)
-    return delta
 
 
 def mark_rows(

@@ -64,7 +64,6 @@ from qplan_service.bases import (
     PlanFailed,
     empty_plan,
     finish_plan,
-    mark_delta,
     read_base,
     read_problems,
     summary,
@@ -356,7 +355,7 @@ class QplanService(Stage):
             if message.kind != WhatIfRequest.KIND:
                 text = f"unknown request {message.kind!r}; this service answers WHATIF and CANCEL"
                 return self._refuse(text, ErrorCode.UNKNOWN_VERB)
-            answer = Message("OK", await self.whatif(WhatIfRequest.parse(message)))
+            answer = await self.whatif(WhatIfRequest.parse(message))
             self.whatif_counts["answered"] += 1
             return answer
         except BadRequest as exc:
@@ -380,7 +379,7 @@ class QplanService(Stage):
         self.log.info("WHATIF refused (%s): %s", code, text)
         return ErrorAnswer(text, code).to_message()
 
-    async def whatif(self, request: WhatIfRequest) -> dict[str, Any]:
+    async def whatif(self, request: WhatIfRequest) -> Message:
         """The what-if answer for one request; raises EditError for a bad one."""
         base = await self.base(request.base)
         if base.model is None:
@@ -397,20 +396,19 @@ class QplanService(Stage):
         if answer.get("error") == "edit":
             raise EditError(str(answer.get("message")))
         made_from = {"conditioned": base.conditioned, "plan": base.plan_commit}
-        reply: dict[str, Any] = {"base": made_from}
-        if delta:
-            reply["delta"] = mark_delta(answer["delta"], base)
-        else:
-            reply["plan"] = finish_plan(answer["plan"], base)
         changes = answer["changes"]
-        reply["same"] = answer["same"]
-        reply["changes"] = changes
-        predicted = answer.get("forecast")
-        reply["forecast"] = (
-            None
-            if predicted is None
-            else {**predicted, "lineage": {"conditioned": base.conditioned}}
-        )
+        reply: dict[str, Any] = {"base": made_from, "same": answer["same"], "changes": changes}
+        if delta:
+            body = answer["body"]  # "delta" and "forecast", written by the worker
+        else:
+            body = None
+            reply["plan"] = finish_plan(answer["plan"], base)
+            predicted = answer.get("forecast")
+            reply["forecast"] = (
+                None
+                if predicted is None
+                else {**predicted, "lineage": {"conditioned": base.conditioned}}
+            )
         self.log.info(
             "WHATIF on conditioned@%s: %d edits, %d changes, %d views reused, %.0f ms",
             base.conditioned[:12],
@@ -419,7 +417,7 @@ class QplanService(Stage):
             len(answer["same"]),
             (time.monotonic() - started) * 1000,
         )
-        return reply
+        return Message("OK", reply, [body] if body is not None else [])
 
     def base_job(self, base: Base) -> dict[str, Any]:
         """What a worker needs to hold ``base``: its model and how to forecast it."""
@@ -427,6 +425,7 @@ class QplanService(Stage):
             "model": base.model,
             "sizes": self.sizes,
             "estimates": base.estimates,
+            "problems": base.problems,
             "runs": whatif_runs(self.whatif_runs, len(base.model.work)),
             "spread": self.spread,
             "seed": seed_from(base.conditioned),

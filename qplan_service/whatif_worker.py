@@ -11,11 +11,13 @@ first, so that the committed planning of the service wins any contest for a core
 stdin and stdout carry frames: an 8-byte big-endian length, then a pickle (from and to
 qplan_service, its parent; never from the network). In, one of::
 
-    {"op": "base", "key": conditioned SHA, "model", "sizes", "estimates", "runs",
-     "spread", "seed"}                               -> {"ok": "base", "key"}
+    {"op": "base", "key": conditioned SHA, "model", "sizes", "estimates", "problems",
+     "runs", "spread", "seed"}                       -> {"ok": "base", "key"}
     {"op": "whatif", "edits", "delta": bool, "forecast": True | False | a track}
-        -> {"ok": "whatif", "plan" or "delta" (``planning.delta``), "same": [track…],
-            "changes": [...], "forecast": the forecast (of every track, of one, or None)}
+        -> {"ok": "whatif", "same": [track…], "changes": [...],
+            "plan": the plan, "forecast": the forecast (every track, one, or None)
+            or, for a delta, "body": the WHATIF answer's body, JSON ready to send
+            ({"delta" (``planning.delta``, its rows marked), "forecast" with its lineage})}
 
 A bad edit answers ``{"error": "edit", "message"}`` (``EditError``'s, naming the edit) and
 the worker goes on; anything else that fails answers ``{"error": "internal", "message"}``
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import os
 import pickle
@@ -35,6 +38,7 @@ import traceback
 from typing import Any, BinaryIO
 
 NICENESS = 10
+WARM = ("mesh.messages", "planning.delta", "planning.replan", "qplan_service.bases")
 LENGTH = struct.Struct(">Q")
 
 
@@ -61,6 +65,8 @@ class Worker:
 
     def __init__(self) -> None:
         self.prepared = None
+        self.key = ""
+        self.problems: list[dict[str, Any]] = []
         self.sizes: dict[str, float] = {}
         self.last: tuple[str, Any, Any] | None = None  # (edits as JSON, scenario, replanned)
 
@@ -70,7 +76,7 @@ class Worker:
         self.prepared = self.last = None
         gc.unfreeze()
         gc.collect()
-        self.sizes = job["sizes"]
+        self.sizes, self.key, self.problems = job["sizes"], job["key"], job["problems"]
         self.prepared = prepare(
             job["model"], job["estimates"], job["runs"], job["spread"], job["seed"]
         )
@@ -78,6 +84,7 @@ class Worker:
         return {"ok": "base", "key": job["key"]}
 
     def whatif(self, job: dict[str, Any]) -> dict[str, Any]:
+        from mesh.messages import encode_body
         from planning.delta import changes_between, plan_delta
         from planning.replan import reforecast, replan
         from planning.whatif import EditError, apply_edits
@@ -103,27 +110,40 @@ class Worker:
             "same": sorted(same),
             "changes": changes_between(prepared.plan, replanned.plan, same, moved),
         }
-        if job.get("delta"):
-            answer["delta"] = delta
-        else:
-            answer["plan"] = replanned.plan
         wanted = job.get("forecast", True)
-        answer["forecast"] = None
+        predicted = None
         if wanted is True:
-            answer["forecast"] = reforecast(prepared, scenario, replanned)
+            predicted = reforecast(prepared, scenario, replanned)
         elif isinstance(wanted, str):
             if wanted not in replanned.plan["by_track"]:
                 wanted = "All"  # as the page does for a track the what-if has not
-            answer["forecast"] = reforecast(prepared, scenario, replanned, {wanted})
+            predicted = reforecast(prepared, scenario, replanned, {wanted})
+        if not job.get("delta"):
+            answer["plan"], answer["forecast"] = replanned.plan, predicted
+            return answer
+        if predicted is not None:
+            predicted["lineage"] = {"conditioned": self.key}
+        body = {"delta": self.marked(delta), "forecast": predicted}
+        answer["body"] = encode_body(body)
         return answer
+
+    def marked(self, delta: dict[str, Any]) -> dict[str, Any]:
+        """The delta's whole rows marked as qplan_service marks a plan's items (copies)."""
+        from qplan_service.bases import mark_rows
+
+        for spec in delta["views"].values():
+            if spec:
+                rows = spec["work"]["rows"]
+                rows[:] = [[position, dict(row)] for position, row in rows]
+                mark_rows((row for _, row in rows), self.problems, self.prepared.estimates)
+        return delta
 
 
 def main() -> int:
     with contextlib.suppress(OSError):  # not allowed here: run at the same priority
         os.nice(NICENESS)
-    # Imported while the worker waits, not during its first what-if.
-    import planning.delta
-    import planning.replan  # noqa: F401
+    for module in WARM:  # imported while the worker waits, not during its first what-if
+        importlib.import_module(module)
 
     worker = Worker()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

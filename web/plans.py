@@ -20,7 +20,7 @@ from typing import Any
 from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
 from mesh.errors import QPlanError, RequestTimeout
-from mesh.messages import CancelRequest, WhatIfRequest
+from mesh.messages import CancelRequest, WhatIfRequest, whatif_answer
 from mesh.protocol import encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
 from planning.delta import apply_delta
@@ -221,7 +221,7 @@ class Plans:
         except (asyncio.CancelledError, RequestTimeout):
             self._spawn_cancel(request.id)
             raise
-        return reply.header
+        return whatif_answer(reply)
 
     async def marked_against(self, base: Any, current: PlanVersion) -> dict[str, Any]:
         """The shared plan a what-if answer is marked against: the one its ``base`` produced
