@@ -17,7 +17,11 @@
 3. A what-if on a plan of 20,000 items / 2,000 people through the mesh
    (snapshot_service and qplan_service; the streams committed as
    ``conditioned``): ``--big`` WHATIF requests adding two people to one track,
-   p50, next to the filter run on the edited streams.
+   asked as the web asks them (the plan as a delta against its base's plan commit,
+   the forecast of the shown track, All, as a delta against the base's own: once per
+   base the web asks for that), then the plan alone, then 3 asking for the whole
+   plan and every forecast as before; p50 and the answer's size, the answer decoded
+   as the web decodes it; next to the filter run on the edited streams.
 
 It prints figures and never fails on time:
 ``.venv/bin/python bench/planner_bench.py [--runs N] [--requests N] [--big N]``.
@@ -63,6 +67,8 @@ AIM_FILTER = 0.3  # seconds for 20,000 items
 AIM_WHATIF = 0.020  # seconds for a what-if round trip on the sample
 AIM_BIG_WHATIF = 0.100  # seconds for a what-if round trip on 20,000 items
 SPACED, PAUSE = 30, 0.5  # what-ifs asked with a pause between them (as a person asks)
+PAGE = "as the page asks (All + forecast)"  # part 3's request kinds
+WHOLE = "whole plan + every forecast"
 
 
 def run_once(command: list[str], source: Path, out: Path) -> tuple[float, int]:
@@ -260,25 +266,26 @@ def big_whatif_table(requests: int) -> None:
             track = sorted({p.track for p in model.staff})[0]
             skill = next(p.skill for p in model.staff if p.track == track)
             edits = [{"op": "add_people", "skill": skill, "track": track, "count": 2}]
+            # As the web asks: once per base, the base's own forecast of the shown track
+            # (All); then each what-if as a delta, its forecast of All as a delta too.
+            asker.call("WHATIF", {"base": None, "edits": [], "delta": True, "forecast": "All"})
             asked = {"base": None, "edits": edits, "delta": True}
-            asker.call("WHATIF", {**asked, "forecast": False})  # warm: the base is read
             modes = {
-                "plan (forecast follows)": {**asked, "forecast": False},
-                "plan + the forecast of All": {**asked, "forecast": "All"},
-                "whole plan + every forecast": {"base": None, "edits": edits},
+                PAGE: {**asked, "forecast": "All", "forecast_delta": True},
+                "the plan alone (forecast: false)": {**asked, "forecast": False},
+                WHOLE: {"base": None, "edits": edits},
             }
             timings: dict[str, list[float]] = {}
             sizes: dict[str, int] = {}
             for label, header in modes.items():
-                count = requests if label != "whole plan + every forecast" else 3
                 timings[label] = []
-                for _ in range(count):
+                for _ in range(requests if label != WHOLE else 3):
                     started = time.perf_counter()
                     reply = asker.call("WHATIF", header)
                     whatif_answer(reply)  # as the web reads it: header and body
                     timings[label].append(time.perf_counter() - started)
                 sizes[label] = len(encode_json(reply.header)) + reply.size()
-            samples = timings["plan (forecast follows)"]
+            samples = timings[PAGE]
             old_way = filter_whatif(folder, streams, edits, runs=max(1, requests // 2))
         finally:
             store.close()
@@ -295,7 +302,7 @@ def big_whatif_table(requests: int) -> None:
         f"{percentiles(old_way)}"
     )
     print(
-        f"   aim: p50 <= {AIM_BIG_WHATIF * 1000:.0f} ms; measured "
+        f"   aim: p50 <= {AIM_BIG_WHATIF * 1000:.0f} ms as the page asks; measured "
         f"{statistics.median(samples) * 1000:.0f} ms"
     )
 

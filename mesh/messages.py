@@ -114,7 +114,9 @@ class WhatIfRequest:
          "forecast": the what-if's own forecast (``formats.forecast``, with
            [qplan_service] whatif_forecast_runs runs, seeded by the base) of every track
            (``forecast`` true, the default), of one track (a track's name; All when the
-           what-if has no such track), or null (false)}
+           what-if has no such track), or null (false); with ``forecast_delta`` each
+           track's forecast is what changed against the base's own what-if forecast
+           (``planning.delta.forecast_delta``: {"changed", "gone"} for {"items"})}
 
     A delta answer carries "delta" and "forecast" in one body, a JSON object (big, so
     written and read with orjson; the header keeps the rest): ``whatif_answer`` reads
@@ -129,6 +131,7 @@ class WhatIfRequest:
     id: str | None = None
     delta: bool = False
     forecast: bool | str = True
+    forecast_delta: bool = False
 
     def to_message(self) -> Message:
         header: dict[str, Any] = {"base": self.base, "edits": self.edits}
@@ -138,6 +141,8 @@ class WhatIfRequest:
             header["delta"] = True
         if self.forecast is not True:
             header["forecast"] = self.forecast
+        if self.forecast_delta:
+            header["forecast_delta"] = True
         return Message(self.KIND, header)
 
     @classmethod
@@ -158,7 +163,8 @@ class WhatIfRequest:
                 f"{cls.KIND} header field 'forecast' must be true, false or a track's name"
             )
         request_id = get_field(header, cls.KIND, "id", str, None)
-        return cls(base, edits, request_id, delta, forecast)
+        against = get_field(header, cls.KIND, "forecast_delta", bool, False)
+        return cls(base, edits, request_id, delta, forecast, against)
 
 
 def encode_body(value: Any) -> bytes:

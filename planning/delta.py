@@ -14,6 +14,10 @@ or as the store and the web hold them, with problems, lineage and status)::
                                 "patch": [[position, {key: value}…]…] rows that are their
                                         base row with these keys changed}}}}
 
+A what-if's forecast of one track may travel the same way, against the base's own
+what-if forecast of that track (the same runs and seed, no edits):
+``{"changed": {item id: summary}, "gone": [item id…]}`` instead of ``{"items"}``.
+
 ``apply_delta(base, delta)`` is the what-if plan (rows it did not send are the base's
 own objects: read them, never change them). A what-if that adds two people to one
 track of a 20,000-item plan sends two views and the parts of rows whose date, start,
@@ -29,7 +33,13 @@ from typing import Any
 
 from planning.whatif import compare_plans
 
-__all__ = ["plan_delta", "apply_delta", "changes_between"]
+__all__ = [
+    "plan_delta",
+    "apply_delta",
+    "changes_between",
+    "forecast_delta",
+    "apply_forecast_delta",
+]
 
 
 def plan_delta(
@@ -155,3 +165,25 @@ def changes_between(
         return {"tracks": tracks, "by_track": by_track}
 
     return compare_plans(changed(base), changed(plan))
+
+
+def forecast_delta(base: Mapping[str, Any] | None, track: Mapping[str, Any]) -> dict[str, Any]:
+    """One track's forecast (``{"items"}``) as what changed against the base's."""
+    old = (base or {}).get("items") or {}
+    new = track.get("items") or {}
+    missing = object()
+    changed = {}
+    for item, summary in new.items():
+        was = old.get(item, missing)
+        if was is not summary and was != summary:
+            changed[item] = summary
+    return {"changed": changed, "gone": [item for item in old if item not in new]}
+
+
+def apply_forecast_delta(base: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
+    """One track's forecast, ``{"items"}``: the base's with ``forecast_delta``'s applied."""
+    items = dict(base.get("items") or {})
+    items.update(delta.get("changed") or {})
+    for item in delta.get("gone") or []:
+        items.pop(item, None)
+    return {"items": items}

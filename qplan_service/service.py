@@ -14,7 +14,7 @@ A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF and CANCEL (the
 request and its answer: ``mesh.messages.WhatIfRequest``)::
 
     WHATIF  {"base": null or a conditioned SHA, "edits": [edit…], "id"?,
-             "delta"?: true, "forecast"?: true | false | a track}
+             "delta"?: true, "forecast"?: true | false | a track, "forecast_delta"?: true}
             -> {"base": {"conditioned": SHA, "plan": the plan commit made from it or null},
                 "plan": the plan with the edits applied (problems, lineage, status of the base)
                     or "delta": what it changes in the base's plan commit (``planning.delta``),
@@ -22,7 +22,8 @@ request and its answer: ``mesh.messages.WhatIfRequest``)::
                 "changes": [{"track", "id", "name", "before", "after"}…],
                 "forecast": the what-if's own forecast (formats.forecast), with
                     [qplan_service] whatif_forecast_runs runs (fewer on a big plan),
-                    seeded by the base: every track, one, or null}
+                    seeded by the base: every track, one, or null; with
+                    forecast_delta what changed against the base's own)}
 
 ``base`` null means the conditioned commit the service planned last. The
 edits are those of ``planning.whatif``; nothing is committed. Bad
@@ -390,7 +391,13 @@ class QplanService(Stage):
         if self._slots is None:  # serve() makes it; a what-if comes only through serve()
             self._slots = asyncio.Semaphore(self.whatif_workers)
         delta = request.delta and base.plan_commit is not None and not self.filter_command
-        job = {"op": "whatif", "edits": edits, "delta": delta, "forecast": request.forecast}
+        job = {
+            "op": "whatif",
+            "edits": edits,
+            "delta": delta,
+            "forecast": request.forecast,
+            "forecast_delta": request.forecast_delta,
+        }
         async with self._slots:
             answer = await self.run_worker(base, job)
         if answer.get("error") == "edit":

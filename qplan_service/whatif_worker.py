@@ -13,7 +13,8 @@ qplan_service, its parent; never from the network). In, one of::
 
     {"op": "base", "key": conditioned SHA, "model", "sizes", "estimates", "problems",
      "runs", "spread", "seed"}                       -> {"ok": "base", "key"}
-    {"op": "whatif", "edits", "delta": bool, "forecast": True | False | a track}
+    {"op": "whatif", "edits", "delta": bool, "forecast": True | False | a track,
+     "forecast_delta": bool (each track's forecast against the base's)}
         -> {"ok": "whatif", "same": [track…], "changes": [...],
             "plan": the plan, "forecast": the forecast (every track, one, or None)
             or, for a delta, "body": the WHATIF answer's body, JSON ready to send
@@ -85,7 +86,7 @@ class Worker:
 
     def whatif(self, job: dict[str, Any]) -> dict[str, Any]:
         from mesh.messages import encode_body
-        from planning.delta import changes_between, plan_delta
+        from planning.delta import changes_between, forecast_delta, plan_delta
         from planning.replan import reforecast, replan
         from planning.whatif import EditError, apply_edits
 
@@ -118,6 +119,12 @@ class Worker:
             if wanted not in replanned.plan["by_track"]:
                 wanted = "All"  # as the page does for a track the what-if has not
             predicted = reforecast(prepared, scenario, replanned, {wanted})
+        if predicted is not None and job.get("forecast_delta"):
+            base = prepared.forecast or {}
+            predicted["by_track"] = {
+                track: forecast_delta(base.get(track), own)
+                for track, own in predicted["by_track"].items()
+            }
         if not job.get("delta"):
             answer["plan"], answer["forecast"] = replanned.plan, predicted
             return answer

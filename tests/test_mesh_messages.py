@@ -47,6 +47,7 @@ def wire(message: Message) -> Message:
         WhatIfRequest(None, []),
         WhatIfRequest(None, [], "r1", delta=True, forecast="Checkout"),
         WhatIfRequest(None, [], delta=True, forecast=False),
+        WhatIfRequest(None, [], delta=True, forecast="All", forecast_delta=True),
         Notify("plan", 3, SHA, {"raw": SHA}, "2026-11-28T10:00:00Z"),
         Beat("web", 42, 1.5e9, 1.4e9, 10.0, 1, 2, 3, 0, SHA, None, "up", {"clients": 2}),
     ],

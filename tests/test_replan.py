@@ -10,7 +10,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from formats.streams import parse_streams
-from planning.delta import apply_delta, changes_between, plan_delta
+from planning.delta import (
+    apply_delta,
+    apply_forecast_delta,
+    changes_between,
+    forecast_delta,
+    plan_delta,
+)
 from planning.montecarlo import forecast
 from planning.planner import compute_plan, plan_skills
 from planning.replan import prepare, reforecast, replan
@@ -90,7 +96,12 @@ def test_replan_equals_planning_the_scenario_whole(data):
     replanned = replan(prepared, scenario)
     whole = compute_plan(scenario)
     assert replanned.plan == whole
-    assert reforecast(prepared, scenario, replanned) == forecast(scenario, None, RUNS, SPREAD, SEED)
+    predicted = reforecast(prepared, scenario, replanned)
+    assert predicted == forecast(scenario, None, RUNS, SPREAD, SEED)
+    for track, own in predicted["by_track"].items():  # a track's forecast as a delta
+        was = prepared.forecast.get(track)
+        sent = _round_trip(forecast_delta(was, own))
+        assert apply_forecast_delta(_round_trip(was or {}), sent) == _round_trip(own)
     # the delta carries what changed, and rebuilds the what-if plan from the base's
     base = _round_trip(prepared.plan)
     delta, moved = plan_delta(prepared.plan, replanned.plan, replanned.same)
