@@ -107,21 +107,23 @@ def _lane(capacity: np.ndarray, weeks: np.ndarray) -> np.ndarray:
     runs = weeks.shape[1]
     left = np.tile(capacity, (runs, 1))
     needs = DAYS_PER_WEEK * weeks
-    limits = np.where(weeks <= 2 + EPSILON, 1.0, np.floor(weeks / 2 + EPSILON))
+    short = needs - EPSILON  # done once this much is given
+    limits = np.where(weeks <= 2 + EPSILON, 1.0, np.floor(weeks / 2 + EPSILON))[:, :, None]
     done = np.full(weeks.shape, -1, dtype=np.int64)
     first = 0
     for row in range(weeks.shape[0]):
-        while first < num_days and not (left[:, first] > EPSILON).any():
+        while first < num_days and left[:, first].max() <= EPSILON:
             first += 1
         if first >= num_days:
             break  # no day has anything left in any run: the rest never finish
-        need = needs[row]
         window = left[:, first:]
-        can = np.where(window > EPSILON, np.minimum(window, limits[row][:, None]), 0.0)
+        can = np.where(window > EPSILON, np.minimum(window, limits[row]), 0.0)
         total = np.cumsum(can, axis=1)
-        finished = total >= (need - EPSILON)[:, None]
-        done[row] = np.where(finished.any(axis=1), finished.argmax(axis=1) + first, -1)
-        window -= np.clip(need[:, None] - (total - can), 0.0, can)
+        finished = total >= short[row][:, None]
+        # ``total`` only grows along the days: a run that finishes has finished by the last
+        done[row] = np.where(finished[:, -1], finished.argmax(axis=1) + first, -1)
+        # what each day gives: what is still needed, at least 0, at most what it can
+        window -= np.minimum(np.maximum(needs[row][:, None] - (total - can), 0.0), can)
     return done
 
 
@@ -132,7 +134,8 @@ class ViewRuns:
 
     works: list[Any]  # the track's items (prepared), in rank order
     capacity: dict[str, list[float]]  # per scheduled skill, person-days per work day
-    lanes: dict[str, tuple[np.ndarray, np.ndarray]]  # skill -> (rows, their days per run)
+    lanes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # skill -> (rows, their
+    # man-weeks in each run, the day each run finishes them)
     unplanned: np.ndarray  # the rows that never finish (no estimate, or no work day)
     ends: np.ndarray  # every run's end day of each row
     items: dict[str, Any] | None = None  # the track's forecast (``view_forecast``)
@@ -154,21 +157,17 @@ def _view(
     days = lay.calendar.days
     capacity = people_per_skill(people, lay.scheduled, days)
     works = [lay.works[index] for index in works_at]
-    lanes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    needs: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+    lanes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if reuse is not None and _same(reuse.works, works):
         works = reuse.works  # so that view_forecast sees them the same
         unplanned = reuse.unplanned
-        for skill, (at, done) in reuse.lanes.items():
-            if reuse.capacity.get(skill) == capacity.get(skill):
-                lanes[skill] = (at, done)
-            else:
-                rows = at.tolist()
-                weeks = [works[row].effort[skill] * factors[works_at[row]][skill] for row in rows]
-                needs[skill] = (rows, weeks)
+        for skill, (at, weeks, done) in reuse.lanes.items():
+            if reuse.capacity.get(skill) != capacity.get(skill):
+                done = _lane(np.asarray(capacity[skill], dtype=float), weeks)
+            lanes[skill] = (at, weeks, done)
     else:
         idle = []
-        needs = {skill: ([], []) for skill in lay.scheduled}
+        needs: dict[str, tuple[list[int], list[np.ndarray]]] = {s: ([], []) for s in lay.scheduled}
         for row, index in enumerate(works_at):
             effort = works[row].effort
             if effort is None or not days:
@@ -180,14 +179,15 @@ def _view(
                     rows.append(row)
                     parts.append(weeks * factors[index][skill])
         unplanned = np.asarray(idle, dtype=np.int64)
-    for skill, (rows, weeks) in needs.items():
-        if rows:
-            lane = _lane(np.asarray(capacity[skill], dtype=float), np.stack(weeks))
-            lanes[skill] = (np.asarray(rows, dtype=np.int64), lane)
+        for skill, (rows, parts) in needs.items():
+            if rows:
+                weeks = np.stack(parts)
+                done = _lane(np.asarray(capacity[skill], dtype=float), weeks)
+                lanes[skill] = (np.asarray(rows, dtype=np.int64), weeks, done)
     ends = np.zeros((len(works_at), runs), dtype=np.int64)
     dnf = np.zeros((len(works_at), runs), dtype=bool)
     dnf[unplanned] = True
-    for at, day in lanes.values():
+    for at, _, day in lanes.values():
         dnf[at] |= day < 0
         ends[at] = np.maximum(ends[at], day)
     ends[dnf] = -1
