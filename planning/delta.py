@@ -46,7 +46,8 @@ def plan_delta(
     base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]
 ) -> tuple[dict[str, Any], dict[str, set[Any]]]:
     """The delta of ``plan`` against ``base`` (``same``: tracks whose view is the base's),
-    and per changed track the ids of the items whose rows differ, came or went."""
+    and per changed track the ids of the items whose date or shortage may differ (their
+    rows differ there, or came, or went): the only ones ``compare_plans`` may list."""
     views: dict[str, Any] = {}
     moved: dict[str, set[Any]] = {}
     base_views = base.get("by_track") or {}
@@ -84,13 +85,16 @@ def _view_delta(
             moved.add(row["id"])
             continue
         before = old[index]
-        if before == row:
+        if before is row or before == row:
             continue
-        moved.add(row["id"])
         if before.keys() == row.keys():
-            patches.append([position, {k: v for k, v in row.items() if before[k] != v}])
+            patch = {k: v for k, v in row.items() if before[k] != v}
+            patches.append([position, patch])
+            if "end" in patch or "shortage" in patch:  # else not a change (compare_plans)
+                moved.add(row["id"])
         else:
             rows.append([position, row])
+            moved.add(row["id"])
     if origin is not None:
         kept = set(origin)
         moved.update(row["id"] for index, row in enumerate(old) if index not in kept)

@@ -17,9 +17,12 @@ edited ones are prepared again, by ``planner.layout`` of a model of just them.
 
 The result equals ``compute_plan(scenario)`` and ``forecast(scenario, ...)``
 exactly (``tests/test_replan.py`` checks it on random models and edits).
-Within a changed view the greedy schedule of one skill (``schedule.lane``) does
-not depend on the others and an edit at rank r cannot change anything ranked
-above r; ``_view`` is the planner's to make fast, and is called whole.
+A changed view whose items are the base's (only its people changed: the usual
+"add two Web engineers") is replanned lane by lane (``planning.lanes``): a skill's
+lane in the greedy schedule does not depend on the others, so only the lanes whose
+people changed are scheduled again and only their items' rows made again. Any other
+changed view is planned whole by ``planner._view`` (an edit at rank r cannot change
+anything ranked above r, but the schedule keeps no state to resume from there).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from operator import attrgetter
 from typing import Any
 
 from formats.streams import Item, Model, Person
+from planning.lanes import BaseView, base_view, replan_view
 from planning.montecarlo import ViewRuns, document, factors_for, view_forecast
 from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
@@ -55,6 +59,9 @@ class Prepared:
     draws: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     forecast: dict[str, Any] | None = None  # its tracks' forecasts (by_track)
     runs_of: dict[str, ViewRuns] = field(default_factory=dict)  # its tracks' runs, by lane
+    views: dict[str, BaseView] = field(default_factory=dict)  # its views, by lane
+    work_skills: set[str] = field(default_factory=set)  # the skills of its items' estimates
+    work_tracks: set[str] = field(default_factory=set)  # its items' tracks
 
 
 @dataclass
@@ -96,6 +103,13 @@ def prepare(
     ranked = sorted(model.work, key=attrgetter("rank"))  # the order layout keeps
     by_item = {id(item): work for item, work in zip(ranked, lay.works, strict=True)}
     prepared = Prepared(model, lay, compute_plan(model), by_item, estimates, runs, spread, seed)
+    prepared.work_skills = {skill for item in model.work for skill, _ in item.estimate}
+    prepared.work_tracks = {item.track for item in model.work}
+    for track, (works, people, _) in _inputs(lay, model.staff).items():
+        view = prepared.plan["by_track"][track]
+        prepared.views[track] = base_view(
+            works, people, lay.skills, lay.scheduled, lay.calendar, view
+        )
     if runs:
         prepared.factors = factors_for(lay, estimates, runs, spread, seed)
         prepared.draws = _draws(lay)
@@ -121,10 +135,18 @@ def scenario_layout(prepared: Prepared, scenario: Model) -> Layout | None:
     base, lay = prepared.model, prepared.lay
     if scenario.params != base.params or tuple(scenario.holidays) != tuple(base.holidays):
         return None
-    skills = plan_skills(scenario)
+    same_work = _same(scenario.work, base.work)
+    if same_work:  # the items' skills and tracks are the base's: only the staff's to add
+        skills = sorted(
+            {p.skill for p in scenario.staff}
+            | prepared.work_skills
+            | set(scenario.params.scheduled)
+        )
+    else:
+        skills = plan_skills(scenario)
     if skills != lay.skills:
         return None
-    if _same(scenario.work, base.work):
+    if same_work:
         works = lay.works
     else:
         known = prepared.by_item
@@ -132,7 +154,8 @@ def scenario_layout(prepared: Prepared, scenario: Model) -> Layout | None:
         made = _prepared_items(fresh, scenario, skills) if fresh else {}
         ranked = sorted(scenario.work, key=attrgetter("rank"))
         works = [known.get(id(item)) or made[id(item)] for item in ranked]
-    tracks = sorted(({p.track for p in scenario.staff} | {i.track for i in scenario.work}) - {ALL})
+    work_tracks = prepared.work_tracks if same_work else {i.track for i in scenario.work}
+    tracks = sorted(({p.track for p in scenario.staff} | work_tracks) - {ALL})
     if works is lay.works and tracks == lay.tracks:
         works_by_track = lay.works_by_track
     else:
@@ -160,6 +183,11 @@ def replan(prepared: Prepared, scenario: Model) -> Replanned:
         if was is not None and _same(was[0], works) and _same(was[1], people):
             by_track[track] = prepared.plan["by_track"][track]
             same.add(track)
+        elif was is not None and _same(was[0], works):  # only its people changed
+            base = prepared.views[track]
+            by_track[track] = replan_view(
+                base, people, lay.skills, lay.scheduled, lay.calendar, pooled
+            )
         else:
             by_track[track] = _view(works, people, lay.skills, lay.scheduled, lay.calendar, pooled)
     plan = {
