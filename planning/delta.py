@@ -43,11 +43,16 @@ __all__ = [
 
 
 def plan_delta(
-    base: Mapping[str, Any], plan: Mapping[str, Any], same: set[str]
+    base: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    same: set[str],
+    aligned: Mapping[str, list[int]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, set[Any]]]:
     """The delta of ``plan`` against ``base`` (``same``: tracks whose view is the base's),
     and per changed track the ids of the items whose date or shortage may differ (their
-    rows differ there, or came, or went): the only ones ``compare_plans`` may list."""
+    rows differ there, or came, or went): the only ones ``compare_plans`` may list.
+    ``aligned``: per track whose rows are the base's items in the base's order (their ids
+    unique), the positions of the rows that are not the base's row objects themselves."""
     views: dict[str, Any] = {}
     moved: dict[str, set[Any]] = {}
     base_views = base.get("by_track") or {}
@@ -55,21 +60,25 @@ def plan_delta(
         if track in same:
             views[track] = None
         else:
-            views[track], moved[track] = _view_delta(base_views.get(track), view)
+            was = base_views.get(track)
+            at = (aligned or {}).get(track)
+            views[track], moved[track] = _view_delta(was, view, at)
     delta = {key: value for key, value in plan.items() if key != "by_track"}
     delta["views"] = views
     return delta, moved
 
 
 def _view_delta(
-    was: Mapping[str, Any] | None, view: Mapping[str, Any]
+    was: Mapping[str, Any] | None, view: Mapping[str, Any], at: list[int] | None = None
 ) -> tuple[dict[str, Any], set[Any]]:
     """One changed view: its own figures and the rows that are not the base's."""
     out = {key: value for key, value in view.items() if key != "work"}
     old = list((was or {}).get("work") or [])
     work = view.get("work") or []
     origin: list[int] | None = None
-    if len(old) != len(work) or any(a["id"] != b["id"] for a, b in zip(old, work, strict=True)):
+    if at is None and (
+        len(old) != len(work) or any(a["id"] != b["id"] for a, b in zip(old, work, strict=True))
+    ):
         where: dict[Any, list[int]] = {}
         for index in range(len(old) - 1, -1, -1):  # popped from the end: first ones first
             where.setdefault(old[index]["id"], []).append(index)
@@ -78,7 +87,8 @@ def _view_delta(
             left = where.get(row["id"])
             origin.append(left.pop() if left else -1)
     rows, patches, moved = [], [], set()
-    for position, row in enumerate(work):
+    looked = enumerate(work) if at is None else ((position, work[position]) for position in at)
+    for position, row in looked:
         index = position if origin is None else origin[position]
         if index < 0:
             rows.append([position, row])
@@ -151,16 +161,26 @@ def changes_between(
     plan: Mapping[str, Any],
     same: set[str],
     moved: Mapping[str, set[Any]] | None = None,
+    aligned: Mapping[str, list[int]] | None = None,
 ) -> list[dict[str, Any]]:
     """``compare_plans(base, plan)``, skipping the tracks whose view is the base's and, with
-    ``moved`` (from ``plan_delta``), the rows that are the base's."""
+    ``moved`` (from ``plan_delta``, and ``aligned`` as given to it), the rows that are the
+    base's."""
+    aligned = aligned or {}
+
+    def rows(track: str, view: Mapping[str, Any], ids: set[Any]) -> list[dict[str, Any]]:
+        work = view.get("work") or []
+        at = aligned.get(track)
+        if at is not None:  # unique ids in the base's order: only these rows may differ
+            return [work[n] for n in at if work[n]["id"] in ids]
+        return [row for row in work if row["id"] in ids]
 
     def changed(one: Mapping[str, Any]) -> dict[str, Any]:
         tracks = [track for track in one.get("tracks", []) if track not in same]
         by_track = one.get("by_track", {})
         if moved is not None:  # a track that went has no entry: compared whole
             by_track = {
-                track: {"work": [row for row in view.get("work") or [] if row["id"] in ids]}
+                track: {"work": rows(track, view, ids)}
                 if (ids := moved.get(track)) is not None
                 else view
                 for track, view in by_track.items()

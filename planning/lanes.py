@@ -67,6 +67,7 @@ class BaseView:
     short: dict[str, dict[int, float | int]]  # skill -> item -> its shortage there
     bound: dict[str | None, list[int]]  # binding skill -> its items
     skills: set[str]  # the skills of the items' estimates
+    unique: bool  # no item id twice among its rows
 
 
 def _lane(
@@ -167,7 +168,8 @@ def base_view(
             short[skill][n] = weeks
         bound.setdefault(planned.binding[n], []).append(n)
     known = {skill for skill, items in by_skill.items() if items}
-    return BaseView(works, manpower, lanes, planned, view, by_skill, short, bound, known)
+    unique = len({row["id"] for row in view["work"]}) == len(view["work"])
+    return BaseView(works, manpower, lanes, planned, view, by_skill, short, bound, known, unique)
 
 
 def _combine(effort, lanes: dict[str, _Lane], n: int, num_days: int) -> tuple:
@@ -226,8 +228,9 @@ def replan_view(
     scheduled: list[str],
     calendar: Calendar,
     pooled: bool,
-) -> dict[str, Any]:
-    """The view of ``base``'s items with ``people``: equal to ``planner._view``'s."""
+) -> tuple[dict[str, Any], list[int]]:
+    """The view of ``base``'s items with ``people`` (equal to ``planner._view``'s), and the
+    positions of its rows that are not the base's rows themselves (in order)."""
     days = calendar.days
     num_days = len(days)
     staff, capacity, manpower = _figures(people, skills, days)
@@ -279,6 +282,7 @@ def replan_view(
         was = base.short[skill]
         remake.update(n for n in base.by_skill[skill] if now.get(n) != was.get(n))
     rows = list(base.view["work"])
+    changed: list[int] = []  # the rows that are not the base's
     if remake:
         reasons = Reasons(planned, {s: capacity[s] for s in scheduled}, heads, calendar, pooled)
         iso = calendar.iso
@@ -303,6 +307,7 @@ def replan_view(
             }
             if made != rows[n]:
                 rows[n] = made
+                changed.append(n)
     for skill in scheduled:  # leverage: a moved lane whole, other lanes their moved items
         one = lanes[skill]
         if skill in moved:
@@ -312,7 +317,7 @@ def replan_view(
             if hit:
                 one = lanes[skill] = dataclasses.replace(one, gains=dict(one.gains))
                 _gains(one, skill, planned, num_days, hit)
-    return {
+    view = {
         "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
         "demand": base.view["demand"],
         "staff": staff,
@@ -320,3 +325,4 @@ def replan_view(
         "load": load(planned, {s: capacity[s] for s in scheduled}, calendar),
         "leverage": _leverage(lanes),
     }
+    return view, changed

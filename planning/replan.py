@@ -62,6 +62,7 @@ class Prepared:
     views: dict[str, BaseView] = field(default_factory=dict)  # its views, by lane
     work_skills: set[str] = field(default_factory=set)  # the skills of its items' estimates
     work_tracks: set[str] = field(default_factory=set)  # its items' tracks
+    groups: dict[str, tuple[list[int], list]] = field(default_factory=dict)  # forecast's
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Replanned:
     plan: dict[str, Any]
     same: set[str]  # tracks whose view is the base's view
     lay: Layout | None
+    # per track replanned lane by lane: the rows that are not the base's row objects
+    aligned: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _inputs(lay: Layout, staff: Sequence[Person]) -> dict[str, tuple[list, list, bool]]:
@@ -114,7 +117,8 @@ def prepare(
         prepared.factors = factors_for(lay, estimates, runs, spread, seed)
         prepared.draws = _draws(lay)
         prepared.forecast = {}
-        for track, (at, people) in forecast_groups(lay, model.staff).items():
+        prepared.groups = forecast_groups(lay, model.staff)
+        for track, (at, people) in prepared.groups.items():
             made = view_forecast(lay, at, people, prepared.factors, runs)
             prepared.forecast[track], prepared.runs_of[track] = {"items": made.items}, made
     return prepared
@@ -178,14 +182,16 @@ def replan(prepared: Prepared, scenario: Model) -> Replanned:
     base_inputs = _inputs(prepared.lay, prepared.model.staff)
     by_track: dict[str, Any] = {}
     same: set[str] = set()
+    aligned: dict[str, list[int]] = {}
     for track, (works, people, pooled) in _inputs(lay, scenario.staff).items():
         was = base_inputs.get(track)
         if was is not None and _same(was[0], works) and _same(was[1], people):
             by_track[track] = prepared.plan["by_track"][track]
             same.add(track)
-        elif was is not None and _same(was[0], works):  # only its people changed
+        elif was is not None and _same(was[0], works) and prepared.views[track].unique:
+            # only its people changed (and its rows are told apart by their ids)
             base = prepared.views[track]
-            by_track[track] = replan_view(
+            by_track[track], aligned[track] = replan_view(
                 base, people, lay.skills, lay.scheduled, lay.calendar, pooled
             )
         else:
@@ -197,7 +203,17 @@ def replan(prepared: Prepared, scenario: Model) -> Replanned:
         "tracks": [ALL, *lay.tracks],
         "by_track": by_track,
     }
-    return Replanned(plan, same, lay)
+    return Replanned(plan, same, lay, aligned)
+
+
+def _groups(prepared: Prepared, lay: Layout, staff) -> dict[str, tuple[list[int], list]]:
+    """``montecarlo.groups`` of the what-if: the base's item indexes when its items are."""
+    if lay.works is not prepared.lay.works or lay.tracks != prepared.lay.tracks:
+        return forecast_groups(lay, staff)
+    out = {ALL: (prepared.groups[ALL][0], list(staff))}
+    for track in lay.tracks:
+        out[track] = (prepared.groups[track][0], lay.people_by_track[track])
+    return out
 
 
 def reforecast(
@@ -220,7 +236,7 @@ def reforecast(
     else:
         factors, reuse = factors_for(lay, prepared.estimates, runs, spread, seed), set()
     by_track = {}
-    for track, (at, people) in forecast_groups(lay, scenario.staff).items():
+    for track, (at, people) in _groups(prepared, lay, scenario.staff).items():
         if tracks is not None and track not in tracks:
             continue
         if track in reuse:

@@ -99,17 +99,20 @@ class Worker:
             scenario, replanned = self.last[1], self.last[2]  # the same what-if, its forecast
         else:
             try:
-                scenario = apply_edits(prepared.model, edits, self.sizes)
+                names = (prepared.lay.skills, prepared.lay.tracks)
+                scenario = apply_edits(prepared.model, edits, self.sizes, names)
             except EditError as exc:
                 return {"error": "edit", "message": str(exc)}
             replanned = replan(prepared, scenario)
             self.last = (key, scenario, replanned)
         same = replanned.same
-        delta, moved = plan_delta(prepared.plan, replanned.plan, same)
+        delta, moved = plan_delta(prepared.plan, replanned.plan, same, replanned.aligned)
         answer: dict[str, Any] = {
             "ok": "whatif",
             "same": sorted(same),
-            "changes": changes_between(prepared.plan, replanned.plan, same, moved),
+            "changes": changes_between(
+                prepared.plan, replanned.plan, same, moved, replanned.aligned
+            ),
         }
         wanted = job.get("forecast", True)
         predicted = None

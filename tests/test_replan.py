@@ -104,11 +104,14 @@ def test_replan_equals_planning_the_scenario_whole(data):
         assert apply_forecast_delta(_round_trip(was or {}), sent) == _round_trip(own)
     # the delta carries what changed, and rebuilds the what-if plan from the base's
     base = _round_trip(prepared.plan)
-    delta, moved = plan_delta(prepared.plan, replanned.plan, replanned.same)
+    delta, moved = plan_delta(prepared.plan, replanned.plan, replanned.same, replanned.aligned)
     assert apply_delta(base, _round_trip(delta)) == _round_trip(whole)
+    assert plan_delta(prepared.plan, replanned.plan, replanned.same)[0] == delta
     compared = compare_plans(prepared.plan, whole)
     assert changes_between(prepared.plan, replanned.plan, replanned.same) == compared
     assert changes_between(prepared.plan, replanned.plan, replanned.same, moved) == compared
+    aligned = replanned.aligned
+    assert changes_between(prepared.plan, whole, replanned.same, moved, aligned) == compared
 
 
 @pytest.fixture
