@@ -95,8 +95,8 @@ def _view_delta(
             moved.add(row["id"])
             continue
         before = old[index]
-        if before is row or before == row:
-            continue
+        if at is None and (before is row or before == row):
+            continue  # (rows named by ``at`` differ)
         if before.keys() == row.keys():
             patch = {k: v for k, v in row.items() if before[k] != v}
             patches.append([position, patch])
@@ -191,17 +191,24 @@ def changes_between(
     return compare_plans(changed(base), changed(plan))
 
 
-def forecast_delta(base: Mapping[str, Any] | None, track: Mapping[str, Any]) -> dict[str, Any]:
-    """One track's forecast (``{"items"}``) as what changed against the base's."""
+def forecast_delta(
+    base: Mapping[str, Any] | None,
+    track: Mapping[str, Any],
+    remade: list[str] | None = None,
+) -> dict[str, Any]:
+    """One track's forecast (``{"items"}``) as what changed against the base's; ``remade``:
+    the only items that may differ, when the track's items are the base's."""
     old = (base or {}).get("items") or {}
     new = track.get("items") or {}
     missing = object()
     changed = {}
-    for item, summary in new.items():
+    for item in new if remade is None else remade:
+        summary = new[item]
         was = old.get(item, missing)
         if was is not summary and was != summary:
             changed[item] = summary
-    return {"changed": changed, "gone": [item for item in old if item not in new]}
+    gone = [] if remade is not None else [item for item in old if item not in new]
+    return {"changed": changed, "gone": gone}
 
 
 def apply_forecast_delta(base: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:

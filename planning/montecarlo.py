@@ -139,6 +139,7 @@ class ViewRuns:
     unplanned: np.ndarray  # the rows that never finish (no estimate, or no work day)
     ends: np.ndarray  # every run's end day of each row
     items: dict[str, Any] | None = None  # the track's forecast (``view_forecast``)
+    remade: list[str] | None = None  # the items whose summary was made anew (None: all)
 
 
 def _view(
@@ -250,8 +251,9 @@ def view_forecast(
     ):
         moved = np.flatnonzero((made.ends != reuse.ends).any(axis=1)).tolist()
         items = dict(reuse.items)
-        for row, summary in zip(moved, _summaries(made.ends[moved], iso), strict=True):
-            items[made.works[row].head["id"]] = summary
+        made.remade = [made.works[row].head["id"] for row in moved]
+        for item, summary in zip(made.remade, _summaries(made.ends[moved], iso), strict=True):
+            items[item] = summary
     else:
         summaries = _summaries(made.ends, iso)
         pairs = zip(made.works, summaries, strict=True)

@@ -217,10 +217,16 @@ def _groups(prepared: Prepared, lay: Layout, staff) -> dict[str, tuple[list[int]
 
 
 def reforecast(
-    prepared: Prepared, scenario: Model, replanned: Replanned, tracks: set[str] | None = None
+    prepared: Prepared,
+    scenario: Model,
+    replanned: Replanned,
+    tracks: set[str] | None = None,
+    remade: dict[str, list[str] | None] | None = None,
 ) -> dict[str, Any]:
     """The forecast of ``scenario``, equal to ``montecarlo.forecast``'s with the base's
-    estimates, runs, spread and seed; ``tracks`` (None: all) limits the tracks computed."""
+    estimates, runs, spread and seed; ``tracks`` (None: all) limits the tracks computed.
+    ``remade``, when given, gets per track the items whose summary may differ from the
+    base's (None: any; a reused track is not named)."""
     runs, spread, seed = prepared.runs, prepared.spread, prepared.seed
     lay = replanned.lay
     if lay is None or prepared.forecast is None:
@@ -245,4 +251,6 @@ def reforecast(
             lanes = prepared.runs_of.get(track) if same_draws else None
             made = view_forecast(lay, at, people, factors, runs, lanes)
             by_track[track] = {"items": made.items}
+            if remade is not None:
+                remade[track] = made.remade
     return document(runs, spread, seed, by_track)

@@ -116,16 +116,19 @@ class Worker:
         }
         wanted = job.get("forecast", True)
         predicted = None
+        remade: dict[str, list[str] | None] = {}
         if wanted is True:
-            predicted = reforecast(prepared, scenario, replanned)
+            predicted = reforecast(prepared, scenario, replanned, None, remade)
         elif isinstance(wanted, str):
             if wanted not in replanned.plan["by_track"]:
                 wanted = "All"  # as the page does for a track the what-if has not
-            predicted = reforecast(prepared, scenario, replanned, {wanted})
+            predicted = reforecast(prepared, scenario, replanned, {wanted}, remade)
         if predicted is not None and job.get("forecast_delta"):
             base = prepared.forecast or {}
             predicted["by_track"] = {
-                track: forecast_delta(base.get(track), own)
+                track: forecast_delta(base.get(track), own, remade.get(track, []))
+                if track in replanned.same or track in remade
+                else forecast_delta(base.get(track), own)
                 for track, own in predicted["by_track"].items()
             }
         if not job.get("delta"):

@@ -96,12 +96,15 @@ def test_replan_equals_planning_the_scenario_whole(data):
     replanned = replan(prepared, scenario)
     whole = compute_plan(scenario)
     assert replanned.plan == whole
-    predicted = reforecast(prepared, scenario, replanned)
+    remade: dict = {}
+    predicted = reforecast(prepared, scenario, replanned, None, remade)
     assert predicted == forecast(scenario, None, RUNS, SPREAD, SEED)
     for track, own in predicted["by_track"].items():  # a track's forecast as a delta
         was = prepared.forecast.get(track)
         sent = _round_trip(forecast_delta(was, own))
         assert apply_forecast_delta(_round_trip(was or {}), sent) == _round_trip(own)
+        if track in remade or track in replanned.same:
+            assert forecast_delta(was, own, remade.get(track, [])) == forecast_delta(was, own)
     # the delta carries what changed, and rebuilds the what-if plan from the base's
     base = _round_trip(prepared.plan)
     delta, moved = plan_delta(prepared.plan, replanned.plan, replanned.same, replanned.aligned)
