@@ -12,7 +12,8 @@ or as the store and the web hold them, with problems, lineage and status)::
                                 "rows": [[position, row]…] new rows, and rows that are
                                         another item's than the base row they replace,
                                 "patch": [[position, {key: value}…]…] rows that are their
-                                        base row with these keys changed}}}}
+                                        base row with these keys changed ("why.people":
+                                        one part of an object whose parts stay)}}}}
 
 A what-if's forecast of one track may travel the same way, against the base's own
 what-if forecast of that track (the same runs and seed, no edits):
@@ -32,6 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from planning.whatif import compare_plans
+
+OUTCOME = ("end", "shortage")  # the parts of a row compare_plans looks at
 
 __all__ = [
     "plan_delta",
@@ -98,9 +101,9 @@ def _view_delta(
         if at is None and (before is row or before == row):
             continue  # (rows named by ``at`` differ)
         if before.keys() == row.keys():
-            patch = {k: v for k, v in row.items() if before[k] != v}
+            patch = _patch(before, row)
             patches.append([position, patch])
-            if "end" in patch or "shortage" in patch:  # else not a change (compare_plans)
+            if any(key.partition(".")[0] in OUTCOME for key in patch):  # (compare_plans)
                 moved.add(row["id"])
         else:
             rows.append([position, row])
@@ -113,6 +116,40 @@ def _view_delta(
         spec["from"] = origin
     out["work"] = spec
     return out, moved
+
+
+def _patch(before: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of ``row`` that differ from ``before``'s; of an object whose keys stay, the
+    parts that differ, as ``"key.part"`` (a row's own keys have no dot)."""
+    patch: dict[str, Any] = {}
+    for key, value in row.items():
+        was = before[key]
+        if was == value:
+            continue
+        if (
+            isinstance(value, dict)
+            and isinstance(was, dict)
+            and was.keys() == value.keys()
+            and "." not in key
+        ):
+            for part, now in value.items():
+                if was[part] != now:
+                    patch[f"{key}.{part}"] = now
+        else:
+            patch[key] = value
+    return patch
+
+
+def _patched(row: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with ``patch`` (``_patch``'s) applied: a new row, ``row`` left as it is."""
+    out = dict(row)
+    for key, value in patch.items():
+        outer, dot, part = key.partition(".")
+        if dot:
+            out[outer] = {**out[outer], part: value}
+        else:
+            out[key] = value
+    return out
 
 
 def apply_delta(base: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,9 +184,9 @@ def _rebuild(was: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> dict[str
                 row = old[position if origin is None else origin[position]]
                 patch = patched.get(position)
                 if patch is not None:
-                    row = {**row, **patch}
+                    row = _patched(row, patch)
             work.append(row)
-    except (IndexError, TypeError) as exc:
+    except (IndexError, TypeError, KeyError) as exc:
         raise ValueError(f"the delta's rows do not fit the base plan ({exc})") from None
     view = {key: value for key, value in spec.items() if key != "work"}
     view["work"] = work
