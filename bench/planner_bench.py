@@ -280,8 +280,8 @@ def big_whatif_table(requests: int) -> None:
             for label, header in modes.items():
                 timings[label] = []
                 for n in range(requests if label != WHOLE else 3):
-                    # A team of its own per request: the same plan, but not the edits the
-                    # worker answered last (it keeps that what-if for a second question).
+                    # A team of its own per request: the same plan, other edits (nothing
+                    # can be answered from a cache of the last what-if).
                     team = [{**edits[0], "team": f"{label[:3]}{n}"}]
                     started = time.perf_counter()
                     reply = asker.call("WHATIF", {**header, "edits": team})

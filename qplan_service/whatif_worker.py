@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
-import json
 import os
 import pickle
 import struct
@@ -69,12 +68,11 @@ class Worker:
         self.key = ""
         self.problems: list[dict[str, Any]] = []
         self.sizes: dict[str, float] = {}
-        self.last: tuple[str, Any, Any] | None = None  # (edits as JSON, scenario, replanned)
 
     def base(self, job: dict[str, Any]) -> dict[str, Any]:
         from planning.replan import prepare
 
-        self.prepared = self.last = None
+        self.prepared = None
         gc.unfreeze()
         gc.collect()
         self.sizes, self.key, self.problems = job["sizes"], job["key"], job["problems"]
@@ -93,18 +91,12 @@ class Worker:
         prepared = self.prepared
         if prepared is None:
             raise RuntimeError("a what-if before the worker was given its base")
-        edits = job["edits"]
-        key = json.dumps(edits, sort_keys=True, default=repr)
-        if self.last is not None and self.last[0] == key:
-            scenario, replanned = self.last[1], self.last[2]  # the same what-if, its forecast
-        else:
-            try:
-                names = (prepared.lay.skills, prepared.lay.tracks)
-                scenario = apply_edits(prepared.model, edits, self.sizes, names)
-            except EditError as exc:
-                return {"error": "edit", "message": str(exc)}
-            replanned = replan(prepared, scenario)
-            self.last = (key, scenario, replanned)
+        try:
+            names = (prepared.lay.skills, prepared.lay.tracks)
+            scenario = apply_edits(prepared.model, job["edits"], self.sizes, names)
+        except EditError as exc:
+            return {"error": "edit", "message": str(exc)}
+        replanned = replan(prepared, scenario)
         same = replanned.same
         delta, moved = plan_delta(prepared.plan, replanned.plan, same, replanned.aligned)
         answer: dict[str, Any] = {
