@@ -73,35 +73,44 @@ class Reasons:
 
     def each(self, efforts: Sequence[Mapping[str, float] | None]) -> Iterator[dict[str, Any]]:
         """The ``why`` of every item (DOMAIN.md "What the plan also says"), in rank order."""
-        planned, pooled = self.planned, self.pooled
-        last_day = len(self.calendar.days) - 1
-        holidays_before = self.holidays_before
-        no_estimate = {"kind": "no_estimate", "pooled": pooled, "skill": None}
-        no_effort = {"kind": "no_scheduled_effort", "pooled": pooled, "skill": None}
+        planned = self.planned
         for effort, skill, top, ran_out, start in zip(
             efforts, planned.binding, planned.top, planned.out, planned.starts, strict=True
         ):
-            if effort is None:
-                yield dict(no_estimate)
-                continue
-            if skill is None:
-                yield dict(no_effort)
-                continue
-            day = top if ran_out == 0 else -1  # the day the binding skill finished
-            first = 0 if start is None else start
-            last = day if day >= 0 else last_day
-            booked, away = self.booked[skill], self.away[skill]
-            yield (
-                {  # keys in sorted order, as the plan's JSON writes them
-                    "booked_days": booked[last + 1] - booked[first],
-                    "holidays": holidays_before[last] - holidays_before[first],
-                    "kind": "ran_out" if day < 0 else "finishes_last",
-                    "people": self.heads.get(skill, 0),
-                    "pooled": pooled,
-                    "skill": skill,
-                    "vacation_days": round(away[last + 1] - away[first]),
-                }
-            )
+            # The day the binding skill finished: the latest, unless one ran out.
+            yield self._why(effort, skill, top if ran_out == 0 else -1, start)
+
+    def why(self, index: int, effort: Mapping[str, float] | None) -> tuple[str | None, dict]:
+        """``(binding, why)`` of the item at ``index``, read from ``Schedule.done`` (which
+        ``planning.lanes`` changes as it replans an item)."""
+        planned = self.planned
+        skill = planned.binding[index]
+        day = planned.done[index].get(skill, -1) if skill is not None else -1
+        return (None if effort is None else skill), self._why(
+            effort, skill, day, planned.starts[index]
+        )
+
+    def _why(
+        self, effort: Mapping[str, float] | None, skill: str | None, day: int, start: int | None
+    ) -> dict[str, Any]:
+        """One item's ``why``: its binding ``skill`` finished on ``day`` (-1: ran out)."""
+        pooled = self.pooled
+        if effort is None:
+            return {"kind": "no_estimate", "pooled": pooled, "skill": None}
+        if skill is None:
+            return {"kind": "no_scheduled_effort", "pooled": pooled, "skill": None}
+        first = 0 if start is None else start
+        last = day if day >= 0 else len(self.calendar.days) - 1
+        booked, away, holidays = self.booked[skill], self.away[skill], self.holidays_before
+        return {  # keys in sorted order, as the plan's JSON writes them
+            "booked_days": booked[last + 1] - booked[first],
+            "holidays": holidays[last] - holidays[first],
+            "kind": "ran_out" if day < 0 else "finishes_last",
+            "people": self.heads.get(skill, 0),
+            "pooled": pooled,
+            "skill": skill,
+            "vacation_days": round(away[last + 1] - away[first]),
+        }
 
 
 def load(planned: Schedule, lanes: Mapping[str, Sequence[float]], calendar: Calendar) -> dict:

@@ -24,7 +24,9 @@ so each (item, skill) is one step over an array of runs × days.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,18 @@ import numpy as np
 from formats.streams import Model
 from planning.planner import ALL, DAYS_PER_WEEK, EPSILON, Layout, layout, people_per_skill
 
-__all__ = ["SIGMA", "CLIP", "forecast", "factors_for", "seed_from"]
+__all__ = [
+    "SIGMA",
+    "CLIP",
+    "forecast",
+    "factors_for",
+    "seed_from",
+    "groups",
+    "view_forecast",
+    "document",
+    "check",
+    "ViewRuns",
+]
 
 SIGMA = {"number": 0.2, "unit": 0.25, "size": 0.4}  # log-normal spread by how it was written
 P10_P90 = 2 * 1.2815515655446004  # z-distance between a normal's P10 and P90
@@ -84,34 +97,49 @@ def factors_for(
     return out
 
 
-def _lane(capacity: np.ndarray, needs: list[tuple[int, np.ndarray]], runs: int) -> dict:
-    """One skill's schedule in every run: per item index, the day each run finishes (-1: never).
+def _lane(capacity: np.ndarray, weeks: np.ndarray) -> np.ndarray:
+    """One skill's schedule in every run: the day each item finishes in each run (-1: never).
 
-    ``needs`` are (item index, man-weeks per run) in rank order.
+    ``weeks`` holds the man-weeks of the lane's items (rows, in rank order) in each run
+    (columns); the answer has the same shape.
     """
     num_days = capacity.shape[0]
+    runs = weeks.shape[1]
     left = np.tile(capacity, (runs, 1))
+    needs = DAYS_PER_WEEK * weeks
+    short = needs - EPSILON  # done once this much is given
+    limits = np.where(weeks <= 2 + EPSILON, 1.0, np.floor(weeks / 2 + EPSILON))[:, :, None]
+    done = np.full(weeks.shape, -1, dtype=np.int64)
     first = 0
-    done: dict[int, np.ndarray] = {}
-    for index, weeks in needs:
-        while first < num_days and not (left[:, first] > EPSILON).any():
+    for row in range(weeks.shape[0]):
+        while first < num_days and left[:, first].max() <= EPSILON:
             first += 1
         if first >= num_days:
-            done[index] = np.full(runs, -1)
-            continue
-        need = DAYS_PER_WEEK * weeks
-        limit = np.where(weeks <= 2 + EPSILON, 1.0, np.floor(weeks / 2 + EPSILON))
+            break  # no day has anything left in any run: the rest never finish
         window = left[:, first:]
-        can = np.where(window > EPSILON, np.minimum(window, limit[:, None]), 0.0)
+        can = np.where(window > EPSILON, np.minimum(window, limits[row]), 0.0)
         total = np.cumsum(can, axis=1)
-        before = total - can
-        finished = total >= (need - EPSILON)[:, None]
-        any_done = finished.any(axis=1)
-        day = np.where(any_done, finished.argmax(axis=1) + first, -1)
-        take = np.clip(need[:, None] - before, 0.0, can)
-        window -= take
-        done[index] = day
+        finished = total >= short[row][:, None]
+        # ``total`` only grows along the days: a run that finishes has finished by the last
+        done[row] = np.where(finished[:, -1], finished.argmax(axis=1) + first, -1)
+        # what each day gives: what is still needed, at least 0, at most what it can
+        window -= np.minimum(np.maximum(needs[row][:, None] - (total - can), 0.0), can)
     return done
+
+
+@dataclass
+class ViewRuns:
+    """One track's runs, lane by lane, kept so that a what-if reuses the lanes it leaves alone
+    (a skill's days are its own: its lane depends on its capacity and its items only)."""
+
+    works: list[Any]  # the track's items (prepared), in rank order
+    capacity: dict[str, list[float]]  # per scheduled skill, person-days per work day
+    lanes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # skill -> (rows, their
+    # man-weeks in each run, the day each run finishes them)
+    unplanned: np.ndarray  # the rows that never finish (no estimate, or no work day)
+    ends: np.ndarray  # every run's end day of each row
+    items: dict[str, Any] | None = None  # the track's forecast (``view_forecast``)
+    remade: list[str] | None = None  # the items whose summary was made anew (None: all)
 
 
 def _view(
@@ -120,29 +148,56 @@ def _view(
     people,
     factors: list[dict[str, np.ndarray]],
     runs: int,
-) -> np.ndarray:
-    """Every run's end day of each item of one track (rows follow ``works_at``; -1: DNF)."""
+    reuse: ViewRuns | None = None,
+) -> ViewRuns:
+    """Every run's end day of each item of one track (rows follow ``works_at``; -1: DNF).
+
+    ``reuse``: the runs of the same track with the same factors (a what-if's base): when
+    its items are the same, a lane whose capacity is the same is taken from it.
+    """
     days = lay.calendar.days
     capacity = people_per_skill(people, lay.scheduled, days)
+    works = [lay.works[index] for index in works_at]
+    lanes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if reuse is not None and _same(reuse.works, works):
+        works = reuse.works  # so that view_forecast sees them the same
+        unplanned = reuse.unplanned
+        for skill, (at, weeks, done) in reuse.lanes.items():
+            if reuse.capacity.get(skill) != capacity.get(skill):
+                done = _lane(np.asarray(capacity[skill], dtype=float), weeks)
+            lanes[skill] = (at, weeks, done)
+    else:
+        idle = []
+        needs: dict[str, tuple[list[int], list[np.ndarray]]] = {s: ([], []) for s in lay.scheduled}
+        for row, index in enumerate(works_at):
+            effort = works[row].effort
+            if effort is None or not days:
+                idle.append(row)
+                continue
+            for skill, weeks in effort.items():
+                if weeks > EPSILON:
+                    rows, parts = needs[skill]
+                    rows.append(row)
+                    parts.append(weeks * factors[index][skill])
+        unplanned = np.asarray(idle, dtype=np.int64)
+        for skill, (rows, parts) in needs.items():
+            if rows:
+                weeks = np.stack(parts)
+                done = _lane(np.asarray(capacity[skill], dtype=float), weeks)
+                lanes[skill] = (np.asarray(rows, dtype=np.int64), weeks, done)
     ends = np.zeros((len(works_at), runs), dtype=np.int64)
-    lanes: dict[str, list[tuple[int, np.ndarray]]] = {skill: [] for skill in lay.scheduled}
-    for row, index in enumerate(works_at):
-        effort = lay.works[index].effort
-        if effort is None or not days:
-            ends[row] = -1
-            continue
-        for skill, weeks in effort.items():
-            if weeks > EPSILON:
-                lanes[skill].append((row, weeks * factors[index][skill]))
     dnf = np.zeros((len(works_at), runs), dtype=bool)
-    for skill, needs in lanes.items():
-        if not needs:
-            continue
-        for row, day in _lane(np.asarray(capacity[skill], dtype=float), needs, runs).items():
-            dnf[row] |= day < 0
-            np.maximum(ends[row], day, out=ends[row])
+    dnf[unplanned] = True
+    for at, _, day in lanes.values():
+        dnf[at] |= day < 0
+        ends[at] = np.maximum(ends[at], day)
     ends[dnf] = -1
-    return ends
+    return ViewRuns(works, capacity, lanes, unplanned, ends)
+
+
+def _same(a: list[Any], b: list[Any]) -> bool:
+    """The same objects in the same order."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def _summaries(ends: np.ndarray, iso_days: list[str]) -> list[dict[str, Any]]:
@@ -167,6 +222,66 @@ def _summaries(ends: np.ndarray, iso_days: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def groups(lay: Layout, staff) -> dict[str, tuple[list[int], list]]:
+    """Per track (All first): the indexes in ``lay.works`` of its items, and its people."""
+    index_of = {id(work): n for n, work in enumerate(lay.works)}
+    out = {ALL: (list(range(len(lay.works))), list(staff))}
+    for track in lay.tracks:
+        at = [index_of[id(work)] for work in lay.works_by_track[track]]
+        out[track] = (at, lay.people_by_track[track])
+    return out
+
+
+def view_forecast(
+    lay: Layout,
+    works_at: list[int],
+    people,
+    factors: list[dict[str, np.ndarray]],
+    runs: int,
+    reuse: ViewRuns | None = None,
+) -> ViewRuns:
+    """The runs of one track with its forecast, ``items``: ``{item id: summary}``."""
+    made = _view(lay, works_at, people, factors, runs, reuse)
+    iso = lay.calendar.iso
+    if (
+        reuse is not None
+        and made.works is reuse.works
+        and reuse.items is not None
+        and len(reuse.items) == len(made.works)  # no id twice: each row is its own entry
+    ):
+        moved = np.flatnonzero((made.ends != reuse.ends).any(axis=1)).tolist()
+        items = dict(reuse.items)
+        made.remade = [made.works[row].id for row in moved]
+        for item, summary in zip(made.remade, _summaries(made.ends[moved], iso), strict=True):
+            items[item] = summary
+    else:
+        summaries = _summaries(made.ends, iso)
+        pairs = zip(made.works, summaries, strict=True)
+        items = {work.id: summary for work, summary in pairs}
+    made.items = items
+    return made
+
+
+def document(runs: int, spread: float, seed: int, by_track: dict[str, Any]) -> dict[str, Any]:
+    """The forecast document around the tracks' forecasts (All first)."""
+    return {
+        "runs": runs,
+        "spread": spread,
+        "seed": f"{seed:016x}",
+        "model": {"sigma": dict(SIGMA), "clip_z": round(CLIP, 4), "range": "low P10, high P90"},
+        "tracks": list(by_track),
+        "by_track": by_track,
+    }
+
+
+def check(runs: int, spread: float) -> None:
+    """Raise ValueError for runs or a spread no forecast can use."""
+    if runs < 1:
+        raise ValueError("a forecast needs at least one run")
+    if not math.isfinite(spread) or spread < 0:
+        raise ValueError("spread must be a number from 0 up")
+
+
 def forecast(
     model: Model,
     estimates: Mapping[str, Any] | None = None,
@@ -175,28 +290,11 @@ def forecast(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The forecast of ``model`` (without "lineage", which the service adds)."""
-    if runs < 1:
-        raise ValueError("a forecast needs at least one run")
-    if not math.isfinite(spread) or spread < 0:
-        raise ValueError("spread must be a number from 0 up")
+    check(runs, spread)
     lay = layout(model)
     factors = factors_for(lay, estimates, runs, spread, seed)
-    index_of = {id(work): n for n, work in enumerate(lay.works)}
-    groups = {ALL: (list(range(len(lay.works))), list(model.staff))}
-    for track in lay.tracks:
-        at = [index_of[id(work)] for work in lay.works_by_track[track]]
-        groups[track] = (at, lay.people_by_track[track])
-    by_track = {}
-    for track, (works_at, people) in groups.items():
-        ends = _view(lay, works_at, people, factors, runs)
-        summaries = _summaries(ends, lay.calendar.iso)
-        items = {lay.works[index].id: summaries[row] for row, index in enumerate(works_at)}
-        by_track[track] = {"items": items}
-    return {
-        "runs": runs,
-        "spread": spread,
-        "seed": f"{seed:016x}",
-        "model": {"sigma": dict(SIGMA), "clip_z": round(CLIP, 4), "range": "low P10, high P90"},
-        "tracks": list(groups),
-        "by_track": by_track,
+    by_track = {
+        track: {"items": view_forecast(lay, works_at, people, factors, runs).items}
+        for track, (works_at, people) in groups(lay, model.staff).items()
     }
+    return document(runs, spread, seed, by_track)

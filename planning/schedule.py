@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from formats.streams import Model, Person
 
@@ -55,6 +55,33 @@ class Schedule:
     top_skill: list[str | None]
     out: list[int]
     lanes: dict[str, tuple[list[int], list[float], list[int]]]
+
+    @classmethod
+    def from_done(
+        cls,
+        ends: list[int | None],
+        used: dict[str, list[float]],
+        starts: list[int | None],
+        binding: list[str | None],
+        done: list[dict[str, int]],
+    ) -> Schedule:
+        """A schedule put together from each item's days per skill, as ``planning.lanes``
+        does when it replans some lanes: only ``Reasons.why`` reads it then, so the
+        per-item summaries and ``lanes`` stay empty."""
+        made = cls(ends, used, starts, binding, [], [], [], [], {})
+        made.done = done  # the cached property, given
+        return made
+
+    @cached_property
+    def done(self) -> list[dict[str, int]]:
+        """Per item, per scheduled skill worked on: the day it finished (-1: ran out), in the
+        order of its effort. Made from ``lanes`` when first asked (the planner never asks;
+        ``planning.lanes`` does, and may change it as it replans)."""
+        per_item: list[dict[str, int]] = [{} for _ in self.ends]
+        for skill, (items, _, days) in self.lanes.items():
+            for index, day in zip(items, days, strict=True):
+                per_item[index][skill] = day
+        return per_item
 
 
 def weekday_count(start: dt.date, end: dt.date) -> int:

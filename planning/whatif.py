@@ -49,17 +49,22 @@ class _Bad(Exception):
 
 
 def apply_edits(
-    model: Model, edits: Sequence[Mapping[str, Any]], sizes: Mapping[str, float] = DEFAULT_SIZES
+    model: Model,
+    edits: Sequence[Mapping[str, Any]],
+    sizes: Mapping[str, float] = DEFAULT_SIZES,
+    names: tuple[list[str], list[str]] | None = None,
 ) -> Model:
     """A copy of ``model`` with ``edits`` applied in order; raises EditError.
 
     An estimate's sizes may be written as in the workbook (``formats.estimates``: ``M``,
-    ``2w``, ``2-3w``), with ``sizes`` the T-shirt sizes.
+    ``2w``, ``2-3w``), with ``sizes`` the T-shirt sizes. ``names``: the model's skills
+    (``plan_skills``) and tracks (without All), when the caller knows them already.
     """
     if not isinstance(edits, (list, tuple)):
         raise EditError('"edits" must be a list of edits')
     scenario = Model(model.params, tuple(model.holidays), list(model.staff), list(model.work))
-    known = _Known(plan_skills(model), _tracks(model), {}, dict(sizes))
+    skills, tracks = names if names is not None else (plan_skills(model), _tracks(model))
+    known = _Known(list(skills), list(tracks), {}, dict(sizes))
     for number, edit in enumerate(edits, start=1):
         op = edit.get("op") if isinstance(edit, Mapping) else None
         name = f"edit {number} ({op})" if isinstance(op, str) else f"edit {number}"

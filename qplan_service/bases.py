@@ -8,6 +8,7 @@ item's own problems on it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "finish_plan",
     "empty_plan",
     "mark_items",
+    "mark_rows",
     "whatif_runs",
     "summary",
 ]
@@ -151,6 +153,16 @@ def mark_items(
     plan: dict[str, Any], problems: list[dict[str, Any]], estimates: dict[str, Any] | None
 ) -> None:
     """Put each item's own problems and its unsized flag on it, in every track's view."""
+    views = (plan.get("by_track") or {}).values()
+    mark_rows((item for view in views for item in view.get("work") or []), problems, estimates)
+
+
+def mark_rows(
+    rows: Iterable[dict[str, Any]],
+    problems: list[dict[str, Any]],
+    estimates: dict[str, Any] | None,
+) -> None:
+    """Put each row's own problems and its unsized flag on it."""
     by_item: dict[str, list[dict[str, Any]]] = {}
     for problem in problems:
         item = problem.get("item")
@@ -160,13 +172,12 @@ def mark_items(
     unsized = {key for key, value in written.items() if (value or {}).get("unsized")}
     if not by_item and not unsized:
         return
-    for view in (plan.get("by_track") or {}).values():
-        for item in view.get("work") or []:
-            found = by_item.get(item.get("id"))
-            if found:
-                item["problems"] = found
-            if item.get("id") in unsized:
-                item["unsized"] = True
+    for item in rows:
+        found = by_item.get(item.get("id"))
+        if found:
+            item["problems"] = found
+        if item.get("id") in unsized:
+            item["unsized"] = True
 
 
 def summary(plan: dict[str, Any]) -> str:

@@ -10,21 +10,29 @@ still carries the problems. When the filter fails (exit code, timeout,
 output that is not a plan) nothing is committed, so the last good plan
 stays; the error is logged, counted and shown in the heartbeat.
 
-A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF::
+A ROUTER at ``[qplan_service] request_endpoint`` answers WHATIF and CANCEL (the
+request and its answer: ``mesh.messages.WhatIfRequest``)::
 
-    WHATIF  {"base": null or a conditioned SHA, "edits": [edit…]}
+    WHATIF  {"base": null or a conditioned SHA, "edits": [edit…], "id"?,
+             "delta"?: true, "forecast"?: true | false | a track, "forecast_delta"?: true}
             -> {"base": {"conditioned": SHA, "plan": the plan commit made from it or null},
-                "plan": the plan with the edits applied (problems, lineage, status of the base),
+                "plan": the plan with the edits applied (problems, lineage, status of the base)
+                    or "delta": what it changes in the base's plan commit (``planning.delta``),
+                "same": [the tracks whose view is the base's],
                 "changes": [{"track", "id", "name", "before", "after"}…],
                 "forecast": the what-if's own forecast (formats.forecast), with
                     [qplan_service] whatif_forecast_runs runs (fewer on a big plan),
-                    seeded by the base}
+                    seeded by the base: every track, one, or null; with
+                    forecast_delta what changed against the base's own)}
 
 ``base`` null means the conditioned commit the service planned last. The
 edits are those of ``planning.whatif``; nothing is committed. Bad
 edits, an unknown base or a malformed request get ERR naming the problem.
-The parsed model and built-in plan of recent bases are cached, so a what-if
-on the current base costs one plan computation.
+The parsed model of recent bases is cached, and the waiting what-if worker is primed
+with the base planned last (``qplan_service.workers``): it has planned and forecast it
+already, so a what-if costs the views its edits change (``planning.replan``).
+A delta is sent only against a plan commit of the built-in planner (with a
+``filter_command`` the committed plan is not the one what-ifs start from).
 """
 
 from __future__ import annotations
@@ -33,7 +41,6 @@ import asyncio
 import contextlib
 import json
 import os
-import pickle
 import shlex
 import signal
 import time
@@ -64,7 +71,7 @@ from qplan_service.bases import (
     whatif_runs,
 )
 from qplan_service.budget import Budget, BudgetError, check_budget
-from qplan_service.workers import Workers, kill
+from qplan_service.workers import Worker, WorkerFailed, Workers, kill
 
 __all__ = [
     "QplanService",
@@ -193,6 +200,8 @@ class QplanService(Stage):
             "" if reply.get("changed", True) else ", unchanged",
             summary(plan),
         )
+        if base.model is not None:
+            self.workers.want(sha, self.base_job(base))  # what-ifs on it start planned
 
     async def run_filter(self, streams: bytes, sha: str) -> dict[str, Any]:
         """Plan with the external filter; raises PlanFailed when it gives no plan."""
@@ -347,7 +356,7 @@ class QplanService(Stage):
             if message.kind != WhatIfRequest.KIND:
                 text = f"unknown request {message.kind!r}; this service answers WHATIF and CANCEL"
                 return self._refuse(text, ErrorCode.UNKNOWN_VERB)
-            answer = Message("OK", await self.whatif(WhatIfRequest.parse(message)))
+            answer = await self.whatif(WhatIfRequest.parse(message))
             self.whatif_counts["answered"] += 1
             return answer
         except BadRequest as exc:
@@ -371,7 +380,7 @@ class QplanService(Stage):
         self.log.info("WHATIF refused (%s): %s", code, text)
         return ErrorAnswer(text, code).to_message()
 
-    async def whatif(self, request: WhatIfRequest) -> dict[str, Any]:
+    async def whatif(self, request: WhatIfRequest) -> Message:
         """The what-if answer for one request; raises EditError for a bad one."""
         base = await self.base(request.base)
         if base.model is None:
@@ -381,70 +390,83 @@ class QplanService(Stage):
         started = time.monotonic()
         if self._slots is None:  # serve() makes it; a what-if comes only through serve()
             self._slots = asyncio.Semaphore(self.whatif_workers)
+        delta = request.delta and base.plan_commit is not None and not self.filter_command
+        job = {
+            "op": "whatif",
+            "edits": edits,
+            "delta": delta,
+            "forecast": request.forecast,
+            "forecast_delta": request.forecast_delta,
+        }
         async with self._slots:
-            answer = await self.run_worker(base, edits)
-        if base._plan is None and "base_plan" in answer:
-            base._plan = finish_plan(answer["base_plan"], base)
-        plan = finish_plan(answer["plan"], base)
+            answer = await self.run_worker(base, job)
+        if answer.get("error") == "edit":
+            raise EditError(str(answer.get("message")))
+        made_from = {"conditioned": base.conditioned, "plan": base.plan_commit}
         changes = answer["changes"]
-        predicted = answer["forecast"]
+        reply: dict[str, Any] = {"base": made_from, "same": answer["same"], "changes": changes}
+        if delta:
+            body = answer["body"]  # "delta" and "forecast", written by the worker
+        else:
+            body = None
+            reply["plan"] = finish_plan(answer["plan"], base)
+            predicted = answer.get("forecast")
+            reply["forecast"] = (
+                None
+                if predicted is None
+                else {**predicted, "lineage": {"conditioned": base.conditioned}}
+            )
         self.log.info(
-            "WHATIF on conditioned@%s: %d edits, %d changes, %.0f ms",
+            "WHATIF on conditioned@%s: %d edits, %d changes, %d views reused, %.0f ms",
             base.conditioned[:12],
             len(edits),
             len(changes),
+            len(answer["same"]),
             (time.monotonic() - started) * 1000,
         )
+        return Message("OK", reply, [body] if body is not None else [])
+
+    def base_job(self, base: Base) -> dict[str, Any]:
+        """What a worker needs to hold ``base``: its model and how to forecast it."""
         return {
-            "base": {"conditioned": base.conditioned, "plan": base.plan_commit},
-            "plan": plan,
-            "changes": changes,
-            "forecast": {**predicted, "lineage": {"conditioned": base.conditioned}},
+            "model": base.model,
+            "sizes": self.sizes,
+            "estimates": base.estimates,
+            "problems": base.problems,
+            "runs": whatif_runs(self.whatif_runs, len(base.model.work)),
+            "spread": self.spread,
+            "seed": seed_from(base.conditioned),
         }
 
-    async def run_worker(self, base: Base, edits: Any) -> dict[str, Any]:
+    async def run_worker(self, base: Base, job: dict[str, Any]) -> dict[str, Any]:
         """Compute one what-if in a worker process; killed at the deadline or on cancel."""
-        job = pickle.dumps(
-            {
-                "model": base.model,
-                "edits": edits,
-                "base_plan": base._plan,  # the finished base plan; compare reads by_track
-                "sizes": self.sizes,
-                "estimates": base.estimates,
-                "runs": whatif_runs(self.whatif_runs, len(base.model.work)),
-                "spread": self.spread,
-                "seed": seed_from(base.conditioned),
-            },
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-        proc = await self.workers.take()
-        self.log.info("what-if given to worker pid %d", proc.pid)
+        worker: Worker | None = None
         try:
-            out, err = await asyncio.wait_for(proc.communicate(job), self.whatif_deadline)
+            async with asyncio.timeout(self.whatif_deadline):
+                worker = await self.workers.take(base.conditioned, self.base_job(base))
+                self.log.info("what-if given to worker pid %d", worker.pid)
+                answer = await worker.ask(job)
         except TimeoutError:
-            kill(proc)
-            await proc.wait()
+            if worker is not None:
+                kill(worker.process)
             self.whatif_counts["killed"] += 1
+            self.workers.replenish()
             raise WhatIfTimeout(
                 f"the what-if took more than {self.whatif_deadline:g} s and was stopped"
                 " (limit [qplan_service] whatif_deadline)"
             ) from None
         except asyncio.CancelledError:  # the client gave up, or the service stops
-            kill(proc)
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(proc.wait())
-            raise
-        finally:
+            if worker is not None:
+                kill(worker.process)
             self.workers.replenish()
-        if proc.returncode == 3:
-            raise EditError(err.decode("utf-8", "replace").strip())
-        if proc.returncode != 0:
-            said = err.decode("utf-8", "replace").strip().splitlines()
-            raise PlanFailed(
-                f"the what-if worker exited with code {proc.returncode}"
-                + (f": {said[-1][:300]}" if said else "")
-            )
-        return pickle.loads(out)  # noqa: S301 - our own child's answer
+            raise
+        except WorkerFailed as exc:
+            if worker is not None:
+                kill(worker.process)
+            self.workers.replenish()
+            raise PlanFailed(str(exc)) from None
+        self.workers.release(worker)
+        return answer
 
 
 class WhatIfTimeout(Exception):

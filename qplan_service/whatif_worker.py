@@ -1,56 +1,173 @@
-"""One what-if, computed in a process of its own: ``python -m qplan_service.whatif_worker``.
+"""What-ifs computed in a process of their own: ``python -m qplan_service.whatif_worker``.
 
-qplan_service starts one of these per what-if (at most ``[qplan_service]
-whatif_workers`` at a time; one is started ahead and waits on stdin, already
-imported: ``qplan_service.workers``), so a what-if never holds up the shared plan, and
-kills it (its whole process group) at the what-if's deadline or when the
-client gave up. The worker lowers its own CPU priority first so that the
-committed planning of the service wins any contest for a core.
+qplan_service keeps one of these started (``qplan_service.workers``) and *primes* it with
+the base it will be asked about: the conditioned commit's parsed model, planned and
+forecast once (``planning.replan.prepare``). A what-if then sends only its edits, and
+the worker replans only the views they change. A worker serves what-if after what-if on
+its base; qplan_service kills it (its whole process group) at a what-if's deadline or
+when the client gave up, and primes a fresh one. The worker lowers its own CPU priority
+first, so that the committed planning of the service wins any contest for a core.
 
-stdin: a pickle ``{"model", "edits", "base_plan" (or None), "sizes", "estimates", "runs",
-"spread", "seed"}``
-from qplan_service (its own child; never from the network). stdout: a pickle
-``{"plan": the what-if plan, "changes": [...], "forecast"}`` and, when it was not given
-one, ``"base_plan"`` (plans as ``compute_plan`` makes them, without
-problems/lineage/status).
-Exit code 3 with the message on stderr: an edit is bad (``EditError``).
+stdin and stdout carry frames: an 8-byte big-endian length, then a pickle (from and to
+qplan_service, its parent; never from the network). In, one of::
+
+    {"op": "base", "key": conditioned SHA, "model", "sizes", "estimates", "problems",
+     "runs", "spread", "seed"}                       -> {"ok": "base", "key"}
+    {"op": "whatif", "edits", "delta": bool, "forecast": True | False | a track,
+     "forecast_delta": bool (each track's forecast against the base's)}
+        -> {"ok": "whatif", "same": [track…], "changes": [...],
+            "plan": the plan, "forecast": the forecast (every track, one, or None)
+            or, for a delta, "body": the WHATIF answer's body, JSON ready to send
+            ({"delta" (``planning.delta``, its rows marked), "forecast" with its lineage})}
+
+A bad edit answers ``{"error": "edit", "message"}`` (``EditError``'s, naming the edit) and
+the worker goes on; anything else that fails answers ``{"error": "internal", "message"}``
+and the worker exits (qplan_service starts another). End of stdin: the worker exits 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import os
 import pickle
+import struct
 import sys
+import traceback
+from typing import Any, BinaryIO
 
 NICENESS = 10
+WARM = ("mesh.messages", "planning.delta", "planning.replan", "qplan_service.bases")
+LENGTH = struct.Struct(">Q")
+
+
+def read_frame(stream: BinaryIO) -> Any | None:
+    """The next pickled frame of ``stream``; None at its end."""
+    head = stream.read(LENGTH.size)
+    if len(head) < LENGTH.size:
+        return None
+    (size,) = LENGTH.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)  # noqa: S301 - written by our parent only
+
+
+def frame(value: Any) -> bytes:
+    """``value`` as one frame."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return LENGTH.pack(len(data)) + data
+
+
+class Worker:
+    """The base a worker holds and the what-ifs it computes on it."""
+
+    def __init__(self) -> None:
+        self.prepared = None
+        self.key = ""
+        self.problems: list[dict[str, Any]] = []
+        self.sizes: dict[str, float] = {}
+
+    def base(self, job: dict[str, Any]) -> dict[str, Any]:
+        from planning.replan import prepare
+
+        self.prepared = None
+        gc.unfreeze()
+        gc.collect()
+        self.sizes, self.key, self.problems = job["sizes"], job["key"], job["problems"]
+        self.prepared = prepare(
+            job["model"], job["estimates"], job["runs"], job["spread"], job["seed"]
+        )
+        gc.freeze()  # the base lives as long as the worker: the collector need not walk it
+        return {"ok": "base", "key": job["key"]}
+
+    def whatif(self, job: dict[str, Any]) -> dict[str, Any]:
+        from mesh.messages import encode_body
+        from planning.delta import changes_between, forecast_delta, plan_delta
+        from planning.replan import reforecast, replan
+        from planning.whatif import EditError, apply_edits
+
+        prepared = self.prepared
+        if prepared is None:
+            raise RuntimeError("a what-if before the worker was given its base")
+        try:
+            names = (prepared.lay.skills, prepared.lay.tracks)
+            scenario = apply_edits(prepared.model, job["edits"], self.sizes, names)
+        except EditError as exc:
+            return {"error": "edit", "message": str(exc)}
+        replanned = replan(prepared, scenario)
+        same = replanned.same
+        delta, moved = plan_delta(prepared.plan, replanned.plan, same, replanned.aligned)
+        answer: dict[str, Any] = {
+            "ok": "whatif",
+            "same": sorted(same),
+            "changes": changes_between(
+                prepared.plan, replanned.plan, same, moved, replanned.aligned
+            ),
+        }
+        wanted = job.get("forecast", True)
+        predicted = None
+        remade: dict[str, list[str] | None] = {}
+        if wanted is True:
+            predicted = reforecast(prepared, scenario, replanned, None, remade)
+        elif isinstance(wanted, str):
+            if wanted not in replanned.plan["by_track"]:
+                wanted = "All"  # as the page does for a track the what-if has not
+            predicted = reforecast(prepared, scenario, replanned, {wanted}, remade)
+        if predicted is not None and job.get("forecast_delta"):
+            base = prepared.forecast or {}
+            predicted["by_track"] = {
+                track: forecast_delta(base.get(track), own, remade.get(track, []))
+                if track in replanned.same or track in remade
+                else forecast_delta(base.get(track), own)
+                for track, own in predicted["by_track"].items()
+            }
+        if not job.get("delta"):
+            answer["plan"], answer["forecast"] = replanned.plan, predicted
+            return answer
+        if predicted is not None:
+            predicted["lineage"] = {"conditioned": self.key}
+        body = {"delta": self.marked(delta), "forecast": predicted}
+        answer["body"] = encode_body(body)
+        return answer
+
+    def marked(self, delta: dict[str, Any]) -> dict[str, Any]:
+        """The delta's whole rows marked as qplan_service marks a plan's items (copies)."""
+        from qplan_service.bases import mark_rows
+
+        for spec in delta["views"].values():
+            if spec:
+                rows = spec["work"]["rows"]
+                rows[:] = [[position, dict(row)] for position, row in rows]
+                mark_rows((row for _, row in rows), self.problems, self.prepared.estimates)
+        return delta
 
 
 def main() -> int:
     with contextlib.suppress(OSError):  # not allowed here: run at the same priority
         os.nice(NICENESS)
-    from planning.montecarlo import forecast
-    from planning.planner import compute_plan
-    from planning.whatif import EditError, apply_edits, compare_plans
+    for module in WARM:  # imported while the worker waits, not during its first what-if
+        importlib.import_module(module)
 
-    data = sys.stdin.buffer.read()
-    if not data:
-        return 0  # a spare whose service stopped (or died) before giving it a what-if
-    job = pickle.loads(data)  # noqa: S301 - written by our parent only
-    try:
-        scenario = apply_edits(job["model"], job["edits"], job["sizes"])
-    except EditError as exc:
-        sys.stderr.write(str(exc))
-        return 3
-    base_plan = job["base_plan"] or compute_plan(job["model"])
-    plan = compute_plan(scenario)
-    predicted = forecast(scenario, job["estimates"], job["runs"], job["spread"], job["seed"])
-    answer = {"plan": plan, "changes": compare_plans(base_plan, plan), "forecast": predicted}
-    if job["base_plan"] is None:
-        answer["base_plan"] = base_plan  # the service keeps it: not sent again next time
-    sys.stdout.buffer.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
-    return 0
+    worker = Worker()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        job = read_frame(stdin)
+        if job is None:
+            return 0  # the service stopped, or let this worker go
+        try:
+            gc.disable()  # a what-if makes many objects and keeps few: collect after
+            answer = worker.base(job) if job.get("op") == "base" else worker.whatif(job)
+        except Exception as exc:  # noqa: BLE001 - reported to the service, which logs it
+            said = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            stdout.write(frame({"error": "internal", "message": said}))
+            stdout.flush()
+            return 1
+        finally:
+            gc.enable()
+        stdout.write(frame(answer))
+        stdout.flush()
 
 
 if __name__ == "__main__":

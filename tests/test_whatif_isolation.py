@@ -2,7 +2,10 @@
 
 A real snapshot service and a real qplan_service; what-ifs sent over a real
 DEALER socket. A what-if's worker is frozen with SIGSTOP to stand for one
-that computes for ever: deterministic, whatever the machine's speed.
+that computes for ever: deterministic, whatever the machine's speed. The worker
+is frozen before the what-if is sent: it is the one waiting (primed with the
+base), which the what-if goes to; once given its base a worker answers a small
+what-if in a millisecond, before a test could catch it computing.
 """
 
 from __future__ import annotations
@@ -131,8 +134,8 @@ def test_budget_size_names_the_limit():
 
 
 def test_a_whatif_past_its_deadline_is_killed_and_named(mesh):
+    worker = freeze_next_worker(mesh.service.pid)  # the waiting worker: the what-if's
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "slow"})
-    worker = freeze_next_worker(mesh.service.pid)
     answer = mesh.dealer.receive(20)
     assert answer is not None and answer.kind == "ERR"
     assert answer.header["code"] == "deadline" and "whatif_deadline" in answer.header["error"]
@@ -141,8 +144,8 @@ def test_a_whatif_past_its_deadline_is_killed_and_named(mesh):
 
 
 def test_a_cancelled_whatif_stops_its_worker_and_gets_no_answer(mesh):
+    worker = freeze_next_worker(mesh.service.pid)  # the waiting worker: the what-if's
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "gone"})
-    worker = freeze_next_worker(mesh.service.pid)
     given_to(mesh.service, worker)
     mesh.dealer.send("CANCEL", {"id": "gone"})
     answer = mesh.dealer.receive(5)
@@ -152,8 +155,8 @@ def test_a_cancelled_whatif_stops_its_worker_and_gets_no_answer(mesh):
 
 
 def test_committed_planning_never_waits_behind_a_whatif(mesh):
+    worker = freeze_next_worker(mesh.service.pid)  # the waiting worker: the what-if's
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "stuck"})
-    worker = freeze_next_worker(mesh.service.pid)
     given_to(mesh.service, worker)
     mesh.dealer.send("WHATIF", {"base": None, "edits": ADD, "id": "queued"})
 
@@ -200,6 +203,7 @@ def test_a_closed_web_request_cancels_the_whatif_and_its_worker(spawn, tmp_path)
                 return False
 
         wait_for(web_has_plan, 20, what="the web to show the plan")
+        worker = freeze_next_worker(started.service.pid)  # the waiting worker
         body = json.dumps({"edits": ADD}).encode()
         conn = socket.create_connection(("127.0.0.1", port), timeout=5)
         conn.sendall(
@@ -208,7 +212,6 @@ def test_a_closed_web_request_cancels_the_whatif_and_its_worker(spawn, tmp_path)
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        worker = freeze_next_worker(started.service.pid)
         given_to(started.service, worker)
         conn.close()  # the browser gave up
         wait_for(lambda: not Path(f"/proc/{worker}").exists(), 10, what="the worker to stop")

@@ -321,9 +321,10 @@ class WhatIfApi(ApiHandler):
             raise ApiError(exc.status, str(exc)) from None
         current = self.current()
         base = current.lineage.get("conditioned")
+        track = body.get("track") if isinstance(body.get("track"), str) else "All"
         try:
             self.service.worked()
-            self._whatif = asyncio.ensure_future(self.plans.whatif(base, edits))
+            self._whatif = asyncio.ensure_future(self.plans.whatif(base, edits, track))
             answer = await self._whatif
         except asyncio.CancelledError:
             if self._closed:
@@ -339,7 +340,6 @@ class WhatIfApi(ApiHandler):
         if not isinstance(plan, dict):
             raise ApiError(503, "the planner's answer has no plan")
         shared = await self.plans.marked_against(answer.get("base"), current)
-        track = body.get("track") if isinstance(body.get("track"), str) else "All"
         if track not in (plan.get("by_track") or {}):
             track = "All"
         try:

@@ -20,9 +20,10 @@ from typing import Any
 from formats.plan import PLAN_FILE
 from mesh.client import AsyncClient
 from mesh.errors import QPlanError, RequestTimeout
-from mesh.messages import CancelRequest, WhatIfRequest
+from mesh.messages import CancelRequest, WhatIfRequest, whatif_answer
 from mesh.protocol import encode_json
 from mesh.snapshot import AsyncSnapshotClient, Snapshot
+from planning.delta import apply_delta, apply_forecast_delta
 from web.views import plan_view
 
 __all__ = ["Plans", "PlanVersion", "load_plan", "prepare", "same_source"]
@@ -30,6 +31,7 @@ __all__ = ["Plans", "PlanVersion", "load_plan", "prepare", "same_source"]
 log = logging.getLogger(__name__)
 
 PLAN_CACHE = 32  # plans by commit kept for the history page's diffs
+BASE_FORECASTS = 8  # (base, track) what-if forecasts kept to apply forecast deltas to
 
 
 @dataclass
@@ -130,6 +132,7 @@ class Plans:
         self._store: AsyncSnapshotClient | None = None
         self._planner: AsyncClient | None = None
         self._cancels: set[asyncio.Task] = set()
+        self._base_forecasts: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     @property
     def store(self) -> AsyncSnapshotClient:
@@ -186,21 +189,70 @@ class Plans:
         self._remember(version)
         return version
 
-    async def whatif(self, base: str | None, edits: list[dict[str, Any]]) -> dict[str, Any]:
+    async def whatif(
+        self, base: str | None, edits: list[dict[str, Any]], forecast: bool | str = True
+    ) -> dict[str, Any]:
         """Ask qplan_service for the plan with ``edits`` applied to ``base``.
 
-        Cancelled (the browser went away) or timed out, it sends CANCEL so that qplan_service
-        stops the worker computing it.
+        The answer's ``plan`` is whole: qplan_service sends what the what-if changes in the
+        base's plan commit (``planning.delta``) and it is applied here to that plan, which
+        the web holds (or reads once). ``forecast``: the what-if's forecast of every track
+        (True), of one track (its name: sent as what changed against the base's own
+        what-if forecast of that track, which is asked for once), or none (False).
+        Cancelled (the browser went away) or timed out, it sends CANCEL so that
+        qplan_service stops the worker computing it.
         """
+        known = None
+        if isinstance(forecast, str) and base:
+            known = await self._base_forecast(base, forecast)
+        request = WhatIfRequest(base, edits, None, True, forecast, known is not None)
+        answer = await self._ask(request)
+        delta = answer.pop("delta", None)
+        if delta is not None:
+            made = (answer.get("base") or {}).get("plan")
+            try:
+                if not isinstance(made, str) or not made:
+                    raise ValueError("the answer names no base plan")
+                answer["plan"] = apply_delta((await self.at(made)).plan, delta)
+            except (QPlanError, ValueError) as exc:
+                log.info("what-if delta not applied (%s); asking for the whole plan", exc)
+                return await self._ask(WhatIfRequest(base, edits, None, False, forecast))
+        predicted = answer.get("forecast")
+        if known is not None and isinstance(predicted, dict):
+            tracks = predicted.get("by_track") or {}
+            for track, spec in tracks.items():
+                if isinstance(spec, dict) and "changed" in spec:
+                    if track != forecast:  # the what-if has not that track: All, whole
+                        return await self._ask(replace(request, forecast_delta=False))
+                    tracks[track] = apply_forecast_delta(known, spec)
+        return answer
+
+    async def _base_forecast(self, base: str, track: str) -> dict[str, Any] | None:
+        """The base's own what-if forecast of one track (asked for once, then kept)."""
+        key = (base, track)
+        if key in self._base_forecasts:
+            self._base_forecasts.move_to_end(key)
+            return self._base_forecasts[key]
+        answer = await self._ask(WhatIfRequest(base, [], None, True, track))
+        found = ((answer.get("forecast") or {}).get("by_track") or {}).get(track)
+        if not isinstance(found, dict) or not isinstance(found.get("items"), dict):
+            return None  # no forecast of that track: what-ifs get theirs whole
+        self._base_forecasts[key] = found
+        while len(self._base_forecasts) > BASE_FORECASTS:
+            self._base_forecasts.popitem(last=False)
+        return found
+
+    async def _ask(self, request: WhatIfRequest) -> dict[str, Any]:
+        """One WHATIF round trip, cancelled at qplan_service when it is cancelled here."""
         if self._planner is None:
             self._planner = self._make_planner()
-        request_id = uuid.uuid4().hex
+        request.id = uuid.uuid4().hex
         try:
-            reply = await self._planner.request(WhatIfRequest(base, edits, request_id).to_message())
+            reply = await self._planner.request(request.to_message())
         except (asyncio.CancelledError, RequestTimeout):
-            self._spawn_cancel(request_id)
+            self._spawn_cancel(request.id)
             raise
-        return reply.header
+        return whatif_answer(reply)
 
     async def marked_against(self, base: Any, current: PlanVersion) -> dict[str, Any]:
         """The shared plan a what-if answer is marked against: the one its ``base`` produced

@@ -1,0 +1,328 @@
+"""One view of a what-if replanned lane by lane from its base view, when only its people changed.
+
+A view (``planner._view``: All, or one track) is its items' rows plus per-view figures.
+In the greedy schedule a skill's days are its own (``schedule.lane``), so when a
+what-if keeps a view's items (the same prepared objects, in the same order) and changes
+only its people — ``add_people``, ``remove_person``, the usual question — only the
+*moved lanes* (scheduled skills whose person-days or head count changed) are scheduled
+again. An item's row depends only on its own skills' lanes and on the shortage walks
+(DOMAIN.md 4, one per skill too) of its estimate's skills, so only the rows of items
+working in a moved lane, or sized in a skill whose manpower changed, are looked at
+again; a row that comes out the same is the base row itself. Leverage (one more person
+per skill) is kept per lane and item, and redone for moved lanes and moved items only.
+
+The combination of lanes into an item's end, start and binding skill is the one of
+``schedule.schedule``; a row is made as ``planner._view`` makes it, its reason by
+``insight.Reasons``; leverage counts as ``insight.leverage`` does. ``tests/test_replan.py``
+checks that the result equals ``compute_plan`` of the scenario on random models and edits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from formats.streams import Person
+from planning.insight import Calendar, Reasons, load
+from planning.planner import (
+    DAYS_PER_WEEK,
+    EPSILON,
+    Schedule,
+    lane,
+    people_per_skill,
+    schedule,
+)
+from planning.schedule import weeks as _weeks
+
+__all__ = ["BaseView", "base_view", "replan_view"]
+
+
+@dataclass
+class _Lane:
+    """One scheduled skill's schedule alone: per item that works in it, where and when."""
+
+    capacity: list[float]
+    heads: int
+    starts: dict[int, int | None]  # item index -> the lane's first open day (None: none)
+    done: dict[int, int]  # item index -> the day it is done in this lane (-1: ran out)
+    used: list[float]
+    plus_one: dict[int, int] | None  # with one more person (leverage); None: no work day
+    gains: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    dated: int = 0  # the sums of ``gains``: DNF items one more person dates,
+    pulled: int = 0  # and the work days it pulls in over all items
+
+
+@dataclass
+class BaseView:
+    """What a base view was made from, kept to replan it lane by lane."""
+
+    works: list[Any]  # its items (prepared), rank order
+    manpower: dict[str, float]
+    lanes: dict[str, _Lane]  # every scheduled skill
+    planned: Schedule
+    view: dict[str, Any]  # the base view itself (its rows follow ``works``)
+    by_skill: dict[str, list[int]]  # skill -> the items whose estimate has it
+    short: dict[str, dict[int, float | int]]  # skill -> item -> its shortage there
+    bound: dict[str | None, list[int]]  # binding skill -> its items
+    skills: set[str]  # the skills of the items' estimates
+    unique: bool  # no item id twice among its rows
+
+
+def _lane(
+    num_days: int, skill: str, capacity: list[float], heads: int, works, at: list[int] | None
+) -> _Lane:
+    """Schedule one skill alone (the items that do not work in it do not touch its days);
+    ``at``: the items that do (None: found here)."""
+    if at is None:
+        at = [
+            n
+            for n, work in enumerate(works)
+            if work.effort is not None and work.effort.get(skill, 0.0) > EPSILON
+        ]
+    efforts = [works[n].effort[skill] for n in at]
+    alone = schedule(num_days, {skill: capacity}, [{skill: weeks} for weeks in efforts])
+    starts = dict(zip(at, alone.starts, strict=True))
+    done = {n: finished.get(skill, -1) for n, finished in zip(at, alone.done, strict=True)}
+    plus_one = None
+    if num_days:  # without a work day nothing is worked on: no leverage
+        more = lane(num_days, [have + 1.0 for have in capacity], efforts)
+        plus_one = dict(zip(at, more, strict=True))
+    return _Lane(capacity, heads, starts, done, alone.used[skill], plus_one)
+
+
+def _gains(one: _Lane, skill: str, planned: Schedule, num_days: int, items: Iterable[int]) -> None:
+    """Count again, in ``one.gains`` and its sums, what one more person of ``skill`` gives
+    each of ``items``: (1 if it dates a DNF item, the work days it pulls the item in)."""
+    if one.plus_one is None:
+        return
+    gains = one.gains
+    for n in items:
+        now = one.plus_one[n]
+        before = planned.ends[n]
+        after = None if now < 0 else now
+        for other, day in planned.done[n].items():
+            if other == skill:
+                continue
+            if day < 0:
+                after = None
+                break
+            if after is not None and day > after:
+                after = day
+        dated = 1 if before is None and after is not None else 0
+        pulled = (num_days if before is None else before) - (num_days if after is None else after)
+        was = gains.get(n)
+        if was is not None:
+            one.dated -= was[0]
+            one.pulled -= was[1]
+        gains[n] = (dated, pulled)
+        one.dated += dated
+        one.pulled += pulled
+
+
+def _leverage(lanes: dict[str, _Lane]) -> list[dict[str, Any]]:
+    """Per scheduled skill, what one more person gives, top first (``insight.leverage``)."""
+    out = []
+    for skill, one in lanes.items():
+        out.append({"skill": skill, "dnf_to_date": one.dated, "days_pulled_in": one.pulled})
+    out.sort(key=lambda e: (-e["dnf_to_date"], -e["days_pulled_in"], e["skill"]))
+    return out
+
+
+def _figures(people: Sequence[Person], skills: list[str], days) -> tuple[dict, dict, dict]:
+    """Staff names, person-days and manpower per skill, as ``planner._view`` counts them."""
+    staff: dict[str, list[str]] = {skill: [] for skill in skills}
+    for person in people:
+        staff[person.skill].append(person.name)
+    capacity = people_per_skill(people, skills, days)
+    manpower = {skill: sum(capacity[skill]) / DAYS_PER_WEEK for skill in skills}
+    return staff, capacity, manpower
+
+
+def base_view(
+    works: list[Any],
+    people: Sequence[Person],
+    skills: list[str],
+    scheduled: list[str],
+    calendar: Calendar,
+    view: dict[str, Any],
+) -> BaseView:
+    """Keep what ``replan_view`` needs of one base view (``view``: the planner's)."""
+    num_days = len(calendar.days)
+    staff, capacity, manpower = _figures(people, skills, calendar.days)
+    lanes = {
+        skill: _lane(num_days, skill, capacity[skill], len(staff[skill]), works, None)
+        for skill in scheduled
+    }
+    planned = schedule(num_days, {s: capacity[s] for s in scheduled}, [w.effort for w in works])
+    for skill, one in lanes.items():
+        _gains(one, skill, planned, num_days, one.done)
+    by_skill: dict[str, list[int]] = {skill: [] for skill in skills}
+    short: dict[str, dict[int, float | int]] = {skill: {} for skill in skills}
+    bound: dict[str | None, list[int]] = {}
+    for n, (work, row) in enumerate(zip(works, view["work"], strict=True)):
+        for skill in work.estimate:
+            by_skill[skill].append(n)
+        for skill, weeks in row["shortage"].items():
+            short[skill][n] = weeks
+        bound.setdefault(planned.binding[n], []).append(n)
+    known = {skill for skill, items in by_skill.items() if items}
+    unique = len({row["id"] for row in view["work"]}) == len(view["work"])
+    return BaseView(works, manpower, lanes, planned, view, by_skill, short, bound, known, unique)
+
+
+def _combine(effort, lanes: dict[str, _Lane], n: int, num_days: int) -> tuple:
+    """(end, start, done per skill, binding) of item ``n`` from its skills' lanes, as
+    ``schedule.schedule`` makes them (its skills in its effort's order)."""
+    skills_done: dict[str, int] = {}
+    if effort is None or num_days == 0:
+        return None, None, skills_done, None
+    end: int | None = 0
+    began = num_days
+    last, latest, out = None, -1, None
+    for skill, weeks in effort.items():
+        if weeks <= EPSILON:
+            continue
+        one = lanes[skill]
+        start = one.starts[n]
+        if start is None:  # no day had anything left
+            end = None
+            skills_done[skill] = -1
+            out = out or skill
+            continue
+        began = start if start < began else began
+        done = one.done[n]
+        skills_done[skill] = done
+        if done < 0:
+            end = None
+            out = out or skill
+        else:
+            if done > latest:
+                last, latest = skill, done
+            if end is not None and done > end:
+                end = done
+    return end, (began if began < num_days else None), skills_done, out or last
+
+
+def _shortages(base: BaseView, skill: str, manpower: float) -> dict[int, float | int]:
+    """One skill's shortage walk (DOMAIN.md 4) alone: item index -> its shortage, if any."""
+    have = manpower if manpower > EPSILON else None
+    short: dict[int, float | int] = {}
+    for n in base.by_skill[skill]:
+        need = base.works[n].estimate[skill]
+        if have is None:
+            left = -need
+        else:
+            left = have - need
+            have = left if left > EPSILON else None
+        if left < -EPSILON and _weeks(left) < 0:
+            short[n] = _weeks(left)
+    return short
+
+
+def replan_view(
+    base: BaseView,
+    people: Sequence[Person],
+    skills: list[str],
+    scheduled: list[str],
+    calendar: Calendar,
+    pooled: bool,
+) -> tuple[dict[str, Any], list[int]]:
+    """The view of ``base``'s items with ``people`` (equal to ``planner._view``'s), and the
+    positions of its rows that are not the base's rows themselves (in order)."""
+    days = calendar.days
+    num_days = len(days)
+    staff, capacity, manpower = _figures(people, skills, days)
+    heads = {skill: len(staff[skill]) for skill in scheduled}
+    lanes = dict(base.lanes)
+    moved = set()
+    for skill in scheduled:
+        old = base.lanes[skill]
+        if old.heads != heads[skill] or old.capacity != capacity[skill]:
+            at = list(old.done)
+            lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], base.works, at)
+            moved.add(skill)
+    old_plan = base.planned
+    planned = Schedule.from_done(
+        list(old_plan.ends),
+        {skill: lanes[skill].used for skill in scheduled},
+        list(old_plan.starts),
+        list(old_plan.binding),
+        list(old_plan.done),
+    )
+    # Items whose place in a moved lane moved: their schedule is combined again.
+    dated: list[int] = []
+    shifted: set[int] = set()
+    for skill in moved:
+        new, old = lanes[skill], base.lanes[skill]
+        starts, done = old.starts, old.done
+        shifted.update(
+            n for n, day in new.done.items() if day != done[n] or new.starts[n] != starts[n]
+        )
+    for n in sorted(shifted):
+        end, start, done, binding = _combine(base.works[n].effort, lanes, n, num_days)
+        if (end, start, binding, done) != (
+            old_plan.ends[n],
+            old_plan.starts[n],
+            old_plan.binding[n],
+            old_plan.done[n],
+        ):
+            planned.ends[n], planned.starts[n] = end, start
+            planned.done[n], planned.binding[n] = done, binding
+            dated.append(n)
+    # Rows to make again: moved schedules, reasons of a moved lane, moved shortages.
+    remake = set(dated)
+    for skill in moved:
+        remake.update(base.bound.get(skill, ()))
+    short_moved = {skill for skill in base.skills if manpower[skill] != base.manpower[skill]}
+    shortages = {}
+    for skill in short_moved:
+        shortages[skill] = now = _shortages(base, skill, manpower[skill])
+        was = base.short[skill]
+        remake.update(n for n in base.by_skill[skill] if now.get(n) != was.get(n))
+    rows = list(base.view["work"])
+    changed: list[int] = []  # the rows that are not the base's
+    if remake:
+        reasons = Reasons(planned, {s: capacity[s] for s in scheduled}, heads, calendar, pooled)
+        iso = calendar.iso
+        for n in sorted(remake):
+            work = base.works[n]
+            short = rows[n]["shortage"]
+            if short_moved.intersection(work.estimate):
+                short = {}  # in the estimate's order, as the planner writes it
+                for skill in work.estimate:
+                    found = (shortages[skill] if skill in shortages else base.short[skill]).get(n)
+                    if found is not None:
+                        short[skill] = found
+            end, start = planned.ends[n], planned.starts[n]
+            binding, why = reasons.why(n, work.effort)
+            made = {**rows[n]}  # the base row: its item's own fields as the planner wrote them
+            made.update(
+                shortage=short,
+                end=None if end is None else iso[end],
+                start=None if start is None else iso[start],
+                binding=binding,
+                why=why,
+            )
+            if made != rows[n]:
+                rows[n] = made
+                changed.append(n)
+    for skill in scheduled:  # leverage: a moved lane whole, other lanes their moved items
+        one = lanes[skill]
+        if skill in moved:
+            _gains(one, skill, planned, num_days, one.done)
+        else:
+            hit = [n for n in dated if n in one.done]
+            if hit:
+                one = lanes[skill] = dataclasses.replace(one, gains=dict(one.gains))
+                _gains(one, skill, planned, num_days, hit)
+    view = {
+        "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
+        "demand": base.view["demand"],
+        "staff": staff,
+        "work": rows,
+        "load": load(planned, {s: capacity[s] for s in scheduled}, calendar),
+        "leverage": _leverage(lanes),
+    }
+    return view, changed
