@@ -23,6 +23,7 @@ so each (item, skill) is one step over an array of runs × days.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from collections.abc import Mapping
@@ -45,6 +46,7 @@ __all__ = [
     "document",
     "check",
     "ViewRuns",
+    "LaneRuns",
 ]
 
 SIGMA = {"number": 0.2, "unit": 0.25, "size": 0.4}  # log-normal spread by how it was written
@@ -97,24 +99,61 @@ def factors_for(
     return out
 
 
-def _lane(capacity: np.ndarray, weeks: np.ndarray) -> np.ndarray:
+SNAP_EVERY = 32  # lane rows between the states a what-if's forecast may resume from
+
+
+@dataclass
+class LaneRuns:
+    """One skill's lane of a track in every run, and where a what-if may resume it."""
+
+    works: list[Any]  # the lane's items (prepared), in rank order
+    rows: np.ndarray  # their rows in the track
+    weeks: np.ndarray  # their man-weeks in each run
+    done: np.ndarray  # the day each run finishes each of them (-1: never)
+    capacity: list[float]  # the skill's person-days per work day
+    snaps: dict[int, tuple[np.ndarray, int]]  # lane row -> (what each day had left in each
+    # run before it, the first open day): kept for a what-if's base only
+    exhausted: int  # the lane row from which no day had anything left in any run
+
+
+def _lane(
+    capacity: list[float],
+    weeks: np.ndarray,
+    keep: bool = False,
+    resume: LaneRuns | None = None,
+    start: int = 0,
+) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, int]], int]:
     """One skill's schedule in every run: the day each item finishes in each run (-1: never).
 
     ``weeks`` holds the man-weeks of the lane's items (rows, in rank order) in each run
-    (columns); the answer has the same shape.
+    (columns); the days have the same shape. ``keep``: also keep the state before every
+    ``SNAP_EVERY``-th row. ``resume``: a lane whose rows before ``start`` (a kept state's
+    row) are this one's: go on from its state there, the same steps on the same numbers.
+    Also returns the kept states and the row from which no day had anything left.
     """
-    num_days = capacity.shape[0]
+    days = np.asarray(capacity, dtype=float)
+    num_days = days.shape[0]
     runs = weeks.shape[1]
-    left = np.tile(capacity, (runs, 1))
     needs = DAYS_PER_WEEK * weeks
     short = needs - EPSILON  # done once this much is given
     limits = np.where(weeks <= 2 + EPSILON, 1.0, np.floor(weeks / 2 + EPSILON))[:, :, None]
     done = np.full(weeks.shape, -1, dtype=np.int64)
-    first = 0
-    for row in range(weeks.shape[0]):
+    snaps: dict[int, tuple[np.ndarray, int]] = {}
+    if resume is None:
+        left, first = np.tile(days, (runs, 1)), 0
+    else:
+        state, first = resume.snaps[start]
+        left = state.copy()
+        done[:start] = resume.done[:start]
+        snaps = {row: kept for row, kept in resume.snaps.items() if row < start}
+    exhausted = weeks.shape[0]
+    for row in range(start, weeks.shape[0]):
+        if keep and row % SNAP_EVERY == 0:
+            snaps[row] = (left.copy(), first)
         while first < num_days and left[:, first].max() <= EPSILON:
             first += 1
         if first >= num_days:
+            exhausted = row
             break  # no day has anything left in any run: the rest never finish
         window = left[:, first:]
         can = np.where(window > EPSILON, np.minimum(window, limits[row]), 0.0)
@@ -124,7 +163,32 @@ def _lane(capacity: np.ndarray, weeks: np.ndarray) -> np.ndarray:
         done[row] = np.where(finished[:, -1], finished.argmax(axis=1) + first, -1)
         # what each day gives: what is still needed, at least 0, at most what it can
         window -= np.minimum(np.maximum(needs[row][:, None] - (total - can), 0.0), can)
-    return done
+    return done, snaps, exhausted
+
+
+def _again(old: LaneRuns, works: list[Any], rows: list[int], parts, keep: bool) -> LaneRuns:
+    """A lane of the same capacity as ``old`` whose items may differ from some row on: the
+    rows before the first item that is not ``old``'s are ``old``'s, the rest run again from
+    ``old``'s state there. ``parts(r)``: the man-weeks of the items from lane row r on."""
+    first = 0
+    for was, now in zip(old.works, works, strict=False):
+        if was is not now:
+            break
+        first += 1
+    if first == len(old.works) == len(works):
+        return dataclasses.replace(old, works=works, rows=np.asarray(rows, dtype=np.int64))
+    rest = parts(first)
+    weeks = np.concatenate([old.weeks[:first], np.stack(rest)]) if rest else old.weeks[:first]
+    if old.exhausted <= first:  # no day had anything left before the first new item
+        done = np.full(weeks.shape, -1, dtype=np.int64)
+        done[:first] = old.done[:first]
+        snaps = {row: kept for row, kept in old.snaps.items() if row <= old.exhausted}
+        exhausted = old.exhausted
+    else:
+        start = first // SNAP_EVERY * SNAP_EVERY
+        done, snaps, exhausted = _lane(old.capacity, weeks, keep, old, start)
+    at = np.asarray(rows, dtype=np.int64)
+    return LaneRuns(works, at, weeks, done, old.capacity, snaps, exhausted)
 
 
 @dataclass
@@ -134,8 +198,7 @@ class ViewRuns:
 
     works: list[Any]  # the track's items (prepared), in rank order
     capacity: dict[str, list[float]]  # per scheduled skill, person-days per work day
-    lanes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # skill -> (rows, their
-    # man-weeks in each run, the day each run finishes them)
+    lanes: dict[str, LaneRuns]
     unplanned: np.ndarray  # the rows that never finish (no estimate, or no work day)
     ends: np.ndarray  # every run's end day of each row
     items: dict[str, Any] | None = None  # the track's forecast (``view_forecast``)
@@ -149,48 +212,71 @@ def _view(
     factors: list[dict[str, np.ndarray]],
     runs: int,
     reuse: ViewRuns | None = None,
+    keep: bool = False,
 ) -> ViewRuns:
     """Every run's end day of each item of one track (rows follow ``works_at``; -1: DNF).
 
-    ``reuse``: the runs of the same track with the same factors (a what-if's base): when
-    its items are the same, a lane whose capacity is the same is taken from it.
+    ``reuse``: the runs of the same track with the same factors (a what-if's base): a lane
+    with the same capacity and items is taken from it, one with the same capacity whose
+    items differ from some row on runs again from there (``_again``). ``keep``: keep the
+    lanes' states for what-ifs to resume from.
     """
     days = lay.calendar.days
     capacity = people_per_skill(people, lay.scheduled, days)
     works = [lay.works[index] for index in works_at]
-    lanes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    lanes: dict[str, LaneRuns] = {}
     if reuse is not None and _same(reuse.works, works):
         works = reuse.works  # so that view_forecast sees them the same
         unplanned = reuse.unplanned
-        for skill, (at, weeks, done) in reuse.lanes.items():
-            if reuse.capacity.get(skill) != capacity.get(skill):
-                done = _lane(np.asarray(capacity[skill], dtype=float), weeks)
-            lanes[skill] = (at, weeks, done)
+        for skill, old in reuse.lanes.items():
+            if old.capacity != capacity[skill]:
+                done, snaps, exhausted = _lane(capacity[skill], old.weeks, keep)
+                old = dataclasses.replace(
+                    old, done=done, capacity=capacity[skill], snaps=snaps, exhausted=exhausted
+                )
+            lanes[skill] = old
     else:
         idle = []
-        needs: dict[str, tuple[list[int], list[np.ndarray]]] = {s: ([], []) for s in lay.scheduled}
+        per: dict[str, tuple[list[int], list[Any], list[int]]] = {
+            skill: ([], [], []) for skill in lay.scheduled
+        }
         for row, index in enumerate(works_at):
-            effort = works[row].effort
+            work = works[row]
+            effort = work.effort
             if effort is None or not days:
                 idle.append(row)
                 continue
             for skill, weeks in effort.items():
                 if weeks > EPSILON:
-                    rows, parts = needs[skill]
+                    rows, lane_works, indexes = per[skill]
                     rows.append(row)
-                    parts.append(weeks * factors[index][skill])
+                    lane_works.append(work)
+                    indexes.append(index)
         unplanned = np.asarray(idle, dtype=np.int64)
-        for skill, (rows, parts) in needs.items():
-            if rows:
-                weeks = np.stack(parts)
-                done = _lane(np.asarray(capacity[skill], dtype=float), weeks)
-                lanes[skill] = (np.asarray(rows, dtype=np.int64), weeks, done)
+        for skill, (rows, lane_works, indexes) in per.items():
+            if not rows:
+                continue
+
+            def parts(first: int, skill=skill, lane_works=lane_works, indexes=indexes):
+                pairs = zip(lane_works[first:], indexes[first:], strict=True)
+                return [work.effort[skill] * factors[index][skill] for work, index in pairs]
+
+            old = reuse.lanes.get(skill) if reuse is not None else None
+            if old is not None and old.capacity == capacity[skill]:
+                lanes[skill] = _again(old, lane_works, rows, parts, keep)
+            else:
+                weeks = np.stack(parts(0))
+                done, snaps, exhausted = _lane(capacity[skill], weeks, keep)
+                at = np.asarray(rows, dtype=np.int64)
+                lanes[skill] = LaneRuns(
+                    lane_works, at, weeks, done, capacity[skill], snaps, exhausted
+                )
     ends = np.zeros((len(works_at), runs), dtype=np.int64)
     dnf = np.zeros((len(works_at), runs), dtype=bool)
     dnf[unplanned] = True
-    for at, _, day in lanes.values():
-        dnf[at] |= day < 0
-        ends[at] = np.maximum(ends[at], day)
+    for lane in lanes.values():
+        dnf[lane.rows] |= lane.done < 0
+        ends[lane.rows] = np.maximum(ends[lane.rows], lane.done)
     ends[dnf] = -1
     return ViewRuns(works, capacity, lanes, unplanned, ends)
 
@@ -239,16 +325,23 @@ def view_forecast(
     factors: list[dict[str, np.ndarray]],
     runs: int,
     reuse: ViewRuns | None = None,
+    keep: bool = False,
 ) -> ViewRuns:
-    """The runs of one track with its forecast, ``items``: ``{item id: summary}``."""
-    made = _view(lay, works_at, people, factors, runs, reuse)
+    """The runs of one track with its forecast, ``items``: ``{item id: summary}``
+    (``reuse``, ``keep``: see ``_view``)."""
+    made = _view(lay, works_at, people, factors, runs, reuse, keep)
     iso = lay.calendar.iso
     if (
         reuse is not None
-        and made.works is reuse.works
         and reuse.items is not None
-        and len(reuse.items) == len(made.works)  # no id twice: each row is its own entry
-    ):
+        and len(reuse.items) == len(made.works) == len(reuse.works)  # each id once
+        and (
+            made.works is reuse.works
+            or all(
+                a.head["id"] == b.head["id"] for a, b in zip(made.works, reuse.works, strict=True)
+            )
+        )
+    ):  # the same items in the same rows: a row whose runs end the same has the same summary
         moved = np.flatnonzero((made.ends != reuse.ends).any(axis=1)).tolist()
         items = dict(reuse.items)
         made.remade = [made.works[row].id for row in moved]

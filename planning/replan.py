@@ -119,7 +119,7 @@ def prepare(
         prepared.forecast = {}
         prepared.groups = forecast_groups(lay, model.staff)
         for track, (at, people) in prepared.groups.items():
-            made = view_forecast(lay, at, people, prepared.factors, runs)
+            made = view_forecast(lay, at, people, prepared.factors, runs, keep=True)
             prepared.forecast[track], prepared.runs_of[track] = {"items": made.items}, made
     return prepared
 
