@@ -337,9 +337,7 @@ def view_forecast(
         and len(reuse.items) == len(made.works) == len(reuse.works)  # each id once
         and (
             made.works is reuse.works
-            or all(
-                a.head["id"] == b.head["id"] for a, b in zip(made.works, reuse.works, strict=True)
-            )
+            or all(a.id == b.id for a, b in zip(made.works, reuse.works, strict=True))
         )
     ):  # the same items in the same rows: a row whose runs end the same has the same summary
         moved = np.flatnonzero((made.ends != reuse.ends).any(axis=1)).tolist()
