@@ -32,3 +32,16 @@ def spawn(tmp_path: Path):
     yield Spawner()
     for proc in reversed(started):
         proc.stop()
+
+
+@pytest.fixture
+def planner_mesh(spawn, tmp_path: Path):
+    """A snapshot service and qplan_service on a fresh config (``tests.planner_mesh.Mesh``),
+    closed after."""
+    from tests.planner_mesh import Mesh
+
+    folder = tmp_path / "mesh"
+    folder.mkdir()
+    started = Mesh(spawn, write_config(folder))
+    yield started
+    started.close()

@@ -56,12 +56,8 @@ def ends(plan: dict, track: str) -> dict[str, str | None]:
 
 
 @pytest.fixture
-def mesh(spawn, tmp_path):
-    folder = tmp_path / "mesh"
-    folder.mkdir()
-    started = Mesh(spawn, write_config(folder))
-    yield started
-    started.close()
+def mesh(planner_mesh):
+    return planner_mesh
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from mesh.errors import RemoteError
 from mesh.messages import whatif_answer
 from planning.delta import apply_delta, apply_forecast_delta
 from tests.planner_mesh import WORKED, Mesh
-from tests.support import write_config
 
 PROBLEM = {
     "severity": "warning",
@@ -40,12 +39,8 @@ EDITS = {
 
 
 @pytest.fixture
-def mesh(spawn, tmp_path):
-    folder = tmp_path / "mesh"
-    folder.mkdir()
-    started = Mesh(spawn, write_config(folder))
-    yield started
-    started.close()
+def mesh(planner_mesh):
+    return planner_mesh
 
 
 def ask(mesh: Mesh, header: dict) -> dict:
