@@ -17,12 +17,14 @@ edited ones are prepared again, by ``planner.layout`` of a model of just them.
 
 The result equals ``compute_plan(scenario)`` and ``forecast(scenario, ...)``
 exactly (``tests/test_replan.py`` checks it on random models and edits).
-A changed view whose items are the base's (only its people changed: the usual
-"add two Web engineers") is replanned lane by lane (``planning.lanes``): a skill's
-lane in the greedy schedule does not depend on the others, so only the lanes whose
-people changed are scheduled again and only their items' rows made again. Any other
-changed view is planned whole by ``planner._view`` (an edit at rank r cannot change
-anything ranked above r, but the schedule keeps no state to resume from there).
+A changed view whose items sit in the base's rows (its people changed: the usual
+"add two Web engineers"; or an item's estimate, triage or track was edited in place)
+is replanned lane by lane (``planning.lanes``): a skill's lane in the greedy schedule
+does not depend on the others, so only the lanes whose people or items changed are
+scheduled again and only the rows that can move made again. A view whose rows move
+(a rank, an item coming or going) is planned whole by ``planner._view`` (an edit at
+rank r cannot change anything ranked above r, but the planner's schedule keeps no
+state to resume from; the forecast's lanes do, ``montecarlo.LaneRuns``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,13 @@ def _inputs(lay: Layout, staff: Sequence[Person]) -> dict[str, tuple[list, list,
 def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
     """The same objects in the same order."""
     return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
+
+
+def _in_place(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """The same items in the same rows, some maybe prepared again (an edited item)."""
+    if len(a) != len(b):
+        return False
+    return all(x is y or x.head["id"] == y.head["id"] for x, y in zip(a, b, strict=True))
 
 
 def _draws(lay: Layout) -> list[tuple[str, tuple[str, ...]]]:
@@ -188,11 +197,11 @@ def replan(prepared: Prepared, scenario: Model) -> Replanned:
         if was is not None and _same(was[0], works) and _same(was[1], people):
             by_track[track] = prepared.plan["by_track"][track]
             same.add(track)
-        elif was is not None and _same(was[0], works) and prepared.views[track].unique:
-            # only its people changed (and its rows are told apart by their ids)
+        elif was is not None and prepared.views[track].unique and _in_place(was[0], works):
+            # its people, or items edited in place, changed (its rows told apart by id)
             base = prepared.views[track]
             by_track[track], aligned[track] = replan_view(
-                base, people, lay.skills, lay.scheduled, lay.calendar, pooled
+                base, people, lay.skills, lay.scheduled, lay.calendar, pooled, works
             )
         else:
             by_track[track] = _view(works, people, lay.skills, lay.scheduled, lay.calendar, pooled)
