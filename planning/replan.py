@@ -42,7 +42,7 @@ from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
 from planning.planner import ALL, Layout, _view, compute_plan, layout, plan_skills
 
-__all__ = ["Prepared", "prepare", "Replanned", "replan", "reforecast"]
+__all__ = ["Prepared", "prepare", "Replanned", "scenario_views", "replan", "reforecast"]
 
 
 @dataclass
@@ -183,20 +183,36 @@ def scenario_layout(prepared: Prepared, scenario: Model) -> Layout | None:
     )
 
 
-def replan(prepared: Prepared, scenario: Model) -> Replanned:
-    """The plan of ``scenario`` (a what-if on ``prepared``), equal to ``compute_plan``'s."""
+def scenario_views(prepared: Prepared, scenario: Model) -> Replanned:
+    """What the views of ``scenario`` start from, before any is planned (``plan`` None):
+    its layout (None: every view changes) and the tracks whose view is the base's. It is
+    all ``reforecast`` needs, so a what-if's forecast may run beside its plan."""
     lay = scenario_layout(prepared, scenario)
+    if lay is None:
+        return Replanned({}, set(), None)
+    base_inputs = _inputs(prepared.lay, prepared.model.staff)
+    same = set()
+    for track, (works, people, _) in _inputs(lay, scenario.staff).items():
+        was = base_inputs.get(track)
+        if was is not None and _same(was[0], works) and _same(was[1], people):
+            same.add(track)
+    return Replanned({}, same, lay)
+
+
+def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) -> Replanned:
+    """The plan of ``scenario`` (a what-if on ``prepared``), equal to ``compute_plan``'s;
+    ``start``: its ``scenario_views``, when made already."""
+    start = start if start is not None else scenario_views(prepared, scenario)
+    lay, same = start.lay, start.same
     if lay is None:
         return Replanned(compute_plan(scenario), set(), None)
     base_inputs = _inputs(prepared.lay, prepared.model.staff)
     by_track: dict[str, Any] = {}
-    same: set[str] = set()
     aligned: dict[str, list[int]] = {}
     for track, (works, people, pooled) in _inputs(lay, scenario.staff).items():
         was = base_inputs.get(track)
-        if was is not None and _same(was[0], works) and _same(was[1], people):
+        if track in same:
             by_track[track] = prepared.plan["by_track"][track]
-            same.add(track)
         elif was is not None and prepared.views[track].unique and _in_place(was[0], works):
             # its people, or items edited in place, changed (its rows told apart by id)
             base = prepared.views[track]
