@@ -20,16 +20,19 @@ checks that the result equals ``compute_plan`` of the scenario on random models 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from formats.streams import Person
+from formats.streams import TRIAGE_LEVELS, Person
 from planning.insight import Calendar, Reasons, load
 from planning.planner import (
     DAYS_PER_WEEK,
     EPSILON,
+    LEVEL_KEYS,
     Schedule,
+    item_fields,
     lane,
     people_per_skill,
     schedule,
@@ -205,12 +208,13 @@ def _combine(effort, lanes: dict[str, _Lane], n: int, num_days: int) -> tuple:
     return end, (began if began < num_days else None), skills_done, out or last
 
 
-def _shortages(base: BaseView, skill: str, manpower: float) -> dict[int, float | int]:
-    """One skill's shortage walk (DOMAIN.md 4) alone: item index -> its shortage, if any."""
+def _shortages(works, items: list[int], skill: str, manpower: float) -> dict[int, float | int]:
+    """One skill's shortage walk (DOMAIN.md 4) alone over ``items`` (the indexes, in rank
+    order, of the ``works`` whose estimate has the skill): item index -> its shortage."""
     have = manpower if manpower > EPSILON else None
     short: dict[int, float | int] = {}
-    for n in base.by_skill[skill]:
-        need = base.works[n].estimate[skill]
+    for n in items:
+        need = works[n].estimate[skill]
         if have is None:
             left = -need
         else:
@@ -221,6 +225,22 @@ def _shortages(base: BaseView, skill: str, manpower: float) -> dict[int, float |
     return short
 
 
+def _demand(
+    base: BaseView, works, by_skill: dict[str, list[int]], skills: set[str]
+) -> dict[str, Any]:
+    """The view's cumulative demand (DOMAIN.md 2) with ``skills``' figures counted again."""
+    demand = {key: dict(level) for key, level in base.view["demand"].items()}
+    for skill in skills:
+        per_level: list[list[float]] = [[] for _ in TRIAGE_LEVELS]
+        for n in by_skill[skill]:
+            per_level[works[n].level].append(works[n].estimate[skill])
+        running: list[float] = []
+        for key, parts in zip(LEVEL_KEYS, per_level, strict=True):
+            running += parts
+            demand[key][skill] = _weeks(math.fsum(running))  # exact whatever the order
+    return demand
+
+
 def replan_view(
     base: BaseView,
     people: Sequence[Person],
@@ -228,20 +248,44 @@ def replan_view(
     scheduled: list[str],
     calendar: Calendar,
     pooled: bool,
+    works: list[Any] | None = None,
 ) -> tuple[dict[str, Any], list[int]]:
     """The view of ``base``'s items with ``people`` (equal to ``planner._view``'s), and the
-    positions of its rows that are not the base's rows themselves (in order)."""
+    positions of its rows that are not the base's rows themselves (in order).
+
+    ``works``: the view's items when some were edited in place (the same item in the same
+    row, prepared again: an estimate, a triage, a track): the lanes and shortage walks
+    of their skills, old and new, are made again, and the demand of those skills.
+    """
     days = calendar.days
     num_days = len(days)
     staff, capacity, manpower = _figures(people, skills, days)
     heads = {skill: len(staff[skill]) for skill in scheduled}
+    edited: list[int] = []
+    if works is None or works is base.works:
+        works = base.works
+    else:
+        edited = [
+            n for n, (was, now) in enumerate(zip(base.works, works, strict=True)) if was is not now
+        ]
+    touched: set[str] = set()  # the skills of the edited items, before and after
+    sized: set[str] = set()
+    for n in edited:
+        for work in (base.works[n], works[n]):
+            touched.update(skill for skill, weeks in (work.effort or {}).items() if weeks > EPSILON)
+            sized.update(work.estimate)
     lanes = dict(base.lanes)
     moved = set()
     for skill in scheduled:
         old = base.lanes[skill]
-        if old.heads != heads[skill] or old.capacity != capacity[skill]:
+        if skill in touched:  # its items are the base's, less or more the edited ones
+            at = set(old.done).difference(edited)
+            at.update(n for n in edited if (works[n].effort or {}).get(skill, 0.0) > EPSILON)
+            lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], works, sorted(at))
+            moved.add(skill)
+        elif old.heads != heads[skill] or old.capacity != capacity[skill]:
             at = list(old.done)
-            lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], base.works, at)
+            lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], works, at)
             moved.add(skill)
     old_plan = base.planned
     planned = Schedule.from_done(
@@ -253,15 +297,19 @@ def replan_view(
     )
     # Items whose place in a moved lane moved: their schedule is combined again.
     dated: list[int] = []
-    shifted: set[int] = set()
+    shifted: set[int] = set(edited)
+    missing = (None, None)
     for skill in moved:
         new, old = lanes[skill], base.lanes[skill]
         starts, done = old.starts, old.done
         shifted.update(
-            n for n, day in new.done.items() if day != done[n] or new.starts[n] != starts[n]
+            n
+            for n, day in new.done.items()
+            if (done.get(n), starts.get(n, missing)) != (day, new.starts[n])
         )
+        shifted.update(n for n in done if n not in new.done)
     for n in sorted(shifted):
-        end, start, done, binding = _combine(base.works[n].effort, lanes, n, num_days)
+        end, start, done, binding = _combine(works[n].effort, lanes, n, num_days)
         if (end, start, binding, done) != (
             old_plan.ends[n],
             old_plan.starts[n],
@@ -271,25 +319,38 @@ def replan_view(
             planned.ends[n], planned.starts[n] = end, start
             planned.done[n], planned.binding[n] = done, binding
             dated.append(n)
-    # Rows to make again: moved schedules, reasons of a moved lane, moved shortages.
-    remake = set(dated)
-    for skill in moved:
-        remake.update(base.bound.get(skill, ()))
+    # Rows to make again: edited items, moved schedules, reasons of a moved lane, moved
+    # shortages.
+    fresh = set(edited)
+    remake = set(dated) | fresh
+    for skill in moved:  # a reason reads its lane's days and people
+        new, old = lanes[skill], base.lanes[skill]
+        if (new.used, new.heads, new.capacity) != (old.used, old.heads, old.capacity):
+            remake.update(base.bound.get(skill, ()))
+    by_skill = base.by_skill
+    if edited:
+        by_skill = dict(by_skill)
+        for skill in sized:
+            items = set(by_skill.get(skill, ()))
+            items.difference_update(edited)
+            items.update(n for n in edited if skill in works[n].estimate)
+            by_skill[skill] = sorted(items)
     short_moved = {skill for skill in base.skills if manpower[skill] != base.manpower[skill]}
+    short_moved |= sized
     shortages = {}
     for skill in short_moved:
-        shortages[skill] = now = _shortages(base, skill, manpower[skill])
-        was = base.short[skill]
-        remake.update(n for n in base.by_skill[skill] if now.get(n) != was.get(n))
+        shortages[skill] = now = _shortages(works, by_skill[skill], skill, manpower[skill])
+        was = base.short.get(skill, {})
+        remake.update(n for n in now.keys() | was.keys() if now.get(n) != was.get(n))
     rows = list(base.view["work"])
     changed: list[int] = []  # the rows that are not the base's
     if remake:
         reasons = Reasons(planned, {s: capacity[s] for s in scheduled}, heads, calendar, pooled)
         iso = calendar.iso
         for n in sorted(remake):
-            work = base.works[n]
+            work = works[n]
             short = rows[n]["shortage"]
-            if short_moved.intersection(work.estimate):
+            if n in fresh or short_moved.intersection(work.estimate):
                 short = {}  # in the estimate's order, as the planner writes it
                 for skill in work.estimate:
                     found = (shortages[skill] if skill in shortages else base.short[skill]).get(n)
@@ -298,6 +359,8 @@ def replan_view(
             end, start = planned.ends[n], planned.starts[n]
             binding, why = reasons.why(n, work.effort)
             made = {**rows[n]}  # the base row: its item's own fields as the planner wrote them
+            if n in fresh:  # ... unless the item was edited
+                made.update(item_fields(work))
             made.update(
                 shortage=short,
                 end=None if end is None else iso[end],
@@ -308,10 +371,21 @@ def replan_view(
             if made != rows[n]:
                 rows[n] = made
                 changed.append(n)
-    for skill in scheduled:  # leverage: a moved lane whole, other lanes their moved items
-        one = lanes[skill]
+    for skill in scheduled:  # leverage: items whose lane with one more person or whose
+        one = lanes[skill]  # schedule moved
         if skill in moved:
-            _gains(one, skill, planned, num_days, one.done)
+            old = base.lanes[skill]
+            if old.plus_one is None or one.plus_one is None:
+                _gains(one, skill, planned, num_days, one.done)
+                continue
+            one.gains, one.dated, one.pulled = dict(old.gains), old.dated, old.pulled
+            for n in set(old.done).difference(one.done):  # items that left the lane
+                dated_n, pulled_n = one.gains.pop(n)
+                one.dated -= dated_n
+                one.pulled -= pulled_n
+            again = [n for n, day in one.plus_one.items() if old.plus_one.get(n) != day]
+            again += [n for n in dated if n in one.done]
+            _gains(one, skill, planned, num_days, again)
         else:
             hit = [n for n in dated if n in one.done]
             if hit:
@@ -319,7 +393,7 @@ def replan_view(
                 _gains(one, skill, planned, num_days, hit)
     view = {
         "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
-        "demand": base.view["demand"],
+        "demand": _demand(base, works, by_skill, sized) if sized else base.view["demand"],
         "staff": staff,
         "work": rows,
         "load": load(planned, {s: capacity[s] for s in scheduled}, calendar),

@@ -113,7 +113,7 @@ class LaneRuns:
     capacity: list[float]  # the skill's person-days per work day
     snaps: dict[int, tuple[np.ndarray, int]]  # lane row -> (what each day had left in each
     # run before it, the first open day): kept for a what-if's base only
-    exhausted: int  # the lane row from which no day had anything left in any run
+    exhausted: int | None  # the lane row from which no day had anything left in any run
 
 
 def _lane(
@@ -122,14 +122,15 @@ def _lane(
     keep: bool = False,
     resume: LaneRuns | None = None,
     start: int = 0,
-) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, int]], int]:
+) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, int]], int | None]:
     """One skill's schedule in every run: the day each item finishes in each run (-1: never).
 
     ``weeks`` holds the man-weeks of the lane's items (rows, in rank order) in each run
     (columns); the days have the same shape. ``keep``: also keep the state before every
     ``SNAP_EVERY``-th row. ``resume``: a lane whose rows before ``start`` (a kept state's
     row) are this one's: go on from its state there, the same steps on the same numbers.
-    Also returns the kept states and the row from which no day had anything left.
+    Also returns the kept states and the row from which no day had anything left (None:
+    every row found some).
     """
     days = np.asarray(capacity, dtype=float)
     num_days = days.shape[0]
@@ -146,7 +147,7 @@ def _lane(
         left = state.copy()
         done[:start] = resume.done[:start]
         snaps = {row: kept for row, kept in resume.snaps.items() if row < start}
-    exhausted = weeks.shape[0]
+    exhausted = None
     for row in range(start, weeks.shape[0]):
         if keep and row % SNAP_EVERY == 0:
             snaps[row] = (left.copy(), first)
@@ -179,13 +180,16 @@ def _again(old: LaneRuns, works: list[Any], rows: list[int], parts, keep: bool) 
         return dataclasses.replace(old, works=works, rows=np.asarray(rows, dtype=np.int64))
     rest = parts(first)
     weeks = np.concatenate([old.weeks[:first], np.stack(rest)]) if rest else old.weeks[:first]
-    if old.exhausted <= first:  # no day had anything left before the first new item
+    if old.exhausted is not None and old.exhausted <= first:
+        # no day had anything left before the first new item: nothing after it finishes
         done = np.full(weeks.shape, -1, dtype=np.int64)
         done[:first] = old.done[:first]
         snaps = {row: kept for row, kept in old.snaps.items() if row <= old.exhausted}
         exhausted = old.exhausted
-    else:
-        start = first // SNAP_EVERY * SNAP_EVERY
+    elif first == 0:
+        done, snaps, exhausted = _lane(old.capacity, weeks, keep)
+    else:  # from the last state kept at or before it (one was kept every SNAP_EVERY rows)
+        start = min(first, len(old.works) - 1) // SNAP_EVERY * SNAP_EVERY
         done, snaps, exhausted = _lane(old.capacity, weeks, keep, old, start)
     at = np.asarray(rows, dtype=np.int64)
     return LaneRuns(works, at, weeks, done, old.capacity, snaps, exhausted)

@@ -103,6 +103,18 @@ class _Work:
     lacking: dict[str, float | int]  # the shortage once every skill of it has run out
 
 
+def item_fields(work: _Work) -> dict[str, Any]:
+    """The fields of a view's row that its item alone decides (as the rows below write them)."""
+    return {
+        "estimate": work.written,
+        "id": work.id,
+        "name": work.name,
+        "rank": work.rank,
+        "track": work.track,
+        "triage": _LEVEL_NUMBERS[work.level],
+    }
+
+
 def _sized(parts: tuple[tuple[str, float], ...], scheduled: set[str] | None) -> tuple:
     """An estimate's maps: man-weeks per skill (a skill named twice: its parts added up),
     the scheduled part of it in the order written (None: no estimate), as written, and what

@@ -17,12 +17,14 @@ edited ones are prepared again, by ``planner.layout`` of a model of just them.
 
 The result equals ``compute_plan(scenario)`` and ``forecast(scenario, ...)``
 exactly (``tests/test_replan.py`` checks it on random models and edits).
-A changed view whose items are the base's (only its people changed: the usual
-"add two Web engineers") is replanned lane by lane (``planning.lanes``): a skill's
-lane in the greedy schedule does not depend on the others, so only the lanes whose
-people changed are scheduled again and only their items' rows made again. Any other
-changed view is planned whole by ``planner._view`` (an edit at rank r cannot change
-anything ranked above r, but the schedule keeps no state to resume from there).
+A changed view whose items sit in the base's rows (its people changed: the usual
+"add two Web engineers"; or an item's estimate, triage or track was edited in place)
+is replanned lane by lane (``planning.lanes``): a skill's lane in the greedy schedule
+does not depend on the others, so only the lanes whose people or items changed are
+scheduled again and only the rows that can move made again. A view whose rows move
+(a rank, an item coming or going) is planned whole by ``planner._view`` (an edit at
+rank r cannot change anything ranked above r, but the planner's schedule keeps no
+state to resume from; the forecast's lanes do, ``montecarlo.LaneRuns``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
 from planning.planner import ALL, Layout, _view, compute_plan, layout, plan_skills
 
-__all__ = ["Prepared", "prepare", "Replanned", "replan", "reforecast"]
+__all__ = ["Prepared", "prepare", "Replanned", "scenario_views", "replan", "reforecast"]
 
 
 @dataclass
@@ -87,6 +89,13 @@ def _inputs(lay: Layout, staff: Sequence[Person]) -> dict[str, tuple[list, list,
 def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
     """The same objects in the same order."""
     return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
+
+
+def _in_place(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """The same items in the same rows, some maybe prepared again (an edited item)."""
+    if len(a) != len(b):
+        return False
+    return all(x is y or x.id == y.id for x, y in zip(a, b, strict=True))
 
 
 def _draws(lay: Layout) -> list[tuple[str, tuple[str, ...]]]:
@@ -174,25 +183,41 @@ def scenario_layout(prepared: Prepared, scenario: Model) -> Layout | None:
     )
 
 
-def replan(prepared: Prepared, scenario: Model) -> Replanned:
-    """The plan of ``scenario`` (a what-if on ``prepared``), equal to ``compute_plan``'s."""
+def scenario_views(prepared: Prepared, scenario: Model) -> Replanned:
+    """What the views of ``scenario`` start from, before any is planned (``plan`` None):
+    its layout (None: every view changes) and the tracks whose view is the base's. It is
+    all ``reforecast`` needs, so a what-if's forecast may run beside its plan."""
     lay = scenario_layout(prepared, scenario)
+    if lay is None:
+        return Replanned({}, set(), None)
+    base_inputs = _inputs(prepared.lay, prepared.model.staff)
+    same = set()
+    for track, (works, people, _) in _inputs(lay, scenario.staff).items():
+        was = base_inputs.get(track)
+        if was is not None and _same(was[0], works) and _same(was[1], people):
+            same.add(track)
+    return Replanned({}, same, lay)
+
+
+def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) -> Replanned:
+    """The plan of ``scenario`` (a what-if on ``prepared``), equal to ``compute_plan``'s;
+    ``start``: its ``scenario_views``, when made already."""
+    start = start if start is not None else scenario_views(prepared, scenario)
+    lay, same = start.lay, start.same
     if lay is None:
         return Replanned(compute_plan(scenario), set(), None)
     base_inputs = _inputs(prepared.lay, prepared.model.staff)
     by_track: dict[str, Any] = {}
-    same: set[str] = set()
     aligned: dict[str, list[int]] = {}
     for track, (works, people, pooled) in _inputs(lay, scenario.staff).items():
         was = base_inputs.get(track)
-        if was is not None and _same(was[0], works) and _same(was[1], people):
+        if track in same:
             by_track[track] = prepared.plan["by_track"][track]
-            same.add(track)
-        elif was is not None and _same(was[0], works) and prepared.views[track].unique:
-            # only its people changed (and its rows are told apart by their ids)
+        elif was is not None and prepared.views[track].unique and _in_place(was[0], works):
+            # its people, or items edited in place, changed (its rows told apart by id)
             base = prepared.views[track]
             by_track[track], aligned[track] = replan_view(
-                base, people, lay.skills, lay.scheduled, lay.calendar, pooled
+                base, people, lay.skills, lay.scheduled, lay.calendar, pooled, works
             )
         else:
             by_track[track] = _view(works, people, lay.skills, lay.scheduled, lay.calendar, pooled)

@@ -84,8 +84,8 @@ class Worker:
 
     def whatif(self, job: dict[str, Any]) -> dict[str, Any]:
         from mesh.messages import encode_body
-        from planning.delta import changes_between, forecast_delta, plan_delta
-        from planning.replan import reforecast, replan
+        from planning.delta import changes_between, plan_delta
+        from planning.replan import replan, scenario_views
         from planning.whatif import EditError, apply_edits
 
         prepared = self.prepared
@@ -96,7 +96,8 @@ class Worker:
             scenario = apply_edits(prepared.model, job["edits"], self.sizes, names)
         except EditError as exc:
             return {"error": "edit", "message": str(exc)}
-        replanned = replan(prepared, scenario)
+        start = scenario_views(prepared, scenario)
+        replanned = replan(prepared, scenario, start)
         same = replanned.same
         delta, moved = plan_delta(prepared.plan, replanned.plan, same, replanned.aligned)
         answer: dict[str, Any] = {
@@ -106,23 +107,9 @@ class Worker:
                 prepared.plan, replanned.plan, same, moved, replanned.aligned
             ),
         }
-        wanted = job.get("forecast", True)
         predicted = None
-        remade: dict[str, list[str] | None] = {}
-        if wanted is True:
-            predicted = reforecast(prepared, scenario, replanned, None, remade)
-        elif isinstance(wanted, str):
-            if wanted not in replanned.plan["by_track"]:
-                wanted = "All"  # as the page does for a track the what-if has not
-            predicted = reforecast(prepared, scenario, replanned, {wanted}, remade)
-        if predicted is not None and job.get("forecast_delta"):
-            base = prepared.forecast or {}
-            predicted["by_track"] = {
-                track: forecast_delta(base.get(track), own, remade.get(track, []))
-                if track in replanned.same or track in remade
-                else forecast_delta(base.get(track), own)
-                for track, own in predicted["by_track"].items()
-            }
+        if job.get("forecast", True) is not False:
+            predicted = self.forecast(scenario, start, job)
         if not job.get("delta"):
             answer["plan"], answer["forecast"] = replanned.plan, predicted
             return answer
@@ -131,6 +118,32 @@ class Worker:
         body = {"delta": self.marked(delta), "forecast": predicted}
         answer["body"] = encode_body(body)
         return answer
+
+    def forecast(self, scenario, start, job: dict[str, Any]) -> dict[str, Any]:
+        """The what-if's forecast as asked: every track, one, each as a delta or whole."""
+        from planning.delta import forecast_delta
+        from planning.planner import ALL
+        from planning.replan import reforecast
+
+        prepared = self.prepared
+        wanted = job.get("forecast", True)
+        remade: dict[str, list[str] | None] = {}
+        if wanted is True:
+            predicted = reforecast(prepared, scenario, start, None, remade)
+        else:
+            tracks = {ALL, *(start.lay.tracks if start.lay is not None else _tracks(scenario))}
+            if wanted not in tracks:
+                wanted = ALL  # as the page does for a track the what-if has not
+            predicted = reforecast(prepared, scenario, start, {wanted}, remade)
+        if job.get("forecast_delta"):
+            base = prepared.forecast or {}
+            predicted["by_track"] = {
+                track: forecast_delta(base.get(track), own, remade.get(track, []))
+                if track in start.same or track in remade
+                else forecast_delta(base.get(track), own)
+                for track, own in predicted["by_track"].items()
+            }
+        return predicted
 
     def marked(self, delta: dict[str, Any]) -> dict[str, Any]:
         """The delta's whole rows marked as qplan_service marks a plan's items (copies)."""
@@ -142,6 +155,11 @@ class Worker:
                 rows[:] = [[position, dict(row)] for position, row in rows]
                 mark_rows((row for _, row in rows), self.problems, self.prepared.estimates)
         return delta
+
+
+def _tracks(scenario) -> list[str]:
+    """The data tracks of a model (as the planner lists them, All left out)."""
+    return sorted(({p.track for p in scenario.staff} | {i.track for i in scenario.work}) - {"All"})
 
 
 def main() -> int:

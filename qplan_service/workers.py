@@ -131,7 +131,7 @@ class Workers:
         if self._starting is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._starting)
-        self._idle = [worker for worker in self._idle if worker.usable or _gone(worker)]
+        self._prune()
         for worker in self._idle:
             if worker.key == key:
                 self._idle.remove(worker)
@@ -164,7 +164,7 @@ class Workers:
         """Start (and prime) a waiting worker in the background unless one waits."""
         if self._closed or self._starting is not None:
             return
-        self._idle = [worker for worker in self._idle if worker.usable or _gone(worker)]
+        self._prune()
         wanted = self._want
         if wanted is not None:
             for worker in self._idle:
@@ -192,6 +192,13 @@ class Workers:
             kill(other.process)
         self._idle = [worker]
 
+    def _prune(self) -> None:
+        """Stop and forget waiting workers that died or could not take their base."""
+        for worker in self._idle:
+            if not worker.usable:
+                kill(worker.process)
+        self._idle = [worker for worker in self._idle if worker.usable]
+
     async def close(self) -> None:
         """Stop the waiting workers (running what-ifs are their callers' to stop)."""
         self._closed = True
@@ -202,12 +209,6 @@ class Workers:
             kill(worker.process)
             await worker.process.wait()
         self._idle = []
-
-
-def _gone(worker: Worker) -> bool:
-    """Stop a worker that cannot serve (False: drop it from the waiting ones)."""
-    kill(worker.process)
-    return False
 
 
 def kill(process: asyncio.subprocess.Process) -> None:

@@ -77,9 +77,14 @@ def _at_p95(model: Model, sigma: float) -> Model:
 # With estimates of at most 2 weeks an item is worked on by one person a day whatever its
 # size, and the schedule is monotone: no run (every factor at most its P95) ends later than
 # the P95 plan. Above 2 weeks DOMAIN.md's per-day limit grows with the estimate, so a
-# smaller estimate can finish later, and the guarantee is only statistical.
+# smaller estimate can finish later, and the guarantee is only statistical. (A skill named
+# twice in one estimate is summed, which can pass 2 weeks: such models are left out.)
+def _each_skill_once(model: Model) -> bool:
+    return all(len({s for s, _ in item.estimate}) == len(item.estimate) for item in model.work)
+
+
 @FEW
-@given(models(weeks=(0.25, 0.5, 1.0, 1.5)), st.integers(0, 2**32))
+@given(models(weeks=(0.25, 0.5, 1.0, 1.5)).filter(_each_skill_once), st.integers(0, 2**32))
 def test_an_item_that_finishes_at_p95_finishes_in_every_run(model, seed):
     grown = compute_plan(_at_p95(model, SIGMA["number"]))
     result = forecast(model, None, runs=60, spread=1.0, seed=seed)
