@@ -33,10 +33,10 @@ from planning.planner import (
     LEVEL_KEYS,
     Schedule,
     item_fields,
-    lane,
     people_per_skill,
     schedule,
 )
+from planning.schedule import run_lane
 from planning.schedule import weeks as _weeks
 
 __all__ = ["BaseView", "base_view", "replan_view"]
@@ -52,6 +52,11 @@ class _Lane:
     done: dict[int, int]  # item index -> the day it is done in this lane (-1: ran out)
     used: list[float]
     plus_one: dict[int, int] | None  # with one more person (leverage); None: no work day
+    # lane row -> the state before it, of the lane and of the lane with one more person
+    # (what each day has left, the first open day): kept for a base's what-ifs
+    snaps: dict[int, tuple[tuple[list[float], int], tuple[list[float], int]]] = dataclasses.field(
+        default_factory=dict
+    )
     gains: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
     dated: int = 0  # the sums of ``gains``: DNF items one more person dates,
     pulled: int = 0  # and the work days it pulls in over all items
@@ -73,11 +78,25 @@ class BaseView:
     unique: bool  # no item id twice among its rows
 
 
+SNAP_EVERY = 32  # lane rows between the states kept for a what-if to go on from
+
+
 def _lane(
-    num_days: int, skill: str, capacity: list[float], heads: int, works, at: list[int] | None
+    num_days: int,
+    skill: str,
+    capacity: list[float],
+    heads: int,
+    works,
+    at: list[int] | None,
+    old: _Lane | None = None,
+    edited: set[int] | frozenset[int] = frozenset(),
+    keep: bool = False,
 ) -> _Lane:
     """Schedule one skill alone (the items that do not work in it do not touch its days);
-    ``at``: the items that do (None: found here)."""
+    ``at``: the items that do (None: found here). ``old``: the base's lane of the skill,
+    of the same capacity, whose items before the first that differs (or is ``edited``)
+    are this one's: it goes on from the state ``old`` kept there. ``keep``: keep states
+    to go on from."""
     if at is None:
         at = [
             n
@@ -85,14 +104,40 @@ def _lane(
             if work.effort is not None and work.effort.get(skill, 0.0) > EPSILON
         ]
     efforts = [works[n].effort[skill] for n in at]
-    alone = schedule(num_days, {skill: capacity}, [{skill: weeks} for weeks in efforts])
-    starts = dict(zip(at, alone.starts, strict=True))
-    done = {n: finished.get(skill, -1) for n, finished in zip(at, alone.done, strict=True)}
+    days, more = list(capacity), [have + 1.0 for have in capacity]
+    first = first_more = row = 0
+    starts: list[int] = []
+    done: list[int] = []
+    plus: list[int] = []
+    if old is not None and old.snaps:
+        was = list(old.done)
+        limit = min(len(at), len(was))
+        while row < limit and at[row] == was[row] and at[row] not in edited:
+            row += 1
+        row = min(row, len(was) - 1) // SNAP_EVERY * SNAP_EVERY  # (kept before a row only)
+        (days, first), (more, first_more) = old.snaps[row]
+        days, more = list(days), list(more)
+        starts = [num_days if day is None else day for day in old.starts.values()][:row]
+        done = list(old.done.values())[:row]
+        plus = list((old.plus_one or {}).values())[:row]
+    every = SNAP_EVERY if keep else 0
+    began, ended, snaps = run_lane(days, first, efforts[row:], every, row)
+    starts += began
+    done += ended
     plus_one = None
     if num_days:  # without a work day nothing is worked on: no leverage
-        more = lane(num_days, [have + 1.0 for have in capacity], efforts)
-        plus_one = dict(zip(at, more, strict=True))
-    return _Lane(capacity, heads, starts, done, alone.used[skill], plus_one)
+        _, ended, plus_snaps = run_lane(more, first_more, efforts[row:], every, row)
+        plus_one = dict(zip(at, plus + ended, strict=True))
+        snaps = {n: (state, plus_snaps[n]) for n, state in snaps.items()}
+    return _Lane(
+        capacity,
+        heads,
+        {n: None if day >= num_days else day for n, day in zip(at, starts, strict=True)},
+        dict(zip(at, done, strict=True)),
+        [cap - left for cap, left in zip(capacity, days, strict=True)],
+        plus_one,
+        snaps=snaps if num_days else {},
+    )
 
 
 def _gains(one: _Lane, skill: str, planned: Schedule, num_days: int, items: Iterable[int]) -> None:
@@ -155,7 +200,7 @@ def base_view(
     num_days = len(calendar.days)
     staff, capacity, manpower = _figures(people, skills, calendar.days)
     lanes = {
-        skill: _lane(num_days, skill, capacity[skill], len(staff[skill]), works, None)
+        skill: _lane(num_days, skill, capacity[skill], len(staff[skill]), works, None, keep=True)
         for skill in scheduled
     }
     planned = schedule(num_days, {s: capacity[s] for s in scheduled}, [w.effort for w in works])
@@ -268,6 +313,7 @@ def replan_view(
         edited = [
             n for n, (was, now) in enumerate(zip(base.works, works, strict=True)) if was is not now
         ]
+    edited_rows = set(edited)
     touched: set[str] = set()  # the skills of the edited items, before and after
     sized: set[str] = set()
     for n in edited:
@@ -281,7 +327,11 @@ def replan_view(
         if skill in touched:  # its items are the base's, less or more the edited ones
             at = set(old.done).difference(edited)
             at.update(n for n in edited if (works[n].effort or {}).get(skill, 0.0) > EPSILON)
-            lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], works, sorted(at))
+            same = old.heads == heads[skill] and old.capacity == capacity[skill]
+            lanes[skill] = _lane(
+                num_days, skill, capacity[skill], heads[skill], works, sorted(at),
+                old if same else None, edited_rows,
+            )  # fmt: skip
             moved.add(skill)
         elif old.heads != heads[skill] or old.capacity != capacity[skill]:
             at = list(old.done)

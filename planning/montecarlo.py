@@ -11,6 +11,10 @@ The model (README "forecast_service"):
   size 0.4; a range ``2-3w`` puts its low and high at the factor's P10 and
   P90 (``ln(high / low) / 2.563``). Every sigma is multiplied by ``spread``;
   ``spread = 0`` gives the deterministic plan exactly.
+- Each item's factors come from a generator of their own, seeded by the
+  forecast's seed (the conditioned commit), the item's id and the skill: they
+  do not depend on the other items or the rank order, so an item keeps its
+  draws when another is edited, moved, added or removed.
 - The staff, vacations and holidays are as the sheet says; items are placed
   in rank order by DOMAIN.md's greedy schedule in every run, All pooling every
   track's people as in the plan.
@@ -24,6 +28,7 @@ so each (item, skill) is one step over an array of runs × days.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import operator
 from collections.abc import Mapping
@@ -40,6 +45,8 @@ __all__ = [
     "CLIP",
     "forecast",
     "factors_for",
+    "item_factors",
+    "draw_keys",
     "seed_from",
     "groups",
     "view_forecast",
@@ -60,12 +67,10 @@ def seed_from(text: str) -> int:
     try:
         return int(text[:16], 16)
     except ValueError:
-        import hashlib
-
         return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], 16)
 
 
-def _sigma(written: Mapping[str, Any] | None, weeks: float) -> float:
+def _sigma(written: Mapping[str, Any] | None) -> float:
     """The spread of one estimate's factor, from how the sheet wrote it."""
     if not written:
         return SIGMA["number"]
@@ -78,23 +83,73 @@ def _sigma(written: Mapping[str, Any] | None, weeks: float) -> float:
     return SIGMA.get(kind, SIGMA["number"])
 
 
+def draw_keys(works: list[Any]) -> list[tuple[str, int]]:
+    """Each item's key to its draws: its id, and how many items of that id come before it
+    (rank order; 0 but for an id the sheet repeats)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for work in works:
+        before = seen.get(work.id, 0)
+        seen[work.id] = before + 1
+        keys.append((work.id, before))
+    return keys
+
+
+def _normals(seed: int, key: tuple[str, int], skill: str, runs: int) -> np.ndarray:
+    """The standard normal draws of one item's skill: a generator of their own, seeded by
+    ``seed``, the item's key and the skill (so they depend on nothing else)."""
+    text = f"{seed}\x1f{key[0]}\x1f{key[1]}\x1f{skill}".encode()
+    entropy = int.from_bytes(hashlib.blake2b(text, digest_size=16).digest(), "little")
+    return np.random.default_rng(entropy).standard_normal(runs)
+
+
 def factors_for(
     lay: Layout, estimates: Mapping[str, Any] | None, runs: int, spread: float, seed: int
 ) -> list[dict[str, np.ndarray]]:
-    """Per item (rank order), per scheduled skill: its factor in each run."""
-    rng = np.random.default_rng(seed)
+    """Per item (rank order), per scheduled skill: its factor in each run.
+
+    Each (item, skill) draws from its own generator (``_normals``), so an item's factors
+    do not depend on the other items, their estimates or the rank order: a what-if's items
+    keep their base's draws (``item_factors``).
+    """
+    return item_factors(lay.works, draw_keys(lay.works), estimates, runs, spread, seed)
+
+
+def item_factors(
+    works: list[Any],
+    keys: list[tuple[str, int]],
+    estimates: Mapping[str, Any] | None,
+    runs: int,
+    spread: float,
+    seed: int,
+    known: Mapping[tuple[str, int], dict[str, np.ndarray]] | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """``factors_for`` of ``works`` whose ``draw_keys`` keys are ``keys``. ``known``: factors
+    drawn before with the same estimates, runs, spread and seed, by key (a base's), taken
+    instead of drawn again."""
     items = (estimates or {}).get("items") or {}
+    known = known or {}
     out = []
-    for work in lay.works:
-        factors: dict[str, np.ndarray] = {}
+    for work, key in zip(works, keys, strict=True):
+        effort = work.effort or {}
+        had = known.get(key)
+        if had is not None and had.keys() == effort.keys():
+            out.append(had)
+            continue
         written = (items.get(work.id) or {}).get("skills") or {}
-        for skill, weeks in (work.effort or {}).items():
-            z = rng.standard_normal(runs)
-            sigma = _sigma(written.get(skill), weeks) * spread
-            if sigma <= 0:
-                factors[skill] = np.ones(runs)
-            else:
-                factors[skill] = np.exp(sigma * np.clip(z, -CLIP, CLIP))
+        factors: dict[str, np.ndarray] = {}
+        for skill in effort:
+            factor = had.get(skill) if had is not None else None
+            if factor is None:
+                sigma = _sigma(written.get(skill)) * spread
+                if sigma > 0:
+                    factor = _normals(seed, key, skill, runs)
+                    factor.clip(-CLIP, CLIP, out=factor)
+                    factor *= sigma
+                    np.exp(factor, out=factor)
+                else:
+                    factor = np.ones(runs)
+            factors[skill] = factor
         out.append(factors)
     return out
 
@@ -217,13 +272,16 @@ def _view(
     runs: int,
     reuse: ViewRuns | None = None,
     keep: bool = False,
+    in_place: bool = False,
 ) -> ViewRuns:
     """Every run's end day of each item of one track (rows follow ``works_at``; -1: DNF).
 
     ``reuse``: the runs of the same track with the same factors (a what-if's base): a lane
     with the same capacity and items is taken from it, one with the same capacity whose
-    items differ from some row on runs again from there (``_again``). ``keep``: keep the
-    lanes' states for what-ifs to resume from.
+    items differ from some row on runs again from there (``_again``). ``in_place``: the
+    rows are ``reuse``'s items, some edited in place (prepared again, in the same row):
+    only the lanes of their skills, old and new, are looked at. ``keep``: keep the lanes'
+    states for what-ifs to resume from.
     """
     days = lay.calendar.days
     capacity = people_per_skill(people, lay.scheduled, days)
@@ -233,12 +291,33 @@ def _view(
         works = reuse.works  # so that view_forecast sees them the same
         unplanned = reuse.unplanned
         for skill, old in reuse.lanes.items():
-            if old.capacity != capacity[skill]:
-                done, snaps, exhausted = _lane(capacity[skill], old.weeks, keep)
-                old = dataclasses.replace(
-                    old, done=done, capacity=capacity[skill], snaps=snaps, exhausted=exhausted
-                )
-            lanes[skill] = old
+            lanes[skill] = _with_capacity(old, capacity[skill], keep)
+    elif reuse is not None and in_place and days:
+        pairs = enumerate(zip(reuse.works, works, strict=True))
+        edited = [row for row, (was, now) in pairs if was is not now]
+        idle = set(reuse.unplanned.tolist()).difference(edited)
+        idle.update(row for row in edited if works[row].effort is None)
+        unplanned = np.asarray(sorted(idle), dtype=np.int64)
+        touched: set[str] = set()
+        for row in edited:
+            for work in (reuse.works[row], works[row]):
+                touched.update(skill for skill, weeks in (work.effort or {}).items())
+        for skill in lay.scheduled:
+            old = reuse.lanes.get(skill)
+            if skill not in touched:
+                if old is not None:
+                    lanes[skill] = _with_capacity(old, capacity[skill], keep)
+                continue
+            rows = set() if old is None else set(old.rows.tolist())
+            rows.difference_update(edited)
+            rows.update(row for row in edited if _works_in(works[row], skill))
+            if rows:
+                ordered = sorted(rows)
+                at = [works_at[row] for row in ordered]
+                lanes[skill] = _lane_runs(
+                    skill, capacity[skill], ordered, [works[row] for row in ordered], at,
+                    factors, keep, old,
+                )  # fmt: skip
     else:
         idle = []
         per: dict[str, tuple[list[int], list[Any], list[int]]] = {
@@ -258,22 +337,10 @@ def _view(
                     indexes.append(index)
         unplanned = np.asarray(idle, dtype=np.int64)
         for skill, (rows, lane_works, indexes) in per.items():
-            if not rows:
-                continue
-
-            def parts(first: int, skill=skill, lane_works=lane_works, indexes=indexes):
-                pairs = zip(lane_works[first:], indexes[first:], strict=True)
-                return [work.effort[skill] * factors[index][skill] for work, index in pairs]
-
-            old = reuse.lanes.get(skill) if reuse is not None else None
-            if old is not None and old.capacity == capacity[skill]:
-                lanes[skill] = _again(old, lane_works, rows, parts, keep)
-            else:
-                weeks = np.stack(parts(0))
-                done, snaps, exhausted = _lane(capacity[skill], weeks, keep)
-                at = np.asarray(rows, dtype=np.int64)
-                lanes[skill] = LaneRuns(
-                    lane_works, at, weeks, done, capacity[skill], snaps, exhausted
+            if rows:
+                old = reuse.lanes.get(skill) if reuse is not None else None
+                lanes[skill] = _lane_runs(
+                    skill, capacity[skill], rows, lane_works, indexes, factors, keep, old
                 )
     ends = np.zeros((len(works_at), runs), dtype=np.int64)
     dnf = np.zeros((len(works_at), runs), dtype=bool)
@@ -283,6 +350,45 @@ def _view(
         ends[lane.rows] = np.maximum(ends[lane.rows], lane.done)
     ends[dnf] = -1
     return ViewRuns(works, capacity, lanes, unplanned, ends)
+
+
+def _works_in(work: Any, skill: str) -> bool:
+    """Whether ``work`` takes days of ``skill``'s lane."""
+    return work.effort is not None and work.effort.get(skill, 0.0) > EPSILON
+
+
+def _with_capacity(old: LaneRuns, capacity: list[float], keep: bool) -> LaneRuns:
+    """``old``'s lane (the same items) with ``capacity``: itself when that is its own."""
+    if old.capacity == capacity:
+        return old
+    done, snaps, exhausted = _lane(capacity, old.weeks, keep)
+    return dataclasses.replace(old, done=done, capacity=capacity, snaps=snaps, exhausted=exhausted)
+
+
+def _lane_runs(
+    skill: str,
+    capacity: list[float],
+    rows: list[int],
+    lane_works: list[Any],
+    indexes: list[int],
+    factors: list[dict[str, np.ndarray]],
+    keep: bool,
+    old: LaneRuns | None,
+) -> LaneRuns:
+    """One skill's lane in every run: its items' ``rows`` in the track, the items, their
+    ``indexes`` in the layout (for ``factors``); from ``old`` (the base's lane) where its
+    capacity is this one's (``_again``)."""
+
+    def parts(first: int) -> list[np.ndarray]:
+        pairs = zip(lane_works[first:], indexes[first:], strict=True)
+        return [work.effort[skill] * factors[index][skill] for work, index in pairs]
+
+    if old is not None and old.capacity == capacity:
+        return _again(old, lane_works, rows, parts, keep)
+    weeks = np.stack(parts(0))
+    done, snaps, exhausted = _lane(capacity, weeks, keep)
+    at = np.asarray(rows, dtype=np.int64)
+    return LaneRuns(lane_works, at, weeks, done, capacity, snaps, exhausted)
 
 
 def _same(a: list[Any], b: list[Any]) -> bool:
@@ -330,10 +436,11 @@ def view_forecast(
     runs: int,
     reuse: ViewRuns | None = None,
     keep: bool = False,
+    in_place: bool = False,
 ) -> ViewRuns:
     """The runs of one track with its forecast, ``items``: ``{item id: summary}``
-    (``reuse``, ``keep``: see ``_view``)."""
-    made = _view(lay, works_at, people, factors, runs, reuse, keep)
+    (``reuse``, ``keep``, ``in_place``: see ``_view``)."""
+    made = _view(lay, works_at, people, factors, runs, reuse, keep, in_place)
     iso = lay.calendar.iso
     if (
         reuse is not None
@@ -341,6 +448,7 @@ def view_forecast(
         and len(reuse.items) == len(made.works) == len(reuse.works)  # each id once
         and (
             made.works is reuse.works
+            or in_place
             or all(a.id == b.id for a, b in zip(made.works, reuse.works, strict=True))
         )
     ):  # the same items in the same rows: a row whose runs end the same has the same summary

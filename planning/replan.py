@@ -5,10 +5,9 @@
 forecast runs the schedule per track the same way. A view depends on nothing
 else, so a view whose inputs are those of the base — the same prepared items
 (the same objects, in the same order), the same people, skills, scheduled
-skills and calendar — is the base's view, reused as it is; its forecast too,
-when every item draws the same random factors (``montecarlo.factors_for``
-draws them item after item in rank order, so an edit that changes which
-skills an item has, or the rank order, changes every draw after it).
+skills and calendar — is the base's view, reused as it is; its forecast too
+(an item's random factors depend on its id and skills only, ``montecarlo.factors_for``:
+the base's are taken for every item the what-if keeps).
 
 An edit of the quarter, the holidays, the scheduled skills or the skills
 themselves changes every view: the what-if is then planned whole. Items the
@@ -30,6 +29,7 @@ state to resume from; the forecast's lanes do, ``montecarlo.LaneRuns``).
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -37,7 +37,14 @@ from typing import Any
 
 from formats.streams import Item, Model, Person
 from planning.lanes import BaseView, base_view, replan_view
-from planning.montecarlo import ViewRuns, document, factors_for, view_forecast
+from planning.montecarlo import (
+    ViewRuns,
+    document,
+    draw_keys,
+    factors_for,
+    item_factors,
+    view_forecast,
+)
 from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
 from planning.planner import ALL, Layout, _view, compute_plan, layout, plan_skills
@@ -57,13 +64,19 @@ class Prepared:
     runs: int = 0  # 0: no forecast
     spread: float = 1.0
     seed: int = 0
-    factors: list[dict[str, Any]] = field(default_factory=list)
-    draws: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    factors: list[dict[str, Any]] = field(default_factory=list)  # per item (rank order)
+    factor_of: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # by key
+    key_of: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(_Work) -> its key
+    factors_by_work: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(_Work) ->
+    repeated: bool = False  # some item id is repeated (a key with a count above 0)
     forecast: dict[str, Any] | None = None  # its tracks' forecasts (by_track)
     runs_of: dict[str, ViewRuns] = field(default_factory=dict)  # its tracks' runs, by lane
     views: dict[str, BaseView] = field(default_factory=dict)  # its views, by lane
     work_skills: set[str] = field(default_factory=set)  # the skills of its items' estimates
     work_tracks: set[str] = field(default_factory=set)  # its items' tracks
+    skill_uses: dict[str, int] = field(default_factory=dict)  # skill -> items estimating it
+    track_uses: dict[str, int] = field(default_factory=dict)  # track -> its items
+    rank_of: list[int] = field(default_factory=list)  # per item (sheet order): its rank row
     groups: dict[str, tuple[list[int], list]] = field(default_factory=dict)  # forecast's
 
 
@@ -76,6 +89,7 @@ class Replanned:
     lay: Layout | None
     # per track replanned lane by lane: the rows that are not the base's row objects
     aligned: dict[str, list[int]] = field(default_factory=dict)
+    kept: bool = False  # its items are in the base's rank order and tracks (some edited)
 
 
 def _inputs(lay: Layout, staff: Sequence[Person]) -> dict[str, tuple[list, list, bool]]:
@@ -98,11 +112,6 @@ def _in_place(a: Sequence[Any], b: Sequence[Any]) -> bool:
     return all(x is y or x.id == y.id for x, y in zip(a, b, strict=True))
 
 
-def _draws(lay: Layout) -> list[tuple[str, tuple[str, ...]]]:
-    """The random draws a forecast makes, in order: per item, its scheduled skills."""
-    return [(work.id, tuple(work.effort or ())) for work in lay.works]
-
-
 def prepare(
     model: Model,
     estimates: Mapping[str, Any] | None = None,
@@ -115,8 +124,11 @@ def prepare(
     ranked = sorted(model.work, key=attrgetter("rank"))  # the order layout keeps
     by_item = {id(item): work for item, work in zip(ranked, lay.works, strict=True)}
     prepared = Prepared(model, lay, compute_plan(model), by_item, estimates, runs, spread, seed)
-    prepared.work_skills = {skill for item in model.work for skill, _ in item.estimate}
-    prepared.work_tracks = {item.track for item in model.work}
+    prepared.skill_uses = Counter(s for item in model.work for s in {s for s, _ in item.estimate})
+    prepared.track_uses = Counter(item.track for item in model.work)
+    prepared.work_skills, prepared.work_tracks = set(prepared.skill_uses), set(prepared.track_uses)
+    rows = {id(item): row for row, item in enumerate(ranked)}
+    prepared.rank_of = [rows[id(item)] for item in model.work]
     for track, (works, people, _) in _inputs(lay, model.staff).items():
         view = prepared.plan["by_track"][track]
         prepared.views[track] = base_view(
@@ -124,7 +136,13 @@ def prepare(
         )
     if runs:
         prepared.factors = factors_for(lay, estimates, runs, spread, seed)
-        prepared.draws = _draws(lay)
+        keys = draw_keys(lay.works)
+        prepared.factor_of = dict(zip(keys, prepared.factors, strict=True))
+        prepared.key_of = {id(work): key for work, key in zip(lay.works, keys, strict=True)}
+        prepared.factors_by_work = {
+            id(work): made for work, made in zip(lay.works, prepared.factors, strict=True)
+        }
+        prepared.repeated = any(n for _, n in keys)
         prepared.forecast = {}
         prepared.groups = forecast_groups(lay, model.staff)
         for track, (at, people) in prepared.groups.items():
@@ -143,34 +161,84 @@ def _prepared_items(items: list[Item], model: Model, skills: list[str]) -> dict[
     return {id(item): work for item, work in zip(ranked, small.works, strict=True)}
 
 
-def scenario_layout(prepared: Prepared, scenario: Model) -> Layout | None:
-    """The layout of ``scenario`` built from the base's, or None when every view changes."""
+def _replaced(scenario: Sequence[Item], base: Sequence[Item]) -> list[int] | None:
+    """The positions of the items ``scenario`` replaced in ``base``'s list, when each kept
+    its rank (the rank order is then the base's); None when it did not, or the lists differ
+    in length."""
+    if len(scenario) != len(base):
+        return None
+    changed = [n for n, (now, was) in enumerate(zip(scenario, base, strict=True)) if now is not was]
+    if any(scenario[n].rank != base[n].rank for n in changed):
+        return None
+    return changed
+
+
+def _counted(uses: Mapping[str, int], before: Sequence[set[str]], after: Sequence[set[str]]):
+    """The names ``uses`` counts (per name, the items that have it) still used once the
+    items' names ``before`` became ``after``."""
+    moved: dict[str, int] = {}
+    for names in before:
+        for name in names:
+            moved[name] = moved.get(name, uses.get(name, 0)) - 1
+    for names in after:
+        for name in names:
+            moved[name] = moved.get(name, uses.get(name, 0)) + 1
+    kept = {name for name in uses if moved.get(name, 1) > 0}
+    return kept | {name for name, count in moved.items() if count > 0}
+
+
+def scenario_layout(prepared: Prepared, scenario: Model) -> tuple[Layout | None, bool]:
+    """The layout of ``scenario`` built from the base's (None when every view changes), and
+    whether its items keep the base's rank order and tracks (some maybe edited in place)."""
     base, lay = prepared.model, prepared.lay
     if scenario.params != base.params or tuple(scenario.holidays) != tuple(base.holidays):
-        return None
+        return None, False
     same_work = _same(scenario.work, base.work)
-    if same_work:  # the items' skills and tracks are the base's: only the staff's to add
-        skills = sorted(
-            {p.skill for p in scenario.staff}
-            | prepared.work_skills
-            | set(scenario.params.scheduled)
-        )
-    else:
+    replaced = [] if same_work else _replaced(scenario.work, base.work)
+    if replaced is None:
         skills = plan_skills(scenario)
+        work_tracks = {item.track for item in scenario.work}
+    else:  # the items' skills and tracks are the base's, but for the replaced ones
+        old = [base.work[n] for n in replaced]
+        new = [scenario.work[n] for n in replaced]
+        work_skills = _counted(
+            prepared.skill_uses,
+            [{s for s, _ in item.estimate} for item in old],
+            [{s for s, _ in item.estimate} for item in new],
+        )
+        work_tracks = _counted(
+            prepared.track_uses, [{item.track} for item in old], [{item.track} for item in new]
+        )
+        staff_skills = {p.skill for p in scenario.staff}
+        skills = sorted(staff_skills | work_skills | set(scenario.params.scheduled))
     if skills != lay.skills:
-        return None
+        return None, False
+    kept = replaced is not None and all(
+        scenario.work[n].track == base.work[n].track for n in replaced
+    )
     if same_work:
         works = lay.works
     else:
         known = prepared.by_item
         fresh = [item for item in scenario.work if id(item) not in known]
         made = _prepared_items(fresh, scenario, skills) if fresh else {}
-        ranked = sorted(scenario.work, key=attrgetter("rank"))
-        works = [known.get(id(item)) or made[id(item)] for item in ranked]
-    work_tracks = prepared.work_tracks if same_work else {i.track for i in scenario.work}
+        if replaced is None:
+            ranked = sorted(scenario.work, key=attrgetter("rank"))
+            works = [known.get(id(item)) or made[id(item)] for item in ranked]
+        else:
+            works = list(lay.works)
+            for n in replaced:
+                item = scenario.work[n]
+                works[prepared.rank_of[n]] = known.get(id(item)) or made[id(item)]
     tracks = sorted(({p.track for p in scenario.staff} | work_tracks) - {ALL})
     if works is lay.works and tracks == lay.tracks:
         works_by_track = lay.works_by_track
+    elif kept and tracks == lay.tracks:  # the base's lists, the replaced items put in
+        works_by_track = dict(lay.works_by_track)
+        for n in replaced:
+            was, now = lay.works[prepared.rank_of[n]], works[prepared.rank_of[n]]
+            rows = works_by_track[was.track] = list(works_by_track[was.track])
+            rows[next(r for r, work in enumerate(rows) if work is was)] = now
     else:
         works_by_track = {track: [] for track in tracks}
         for work in works:
@@ -178,16 +246,17 @@ def scenario_layout(prepared: Prepared, scenario: Model) -> Layout | None:
     people_by_track: dict[str, list[Person]] = {track: [] for track in tracks}
     for person in scenario.staff:
         people_by_track.get(person.track, []).append(person)
-    return Layout(
+    made_lay = Layout(
         skills, lay.scheduled, lay.calendar, works, tracks, works_by_track, people_by_track
     )
+    return made_lay, kept and tracks == lay.tracks
 
 
 def scenario_views(prepared: Prepared, scenario: Model) -> Replanned:
     """What the views of ``scenario`` start from, before any is planned (``plan`` None):
     its layout (None: every view changes) and the tracks whose view is the base's. It is
     all ``reforecast`` needs, so a what-if's forecast may run beside its plan."""
-    lay = scenario_layout(prepared, scenario)
+    lay, kept = scenario_layout(prepared, scenario)
     if lay is None:
         return Replanned({}, set(), None)
     base_inputs = _inputs(prepared.lay, prepared.model.staff)
@@ -196,7 +265,7 @@ def scenario_views(prepared: Prepared, scenario: Model) -> Replanned:
         was = base_inputs.get(track)
         if was is not None and _same(was[0], works) and _same(was[1], people):
             same.add(track)
-    return Replanned({}, same, lay)
+    return Replanned({}, same, lay, kept=kept)
 
 
 def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) -> Replanned:
@@ -228,12 +297,15 @@ def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) 
         "tracks": [ALL, *lay.tracks],
         "by_track": by_track,
     }
-    return Replanned(plan, same, lay, aligned)
+    return Replanned(plan, same, lay, aligned, start.kept)
 
 
-def _groups(prepared: Prepared, lay: Layout, staff) -> dict[str, tuple[list[int], list]]:
-    """``montecarlo.groups`` of the what-if: the base's item indexes when its items are."""
-    if lay.works is not prepared.lay.works or lay.tracks != prepared.lay.tracks:
+def _groups(
+    prepared: Prepared, lay: Layout, staff, kept: bool
+) -> dict[str, tuple[list[int], list]]:
+    """``montecarlo.groups`` of the what-if: the base's item indexes when its items are in
+    the base's order and tracks (``kept``)."""
+    if not kept:
         return forecast_groups(lay, staff)
     out = {ALL: (prepared.groups[ALL][0], list(staff))}
     for track in lay.tracks:
@@ -259,22 +331,42 @@ def reforecast(
         if tracks is not None:
             whole["by_track"] = {t: v for t, v in whole["by_track"].items() if t in tracks}
         return whole
-    # The same draws: the base's factors, its unchanged views and the unchanged lanes of
-    # the others (``montecarlo.ViewRuns``) are this forecast's too.
-    same_draws = lay.works is prepared.lay.works or _draws(lay) == prepared.draws
-    if same_draws:
-        factors, reuse = prepared.factors, replanned.same
+    # The base's factors for the items it has, its unchanged views and the unchanged lanes
+    # of the others (``montecarlo.ViewRuns``) are this forecast's too; unless an item the
+    # base has drew otherwise (its id repeated, and the order of those items changed).
+    same_draws = True
+    if lay.works is prepared.lay.works:
+        factors = prepared.factors
+    elif not prepared.repeated:  # (no id repeated: an item's key is its id, 0)
+        of = prepared.factors_by_work
+        factors = [of.get(id(work)) for work in lay.works]
+        fresh = [n for n, found in enumerate(factors) if found is None]
+        works = [lay.works[n] for n in fresh]
+        drawn = item_factors(
+            works, [(work.id, 0) for work in works], prepared.estimates, runs, spread, seed,
+            prepared.factor_of,
+        )  # fmt: skip
+        for n, made in zip(fresh, drawn, strict=True):
+            factors[n] = made
     else:
-        factors, reuse = factors_for(lay, prepared.estimates, runs, spread, seed), set()
+        keys = draw_keys(lay.works)  # an id repeated: the same items' keys may differ
+        known = prepared.factor_of
+        factors = item_factors(lay.works, keys, prepared.estimates, runs, spread, seed, known)
+        key_of = prepared.key_of
+        same_draws = all(
+            key_of.get(id(work), key) == key for work, key in zip(lay.works, keys, strict=True)
+        )
+    reuse = replanned.same if same_draws else set()
     by_track = {}
-    for track, (at, people) in _groups(prepared, lay, scenario.staff).items():
+    for track, (at, people) in _groups(prepared, lay, scenario.staff, replanned.kept).items():
         if tracks is not None and track not in tracks:
             continue
         if track in reuse:
             by_track[track] = prepared.forecast[track]
         else:
             lanes = prepared.runs_of.get(track) if same_draws else None
-            made = view_forecast(lay, at, people, factors, runs, lanes)
+            in_place = replanned.kept and same_draws
+            made = view_forecast(lay, at, people, factors, runs, lanes, in_place=in_place)
             by_track[track] = {"items": made.items}
             if remade is not None:
                 remade[track] = made.remade

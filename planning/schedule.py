@@ -21,6 +21,7 @@ __all__ = [
     "Schedule",
     "schedule",
     "lane",
+    "run_lane",
     "per_day_limit",
     "people_per_skill",
     "plan_skills",
@@ -231,6 +232,32 @@ def lane(num_days: int, capacity: Sequence[float], efforts: Sequence[float]) -> 
             out.append(_take(days, first, weeks))
             first = _first_open(days, first)
     return out
+
+
+def run_lane(
+    days: list[float], first: int, efforts: Sequence[float], keep: int = 0, row: int = 0
+) -> tuple[list[int], list[int], dict[int, tuple[list[float], int]]]:
+    """Go on with one skill's lane alone, as ``schedule`` plans it: ``days`` holds what each
+    work day has left (taken from in place), ``first`` is its first open day, ``efforts``
+    the man-weeks (each above EPSILON) of its next items, the first of them the lane's row
+    ``row``. Per item: the first open day before it (``len(days)``: none) and the day it is
+    done (-1: it ran out); ``keep``: also the state before every ``keep``-th row (a copy of
+    ``days``, the first open day), by row, to go on from later."""
+    num_days = len(days)
+    first = _first_open(days, first)  # (0 at a lane's start: its first day may have none)
+    starts: list[int] = []
+    done: list[int] = []
+    kept: dict[int, tuple[list[float], int]] = {}
+    for n, weeks in enumerate(efforts, start=row):
+        if keep and n % keep == 0:
+            kept[n] = (days.copy(), first)
+        starts.append(first)
+        if first >= num_days:
+            done.append(-1)
+            continue
+        done.append(_take(days, first, weeks))
+        first = _first_open(days, first)
+    return starts, done, kept
 
 
 def _first_open(days: list[float], start: int) -> int:
