@@ -154,6 +154,11 @@ def test_a_saved_scenario_is_a_commit_with_lineage_and_reopens_as_saved(mesh):
     status, whatif = request(mesh, "POST", "/api/whatif", {"edits": edits, "track": "Checkout"})
     ends = {row["id"]: row["end"] for row in whatif["view"]["work"]}
     assert ends == {row["id"]: row["end"] for row in opened["view"]["work"]}
+    assert "plan" not in whatif  # the whole plan (every track) only when asked
+    asked = {"edits": edits, "track": "Checkout", "plan": True}
+    status, whole = request(mesh, "POST", "/api/whatif", asked)
+    rows = whole["plan"]["by_track"]["Checkout"]["work"]
+    assert status == 200 and {row["id"]: row["end"] for row in rows} == ends
     # Saving again under the same name replaces it (200), one more commit.
     status, again = request(mesh, "POST", "/api/scenarios", {"name": NAME, "edits": edits[:2]})
     assert status == 200 and again["created"] is False

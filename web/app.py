@@ -9,11 +9,12 @@ JSON API (every bad request gets a 4xx with ``{"error": message}``):
 - ``GET /api/history?dataset=plan&limit=50``  the newest commits of a dataset
 - ``GET /api/diff?from=SHA&to=SHA``       what changed between two plans
   (``&raw=1`` adds the raw sheets' unified diff)
-- ``POST /api/whatif``  ``{"edits": [...], "track"?, "triage"?}``  a what-if
-  plan, computed by qplan_service and committed nowhere: ``view`` (rows
-  marked before -> after), ``diff``, ``changes``, ``plan``, and ``shared``
-  (the version it starts from); 400 names a bad edit, 503 when the planner
-  does not answer
+- ``POST /api/whatif``  ``{"edits": [...], "track"?, "triage"?, "plan"?}``  a
+  what-if plan, computed by qplan_service and committed nowhere: ``view`` (the
+  track's rows marked before -> after), ``diff``, ``changes``, ``shared`` (the
+  version it starts from), and with ``"plan": true`` the whole what-if plan
+  (every track: megabytes on a big sheet, so only when asked); 400 names a bad
+  edit, 503 when the planner does not answer
 - ``/api/scenarios``, ``/api/scenarios/NAME``, ``/api/export``  saved scenarios and
   CSV/Excel exports (``web.scenario_api``)
 - ``/api/versions``, ``/api/baselines``, ``/api/compare``: see ``web.history_api``
@@ -298,7 +299,8 @@ def _edits(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class WhatIfApi(ApiHandler):
-    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan.
+    """``POST /api/whatif``: the plan with edits applied, marked against the shared plan:
+    the asked track's view, and the whole plan only when the body says ``"plan": true``.
 
     A browser that closes the request cancels the what-if: CANCEL reaches qplan_service,
     which kills the worker computing it.
@@ -354,7 +356,7 @@ class WhatIfApi(ApiHandler):
                 "changes": answer.get("changes") or [],
                 "diff": diff,
                 "view": view,
-                "plan": plan,
+                **({"plan": plan} if body.get("plan") is True else {}),
             }
         )
 
