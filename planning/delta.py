@@ -50,12 +50,15 @@ def plan_delta(
     plan: Mapping[str, Any],
     same: set[str],
     aligned: Mapping[str, list[int]] | None = None,
+    reordered: Mapping[str, tuple[list[int], list[int]]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, set[Any]]]:
     """The delta of ``plan`` against ``base`` (``same``: tracks whose view is the base's),
     and per changed track the ids of the items whose date or shortage may differ (their
     rows differ there, or came, or went): the only ones ``compare_plans`` may list.
-    ``aligned``: per track whose rows are the base's items in the base's order (their ids
-    unique), the positions of the rows that are not the base's row objects themselves."""
+    ``aligned``: per track whose rows are the base's items (their ids unique) in the
+    base's order, the positions of the rows that are not the base's row objects
+    themselves; ``reordered``: per track whose rows are the base's items in another order,
+    those positions and each row's row in the base."""
     views: dict[str, Any] = {}
     moved: dict[str, set[Any]] = {}
     base_views = base.get("by_track") or {}
@@ -64,21 +67,37 @@ def plan_delta(
             views[track] = None
         else:
             was = base_views.get(track)
-            at = (aligned or {}).get(track)
-            views[track], moved[track] = _view_delta(was, view, at)
+            at, origin = _where(track, aligned, reordered)
+            views[track], moved[track] = _view_delta(was, view, at, origin)
     delta = {key: value for key, value in plan.items() if key != "by_track"}
     delta["views"] = views
     return delta, moved
 
 
+def _where(
+    track: str,
+    aligned: Mapping[str, list[int]] | None,
+    reordered: Mapping[str, tuple[list[int], list[int]]] | None,
+) -> tuple[list[int] | None, list[int] | None]:
+    """The positions of ``track``'s rows that may differ from the base's, and each row's row
+    in the base (None: the same row), as ``plan_delta`` was told; (None, None): unknown."""
+    at = (aligned or {}).get(track)
+    if at is not None:
+        return at, None
+    return (reordered or {}).get(track, (None, None))
+
+
 def _view_delta(
-    was: Mapping[str, Any] | None, view: Mapping[str, Any], at: list[int] | None = None
+    was: Mapping[str, Any] | None,
+    view: Mapping[str, Any],
+    at: list[int] | None = None,
+    origin: list[int] | None = None,
 ) -> tuple[dict[str, Any], set[Any]]:
-    """One changed view: its own figures and the rows that are not the base's."""
+    """One changed view: its own figures and the rows that are not the base's (``at``,
+    ``origin``: see ``_where``)."""
     out = {key: value for key, value in view.items() if key != "work"}
     old = list((was or {}).get("work") or [])
     work = view.get("work") or []
-    origin: list[int] | None = None
     if at is None and (
         len(old) != len(work) or any(a["id"] != b["id"] for a, b in zip(old, work, strict=True))
     ):
@@ -199,25 +218,27 @@ def changes_between(
     same: set[str],
     moved: Mapping[str, set[Any]] | None = None,
     aligned: Mapping[str, list[int]] | None = None,
+    reordered: Mapping[str, tuple[list[int], list[int]]] | None = None,
 ) -> list[dict[str, Any]]:
     """``compare_plans(base, plan)``, skipping the tracks whose view is the base's and, with
-    ``moved`` (from ``plan_delta``, and ``aligned`` as given to it), the rows that are the
-    base's."""
-    aligned = aligned or {}
+    ``moved`` (from ``plan_delta``, and ``aligned`` and ``reordered`` as given to it), the
+    rows that are the base's."""
 
-    def rows(track: str, view: Mapping[str, Any], ids: set[Any]) -> list[dict[str, Any]]:
+    def rows(track: str, view: Mapping[str, Any], ids: set[Any], in_base: bool) -> list:
         work = view.get("work") or []
-        at = aligned.get(track)
-        if at is not None:  # unique ids in the base's order: only these rows may differ
+        at, origin = _where(track, aligned, reordered)
+        if at is not None:  # unique ids (in the base's order): only these rows may differ
+            if origin is not None and in_base:
+                at = [origin[n] for n in at]
             return [work[n] for n in at if work[n]["id"] in ids]
         return [row for row in work if row["id"] in ids]
 
-    def changed(one: Mapping[str, Any]) -> dict[str, Any]:
+    def changed(one: Mapping[str, Any], in_base: bool) -> dict[str, Any]:
         tracks = [track for track in one.get("tracks", []) if track not in same]
         by_track = one.get("by_track", {})
         if moved is not None:  # a track that went has no entry: compared whole
             by_track = {
-                track: {"work": rows(track, view, ids)}
+                track: {"work": rows(track, view, ids, in_base)}
                 if (ids := moved.get(track)) is not None
                 else view
                 for track, view in by_track.items()
@@ -225,7 +246,7 @@ def changes_between(
             }
         return {"tracks": tracks, "by_track": by_track}
 
-    return compare_plans(changed(base), changed(plan))
+    return compare_plans(changed(base, True), changed(plan, False))
 
 
 def forecast_delta(

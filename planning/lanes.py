@@ -76,6 +76,7 @@ class BaseView:
     bound: dict[str | None, list[int]]  # binding skill -> its items
     skills: set[str]  # the skills of the items' estimates
     unique: bool  # no item id twice among its rows
+    row_of: dict[str, int]  # item id -> its row (when unique)
 
 
 SNAP_EVERY = 32  # lane rows between the states kept for a what-if to go on from
@@ -216,8 +217,11 @@ def base_view(
             short[skill][n] = weeks
         bound.setdefault(planned.binding[n], []).append(n)
     known = {skill for skill, items in by_skill.items() if items}
-    unique = len({row["id"] for row in view["work"]}) == len(view["work"])
-    return BaseView(works, manpower, lanes, planned, view, by_skill, short, bound, known, unique)
+    row_of = {row["id"]: n for n, row in enumerate(view["work"])}
+    unique = len(row_of) == len(view["work"])
+    return BaseView(
+        works, manpower, lanes, planned, view, by_skill, short, bound, known, unique, row_of
+    )
 
 
 def _combine(effort, lanes: dict[str, _Lane], n: int, num_days: int) -> tuple:
@@ -294,19 +298,32 @@ def replan_view(
     calendar: Calendar,
     pooled: bool,
     works: list[Any] | None = None,
+    origins: list[int] | None = None,
 ) -> tuple[dict[str, Any], list[int]]:
     """The view of ``base``'s items with ``people`` (equal to ``planner._view``'s), and the
     positions of its rows that are not the base's rows themselves (in order).
 
-    ``works``: the view's items when some were edited in place (the same item in the same
-    row, prepared again: an estimate, a triage, a track): the lanes and shortage walks
-    of their skills, old and new, are made again, and the demand of those skills.
+    ``works``: the view's items when some were edited (prepared again: an estimate, a
+    triage, a track, a rank): the lanes and shortage walks of their skills, old and new,
+    are made again (from the first row that differs), and the demand of those skills.
+    ``origins``: when the rows are the base's in another order (a rank edited), each row's
+    row in the base. Everything below is counted by the base's rows, and put in the
+    view's order at the end; a lane's items, and a skill's shortage walk, are put in the
+    view's order (only those of the edited items' skills can differ from the base's).
     """
     days = calendar.days
     num_days = len(days)
     staff, capacity, manpower = _figures(people, skills, days)
     heads = {skill: len(staff[skill]) for skill in scheduled}
     edited: list[int] = []
+    ranked = None  # base row -> its row in the view (None: the same)
+    if origins is not None and works is not None:
+        by_base = list(base.works)
+        position = [0] * len(origins)
+        for row, (work, was) in enumerate(zip(works, origins, strict=True)):
+            by_base[was] = work
+            position[was] = row
+        works, ranked = by_base, position.__getitem__
     if works is None or works is base.works:
         works = base.works
     else:
@@ -329,7 +346,7 @@ def replan_view(
             at.update(n for n in edited if (works[n].effort or {}).get(skill, 0.0) > EPSILON)
             same = old.heads == heads[skill] and old.capacity == capacity[skill]
             lanes[skill] = _lane(
-                num_days, skill, capacity[skill], heads[skill], works, sorted(at),
+                num_days, skill, capacity[skill], heads[skill], works, sorted(at, key=ranked),
                 old if same else None, edited_rows,
             )  # fmt: skip
             moved.add(skill)
@@ -384,7 +401,7 @@ def replan_view(
             items = set(by_skill.get(skill, ()))
             items.difference_update(edited)
             items.update(n for n in edited if skill in works[n].estimate)
-            by_skill[skill] = sorted(items)
+            by_skill[skill] = sorted(items, key=ranked)
     short_moved = {skill for skill in base.skills if manpower[skill] != base.manpower[skill]}
     short_moved |= sized
     shortages = {}
@@ -441,6 +458,9 @@ def replan_view(
             if hit:
                 one = lanes[skill] = dataclasses.replace(one, gains=dict(one.gains))
                 _gains(one, skill, planned, num_days, hit)
+    if origins is not None:  # in the view's order
+        rows = [rows[was] for was in origins]
+        changed = sorted(map(ranked, changed))
     view = {
         "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
         "demand": _demand(base, works, by_skill, sized) if sized else base.view["demand"],

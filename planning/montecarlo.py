@@ -273,6 +273,7 @@ def _view(
     reuse: ViewRuns | None = None,
     keep: bool = False,
     in_place: bool = False,
+    origins: list[int] | None = None,
 ) -> ViewRuns:
     """Every run's end day of each item of one track (rows follow ``works_at``; -1: DNF).
 
@@ -280,8 +281,9 @@ def _view(
     with the same capacity and items is taken from it, one with the same capacity whose
     items differ from some row on runs again from there (``_again``). ``in_place``: the
     rows are ``reuse``'s items, some edited in place (prepared again, in the same row):
-    only the lanes of their skills, old and new, are looked at. ``keep``: keep the lanes'
-    states for what-ifs to resume from.
+    only the lanes of their skills, old and new, are looked at; ``origins``: the rows
+    are ``reuse``'s items in another order (a rank edited), each row's row in ``reuse``.
+    ``keep``: keep the lanes' states for what-ifs to resume from.
     """
     days = lay.calendar.days
     capacity = people_per_skill(people, lay.scheduled, days)
@@ -293,14 +295,25 @@ def _view(
         for skill, old in reuse.lanes.items():
             lanes[skill] = _with_capacity(old, capacity[skill], keep)
     elif reuse is not None and in_place and days:
-        pairs = enumerate(zip(reuse.works, works, strict=True))
-        edited = [row for row, (was, now) in pairs if was is not now]
+        # counted by the base's rows below (``origins``: the rows' rows in the base)
+        if origins is None:
+            pairs = enumerate(zip(reuse.works, works, strict=True))
+            edited = [row for row, (was, now) in pairs if was is not now]
+            now_at = None
+        else:
+            now_at = np.empty(len(origins), dtype=np.int64)  # base row -> its row now
+            now_at[origins] = np.arange(len(origins), dtype=np.int64)
+            pairs = enumerate(zip(works, origins, strict=True))
+            edited = [was for row, (now, was) in pairs if now is not reuse.works[was]]
+            now_list = now_at.tolist()
+            works = [works[row] for row in now_list]  # in the base's rows
+            works_at = [works_at[row] for row in now_list]
         idle = set(reuse.unplanned.tolist()).difference(edited)
-        idle.update(row for row in edited if works[row].effort is None)
+        idle.update(was for was in edited if works[was].effort is None)
         unplanned = np.asarray(sorted(idle), dtype=np.int64)
         touched: set[str] = set()
-        for row in edited:
-            for work in (reuse.works[row], works[row]):
+        for was in edited:
+            for work in (reuse.works[was], works[was]):
                 touched.update(skill for skill, weeks in (work.effort or {}).items())
         for skill in lay.scheduled:
             old = reuse.lanes.get(skill)
@@ -310,14 +323,18 @@ def _view(
                 continue
             rows = set() if old is None else set(old.rows.tolist())
             rows.difference_update(edited)
-            rows.update(row for row in edited if _works_in(works[row], skill))
+            rows.update(was for was in edited if _works_in(works[was], skill))
             if rows:
-                ordered = sorted(rows)
-                at = [works_at[row] for row in ordered]
+                ordered = sorted(rows, key=None if now_at is None else now_list.__getitem__)
+                at = [works_at[was] for was in ordered]
                 lanes[skill] = _lane_runs(
-                    skill, capacity[skill], ordered, [works[row] for row in ordered], at,
+                    skill, capacity[skill], ordered, [works[was] for was in ordered], at,
                     factors, keep, old,
                 )  # fmt: skip
+        if now_at is not None:  # the rows the view has now
+            works = [works[was] for was in origins]
+            unplanned = now_at[unplanned]
+            lanes = {skill: _moved(lane, now_at) for skill, lane in lanes.items()}
     else:
         idle = []
         per: dict[str, tuple[list[int], list[Any], list[int]]] = {
@@ -350,6 +367,11 @@ def _view(
         ends[lane.rows] = np.maximum(ends[lane.rows], lane.done)
     ends[dnf] = -1
     return ViewRuns(works, capacity, lanes, unplanned, ends)
+
+
+def _moved(lane: LaneRuns, now_at: np.ndarray) -> LaneRuns:
+    """``lane`` with its rows (the base's) put where they are now (``now_at``: per base row)."""
+    return dataclasses.replace(lane, rows=now_at[lane.rows])
 
 
 def _works_in(work: Any, skill: str) -> bool:
@@ -418,13 +440,18 @@ def _summaries(ends: np.ndarray, iso_days: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def groups(lay: Layout, staff) -> dict[str, tuple[list[int], list]]:
-    """Per track (All first): the indexes in ``lay.works`` of its items, and its people."""
-    index_of = {id(work): n for n, work in enumerate(lay.works)}
-    out = {ALL: (list(range(len(lay.works))), list(staff))}
-    for track in lay.tracks:
-        at = [index_of[id(work)] for work in lay.works_by_track[track]]
-        out[track] = (at, lay.people_by_track[track])
+def groups(lay: Layout, staff, tracks: set[str] | None = None) -> dict[str, tuple[list[int], list]]:
+    """Per track (All first; ``tracks``: only those): the indexes in ``lay.works`` of its
+    items, and its people."""
+    out = {}
+    if tracks is None or ALL in tracks:
+        out[ALL] = (list(range(len(lay.works))), list(staff))
+    wanted = [track for track in lay.tracks if tracks is None or track in tracks]
+    if wanted:
+        index_of = {id(work): n for n, work in enumerate(lay.works)}
+        for track in wanted:
+            at = [index_of[id(work)] for work in lay.works_by_track[track]]
+            out[track] = (at, lay.people_by_track[track])
     return out
 
 
@@ -437,10 +464,11 @@ def view_forecast(
     reuse: ViewRuns | None = None,
     keep: bool = False,
     in_place: bool = False,
+    origins: list[int] | None = None,
 ) -> ViewRuns:
     """The runs of one track with its forecast, ``items``: ``{item id: summary}``
-    (``reuse``, ``keep``, ``in_place``: see ``_view``)."""
-    made = _view(lay, works_at, people, factors, runs, reuse, keep, in_place)
+    (``reuse``, ``keep``, ``in_place``, ``origins``: see ``_view``)."""
+    made = _view(lay, works_at, people, factors, runs, reuse, keep, in_place, origins)
     iso = lay.calendar.iso
     if (
         reuse is not None
@@ -451,8 +479,10 @@ def view_forecast(
             or in_place
             or all(a.id == b.id for a, b in zip(made.works, reuse.works, strict=True))
         )
-    ):  # the same items in the same rows: a row whose runs end the same has the same summary
-        moved = np.flatnonzero((made.ends != reuse.ends).any(axis=1)).tolist()
+    ):  # the same items (in the same rows, or at ``origins``): a row whose runs end the
+        # same has the same summary
+        was = reuse.ends if origins is None else reuse.ends[np.asarray(origins, dtype=np.int64)]
+        moved = np.flatnonzero((made.ends != was).any(axis=1)).tolist()
         items = dict(reuse.items)
         made.remade = [made.works[row].id for row in moved]
         for item, summary in zip(made.remade, _summaries(made.ends[moved], iso), strict=True):

@@ -90,6 +90,19 @@ class Replanned:
     # per track replanned lane by lane: the rows that are not the base's row objects
     aligned: dict[str, list[int]] = field(default_factory=dict)
     kept: bool = False  # its items are in the base's rank order and tracks (some edited)
+    # per track looked at: its rows' rows in the base's view when they are the base's
+    # items in another order (None: they are not)
+    origins: dict[str, list[int] | None] = field(default_factory=dict)
+    # per track replanned lane by lane in another order: the positions of the rows that are
+    # not the base's row objects, and each row's row in the base
+    reordered: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
+
+    def origins_of(self, prepared: Prepared, track: str, works: Sequence[Any]):
+        """``origins`` of one track (``works``: its items), found once."""
+        if track not in self.origins:
+            base = prepared.views.get(track)
+            self.origins[track] = None if base is None else _origins(base, works)
+        return self.origins[track]
 
 
 def _inputs(lay: Layout, staff: Sequence[Person]) -> dict[str, tuple[list, list, bool]]:
@@ -159,6 +172,18 @@ def _prepared_items(items: list[Item], model: Model, skills: list[str]) -> dict[
     small = layout(Model(model.params, tuple(model.holidays), staff, items))
     ranked = sorted(items, key=attrgetter("rank"))
     return {id(item): work for item, work in zip(ranked, small.works, strict=True)}
+
+
+def _origins(base: BaseView, works: Sequence[Any]) -> list[int] | None:
+    """Each of ``works``' rows in ``base`` when they are its items (told apart by id) in
+    another order; else None."""
+    if not base.unique or not works or len(works) != len(base.works):
+        return None
+    row_of = base.row_of
+    origins = [row_of.get(work.id, -1) for work in works]
+    if -1 in origins or len(set(origins)) < len(origins):
+        return None
+    return origins
 
 
 def _replaced(scenario: Sequence[Item], base: Sequence[Item]) -> list[int] | None:
@@ -278,6 +303,7 @@ def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) 
     base_inputs = _inputs(prepared.lay, prepared.model.staff)
     by_track: dict[str, Any] = {}
     aligned: dict[str, list[int]] = {}
+    reordered: dict[str, tuple[list[int], list[int]]] = {}
     for track, (works, people, pooled) in _inputs(lay, scenario.staff).items():
         was = base_inputs.get(track)
         if track in same:
@@ -288,6 +314,13 @@ def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) 
             by_track[track], aligned[track] = replan_view(
                 base, people, lay.skills, lay.scheduled, lay.calendar, pooled, works
             )
+        elif was is not None and (origins := start.origins_of(prepared, track, works)):
+            # the base's items in another order (a rank edited)
+            base = prepared.views[track]
+            by_track[track], changed = replan_view(
+                base, people, lay.skills, lay.scheduled, lay.calendar, pooled, works, origins
+            )
+            reordered[track] = (changed, origins)
         else:
             by_track[track] = _view(works, people, lay.skills, lay.scheduled, lay.calendar, pooled)
     plan = {
@@ -297,19 +330,21 @@ def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) 
         "tracks": [ALL, *lay.tracks],
         "by_track": by_track,
     }
-    return Replanned(plan, same, lay, aligned, start.kept)
+    return Replanned(plan, same, lay, aligned, start.kept, start.origins, reordered)
 
 
 def _groups(
-    prepared: Prepared, lay: Layout, staff, kept: bool
+    prepared: Prepared, lay: Layout, staff, kept: bool, tracks: set[str] | None
 ) -> dict[str, tuple[list[int], list]]:
-    """``montecarlo.groups`` of the what-if: the base's item indexes when its items are in
-    the base's order and tracks (``kept``)."""
+    """``montecarlo.groups`` of the what-if (``tracks``: only those): the base's item
+    indexes when its items are in the base's order and tracks (``kept``)."""
     if not kept:
-        return forecast_groups(lay, staff)
-    out = {ALL: (prepared.groups[ALL][0], list(staff))}
-    for track in lay.tracks:
-        out[track] = (prepared.groups[track][0], lay.people_by_track[track])
+        return forecast_groups(lay, staff, tracks)
+    out = {}
+    for track in [ALL, *lay.tracks]:
+        if tracks is None or track in tracks:
+            people = list(staff) if track == ALL else lay.people_by_track[track]
+            out[track] = (prepared.groups[track][0], people)
     return out
 
 
@@ -358,15 +393,18 @@ def reforecast(
         )
     reuse = replanned.same if same_draws else set()
     by_track = {}
-    for track, (at, people) in _groups(prepared, lay, scenario.staff, replanned.kept).items():
-        if tracks is not None and track not in tracks:
-            continue
+    kept = replanned.kept
+    for track, (at, people) in _groups(prepared, lay, scenario.staff, kept, tracks).items():
         if track in reuse:
             by_track[track] = prepared.forecast[track]
         else:
             lanes = prepared.runs_of.get(track) if same_draws else None
-            in_place = replanned.kept and same_draws
-            made = view_forecast(lay, at, people, factors, runs, lanes, in_place=in_place)
+            origins = None
+            if lanes is not None and not kept:  # the base's items in another order?
+                works = lay.works if track == ALL else lay.works_by_track[track]
+                origins = replanned.origins_of(prepared, track, works)
+            in_place = lanes is not None and (kept or origins is not None)
+            made = view_forecast(lay, at, people, factors, runs, lanes, False, in_place, origins)
             by_track[track] = {"items": made.items}
             if remade is not None:
                 remade[track] = made.remade

@@ -99,13 +99,12 @@ class Worker:
         start = scenario_views(prepared, scenario)
         replanned = replan(prepared, scenario, start)
         same = replanned.same
-        delta, moved = plan_delta(prepared.plan, replanned.plan, same, replanned.aligned)
+        told = replanned.aligned, replanned.reordered  # the rows that may differ
+        delta, moved = plan_delta(prepared.plan, replanned.plan, same, *told)
         answer: dict[str, Any] = {
             "ok": "whatif",
             "same": sorted(same),
-            "changes": changes_between(
-                prepared.plan, replanned.plan, same, moved, replanned.aligned
-            ),
+            "changes": changes_between(prepared.plan, replanned.plan, same, moved, *told),
         }
         predicted = None
         if job.get("forecast", True) is not False:
