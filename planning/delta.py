@@ -143,7 +143,7 @@ def _patch(before: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     for key, value in row.items():
         was = before[key]
-        if was == value:
+        if was is value or was == value:  # (a row made again shares most of its values)
             continue
         if (
             isinstance(value, dict)

@@ -417,7 +417,7 @@ def replan_view(
         for n in sorted(remake):
             work = works[n]
             short = rows[n]["shortage"]
-            if n in fresh or short_moved.intersection(work.estimate):
+            if n in fresh or not short_moved.isdisjoint(work.estimate):
                 short = {}  # in the estimate's order, as the planner writes it
                 for skill in work.estimate:
                     found = (shortages[skill] if skill in shortages else base.short[skill]).get(n)
