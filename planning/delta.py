@@ -29,12 +29,15 @@ of an item, so a patched row keeps the base row's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from planning.whatif import compare_plans
 
 OUTCOME = ("end", "shortage")  # the parts of a row compare_plans looks at
+# The positions of a view's rows that may differ from the base's: a list, or a map of each
+# to its ``row_patch`` against the base row (made by whoever made the row, not again here).
+Rows = Sequence[int] | Mapping[int, dict[str, Any]]
 
 __all__ = [
     "plan_delta",
@@ -49,16 +52,16 @@ def plan_delta(
     base: Mapping[str, Any],
     plan: Mapping[str, Any],
     same: set[str],
-    aligned: Mapping[str, list[int]] | None = None,
-    reordered: Mapping[str, tuple[list[int], list[int]]] | None = None,
+    aligned: Mapping[str, Rows] | None = None,
+    reordered: Mapping[str, tuple[Rows, list[int]]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, set[Any]]]:
     """The delta of ``plan`` against ``base`` (``same``: tracks whose view is the base's),
     and per changed track the ids of the items whose date or shortage may differ (their
     rows differ there, or came, or went): the only ones ``compare_plans`` may list.
     ``aligned``: per track whose rows are the base's items (their ids unique) in the
     base's order, the positions of the rows that are not the base's row objects
-    themselves; ``reordered``: per track whose rows are the base's items in another order,
-    those positions and each row's row in the base."""
+    themselves (``Rows``); ``reordered``: per track whose rows are the base's items in
+    another order, those positions and each row's row in the base."""
     views: dict[str, Any] = {}
     moved: dict[str, set[Any]] = {}
     base_views = base.get("by_track") or {}
@@ -76,9 +79,9 @@ def plan_delta(
 
 def _where(
     track: str,
-    aligned: Mapping[str, list[int]] | None,
-    reordered: Mapping[str, tuple[list[int], list[int]]] | None,
-) -> tuple[list[int] | None, list[int] | None]:
+    aligned: Mapping[str, Rows] | None,
+    reordered: Mapping[str, tuple[Rows, list[int]]] | None,
+) -> tuple[Rows | None, list[int] | None]:
     """The positions of ``track``'s rows that may differ from the base's, and each row's row
     in the base (None: the same row), as ``plan_delta`` was told; (None, None): unknown."""
     at = (aligned or {}).get(track)
@@ -90,7 +93,7 @@ def _where(
 def _view_delta(
     was: Mapping[str, Any] | None,
     view: Mapping[str, Any],
-    at: list[int] | None = None,
+    at: Rows | None = None,
     origin: list[int] | None = None,
 ) -> tuple[dict[str, Any], set[Any]]:
     """One changed view: its own figures and the rows that are not the base's (``at``,
@@ -119,8 +122,9 @@ def _view_delta(
         before = old[index]
         if at is None and (before is row or before == row):
             continue  # (rows named by ``at`` differ)
-        if before.keys() == row.keys():
-            patch = _patch(before, row)
+        patch = at.get(position) if isinstance(at, Mapping) else None
+        if patch is not None or before.keys() == row.keys():
+            patch = patch if patch is not None else row_patch(before, row)
             patches.append([position, patch])
             if any(key.partition(".")[0] in OUTCOME for key in patch):  # (compare_plans)
                 moved.add(row["id"])
@@ -137,12 +141,15 @@ def _view_delta(
     return out, moved
 
 
-def _patch(before: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys of ``row`` that differ from ``before``'s; of an object whose keys stay, the
-    parts that differ, as ``"key.part"`` (a row's own keys have no dot)."""
+def row_patch(
+    before: Mapping[str, Any], row: Mapping[str, Any], keys: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The keys of ``row`` (``keys``: only those; both rows have the same keys) that differ
+    from ``before``'s; of an object whose keys stay, the parts that differ, as
+    ``"key.part"`` (a row's own keys have no dot)."""
     patch: dict[str, Any] = {}
-    for key, value in row.items():
-        was = before[key]
+    for key in row if keys is None else keys:
+        value, was = row[key], before[key]
         if was is value or was == value:  # (a row made again shares most of its values)
             continue
         if (
@@ -160,7 +167,7 @@ def _patch(before: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _patched(row: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``row`` with ``patch`` (``_patch``'s) applied: a new row, ``row`` left as it is."""
+    """``row`` with ``patch`` (``row_patch``'s) applied: a new row, ``row`` left as it is."""
     out = dict(row)
     for key, value in patch.items():
         outer, dot, part = key.partition(".")
@@ -217,8 +224,8 @@ def changes_between(
     plan: Mapping[str, Any],
     same: set[str],
     moved: Mapping[str, set[Any]] | None = None,
-    aligned: Mapping[str, list[int]] | None = None,
-    reordered: Mapping[str, tuple[list[int], list[int]]] | None = None,
+    aligned: Mapping[str, Rows] | None = None,
+    reordered: Mapping[str, tuple[Rows, list[int]]] | None = None,
 ) -> list[dict[str, Any]]:
     """``compare_plans(base, plan)``, skipping the tracks whose view is the base's and, with
     ``moved`` (from ``plan_delta``, and ``aligned`` and ``reordered`` as given to it), the

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from formats.streams import TRIAGE_LEVELS, Person
+from planning.delta import Rows, row_patch
 from planning.insight import Calendar, Reasons, load
 from planning.planner import (
     DAYS_PER_WEEK,
@@ -80,6 +81,8 @@ class BaseView:
 
 
 SNAP_EVERY = 32  # lane rows between the states kept for a what-if to go on from
+MADE = ("binding", "end", "shortage", "start", "why")  # a row's fields the schedule decides
+OWN = ("estimate", "id", "name", "rank", "track", "triage")  # and its item (item_fields)
 
 
 def _lane(
@@ -299,9 +302,10 @@ def replan_view(
     pooled: bool,
     works: list[Any] | None = None,
     origins: list[int] | None = None,
-) -> tuple[dict[str, Any], list[int]]:
+) -> tuple[dict[str, Any], Rows]:
     """The view of ``base``'s items with ``people`` (equal to ``planner._view``'s), and the
-    positions of its rows that are not the base's rows themselves (in order).
+    positions of its rows that are not the base's rows themselves (in order), each with
+    its patch against the base row (``planning.delta.Rows``).
 
     ``works``: the view's items when some were edited (prepared again: an estimate, a
     triage, a track, a rank): the lanes and shortage walks of their skills, old and new,
@@ -410,7 +414,7 @@ def replan_view(
         was = base.short.get(skill, {})
         remake.update(n for n in now.keys() | was.keys() if now.get(n) != was.get(n))
     rows = list(base.view["work"])
-    changed: list[int] = []  # the rows that are not the base's
+    changed: dict[int, dict[str, Any]] = {}  # the rows that are not the base's: their patch
     if remake:
         reasons = Reasons(planned, {s: capacity[s] for s in scheduled}, heads, calendar, pooled)
         iso = calendar.iso
@@ -435,9 +439,10 @@ def replan_view(
                 binding=binding,
                 why=why,
             )
-            if made != rows[n]:
+            patch = row_patch(rows[n], made, (*MADE, *OWN) if n in fresh else MADE)
+            if patch:
                 rows[n] = made
-                changed.append(n)
+                changed[n] = patch
     for skill in scheduled:  # leverage: items whose lane with one more person or whose
         one = lanes[skill]  # schedule moved
         if skill in moved:
@@ -460,7 +465,7 @@ def replan_view(
                 _gains(one, skill, planned, num_days, hit)
     if origins is not None:  # in the view's order
         rows = [rows[was] for was in origins]
-        changed = sorted(map(ranked, changed))
+        changed = {ranked(n): changed[n] for n in sorted(changed, key=ranked)}
     view = {
         "manpower": {skill: _weeks(weeks) for skill, weeks in manpower.items()},
         "demand": _demand(base, works, by_skill, sized) if sized else base.view["demand"],

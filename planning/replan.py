@@ -36,6 +36,7 @@ from operator import attrgetter
 from typing import Any
 
 from formats.streams import Item, Model, Person
+from planning.delta import Rows
 from planning.lanes import BaseView, base_view, replan_view
 from planning.montecarlo import (
     ViewRuns,
@@ -87,15 +88,16 @@ class Replanned:
     plan: dict[str, Any]
     same: set[str]  # tracks whose view is the base's view
     lay: Layout | None
-    # per track replanned lane by lane: the rows that are not the base's row objects
-    aligned: dict[str, list[int]] = field(default_factory=dict)
+    # per track replanned lane by lane: the rows that are not the base's row objects, with
+    # their patches (``planning.delta.Rows``)
+    aligned: dict[str, Rows] = field(default_factory=dict)
     kept: bool = False  # its items are in the base's rank order and tracks (some edited)
     # per track looked at: its rows' rows in the base's view when they are the base's
     # items in another order (None: they are not)
     origins: dict[str, list[int] | None] = field(default_factory=dict)
     # per track replanned lane by lane in another order: the positions of the rows that are
     # not the base's row objects, and each row's row in the base
-    reordered: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
+    reordered: dict[str, tuple[Rows, list[int]]] = field(default_factory=dict)
 
     def origins_of(self, prepared: Prepared, track: str, works: Sequence[Any]):
         """``origins`` of one track (``works``: its items), found once."""
@@ -302,8 +304,8 @@ def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) 
         return Replanned(compute_plan(scenario), set(), None)
     base_inputs = _inputs(prepared.lay, prepared.model.staff)
     by_track: dict[str, Any] = {}
-    aligned: dict[str, list[int]] = {}
-    reordered: dict[str, tuple[list[int], list[int]]] = {}
+    aligned: dict[str, Rows] = {}
+    reordered: dict[str, tuple[Rows, list[int]]] = {}
     for track, (works, people, pooled) in _inputs(lay, scenario.staff).items():
         was = base_inputs.get(track)
         if track in same:
