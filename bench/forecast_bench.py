@@ -37,7 +37,7 @@ PLAN = [PYTHON, "-m", "qplan_service.filter"]
 NAIVE = """
 import sys, dataclasses, json
 from formats.streams import parse_streams
-from planning.montecarlo import factors_for, seed_from
+from planning.draws import factors_for, seed_from
 from planning.planner import ALL, layout, people_per_skill, schedule
 runs = int(sys.argv[1])
 model = parse_streams(sys.stdin.read())

@@ -14,7 +14,8 @@ import sys
 
 from formats.forecast import dump_forecast
 from formats.streams import StreamsError, parse_streams
-from planning.montecarlo import forecast, seed_from
+from planning.draws import seed_from
+from planning.montecarlo import forecast
 
 EXIT_BAD_INPUT = 2
 

@@ -11,7 +11,8 @@ from formats.forecast import FORECAST_DATASET, FORECAST_FILE, dump_forecast
 from formats.streams import StreamsError, parse_streams
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
-from planning.montecarlo import forecast, seed_from
+from planning.draws import seed_from
+from planning.montecarlo import forecast
 
 __all__ = ["ForecastService", "forecast_of"]
 

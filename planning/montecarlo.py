@@ -14,7 +14,7 @@ The model (README "forecast_service"):
 - Each item's factors come from a generator of their own, seeded by the
   forecast's seed (the conditioned commit), the item's id and the skill: they
   do not depend on the other items or the rank order, so an item keeps its
-  draws when another is edited, moved, added or removed.
+  draws when another is edited, moved, added or removed (``planning.draws``).
 - The staff, vacations and holidays are as the sheet says; items are placed
   in rank order by DOMAIN.md's greedy schedule in every run, All pooling every
   track's people as in the plan.
@@ -28,7 +28,6 @@ so each (item, skill) is one step over an array of runs × days.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import operator
 from collections.abc import Mapping
@@ -38,16 +37,11 @@ from typing import Any
 import numpy as np
 
 from formats.streams import Model
+from planning.draws import CLIP, SIGMA, factors_for
 from planning.planner import ALL, DAYS_PER_WEEK, EPSILON, Layout, layout, people_per_skill
 
 __all__ = [
-    "SIGMA",
-    "CLIP",
     "forecast",
-    "factors_for",
-    "item_factors",
-    "draw_keys",
-    "seed_from",
     "groups",
     "view_forecast",
     "document",
@@ -56,102 +50,7 @@ __all__ = [
     "LaneRuns",
 ]
 
-SIGMA = {"number": 0.2, "unit": 0.25, "size": 0.4}  # log-normal spread by how it was written
-P10_P90 = 2 * 1.2815515655446004  # z-distance between a normal's P10 and P90
-CLIP = 1.6448536269514722  # z of P95: factors stay between their P5 and P95
 QUANTILES = {"p50": 0.50, "p85": 0.85, "p95": 0.95}
-
-
-def seed_from(text: str) -> int:
-    """A 64-bit seed from a commit SHA (or any hex text; other text is hashed)."""
-    try:
-        return int(text[:16], 16)
-    except ValueError:
-        return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], 16)
-
-
-def _sigma(written: Mapping[str, Any] | None) -> float:
-    """The spread of one estimate's factor, from how the sheet wrote it."""
-    if not written:
-        return SIGMA["number"]
-    kind = written.get("kind")
-    if kind == "range":
-        low, high = written.get("low"), written.get("high")
-        if isinstance(low, int | float) and isinstance(high, int | float) and 0 < low < high:
-            return math.log(high / low) / P10_P90
-        return SIGMA["size"]
-    return SIGMA.get(kind, SIGMA["number"])
-
-
-def draw_keys(works: list[Any]) -> list[tuple[str, int]]:
-    """Each item's key to its draws: its id, and how many items of that id come before it
-    (rank order; 0 but for an id the sheet repeats)."""
-    seen: dict[str, int] = {}
-    keys = []
-    for work in works:
-        before = seen.get(work.id, 0)
-        seen[work.id] = before + 1
-        keys.append((work.id, before))
-    return keys
-
-
-def _normals(seed: int, key: tuple[str, int], skill: str, runs: int) -> np.ndarray:
-    """The standard normal draws of one item's skill: a generator of their own, seeded by
-    ``seed``, the item's key and the skill (so they depend on nothing else)."""
-    text = f"{seed}\x1f{key[0]}\x1f{key[1]}\x1f{skill}".encode()
-    entropy = int.from_bytes(hashlib.blake2b(text, digest_size=16).digest(), "little")
-    return np.random.default_rng(entropy).standard_normal(runs)
-
-
-def factors_for(
-    lay: Layout, estimates: Mapping[str, Any] | None, runs: int, spread: float, seed: int
-) -> list[dict[str, np.ndarray]]:
-    """Per item (rank order), per scheduled skill: its factor in each run.
-
-    Each (item, skill) draws from its own generator (``_normals``), so an item's factors
-    do not depend on the other items, their estimates or the rank order: a what-if's items
-    keep their base's draws (``item_factors``).
-    """
-    return item_factors(lay.works, draw_keys(lay.works), estimates, runs, spread, seed)
-
-
-def item_factors(
-    works: list[Any],
-    keys: list[tuple[str, int]],
-    estimates: Mapping[str, Any] | None,
-    runs: int,
-    spread: float,
-    seed: int,
-    known: Mapping[tuple[str, int], dict[str, np.ndarray]] | None = None,
-) -> list[dict[str, np.ndarray]]:
-    """``factors_for`` of ``works`` whose ``draw_keys`` keys are ``keys``. ``known``: factors
-    drawn before with the same estimates, runs, spread and seed, by key (a base's), taken
-    instead of drawn again."""
-    items = (estimates or {}).get("items") or {}
-    known = known or {}
-    out = []
-    for work, key in zip(works, keys, strict=True):
-        effort = work.effort or {}
-        had = known.get(key)
-        if had is not None and had.keys() == effort.keys():
-            out.append(had)
-            continue
-        written = (items.get(work.id) or {}).get("skills") or {}
-        factors: dict[str, np.ndarray] = {}
-        for skill in effort:
-            factor = had.get(skill) if had is not None else None
-            if factor is None:
-                sigma = _sigma(written.get(skill)) * spread
-                if sigma > 0:
-                    factor = _normals(seed, key, skill, runs)
-                    factor.clip(-CLIP, CLIP, out=factor)
-                    factor *= sigma
-                    np.exp(factor, out=factor)
-                else:
-                    factor = np.ones(runs)
-            factors[skill] = factor
-        out.append(factors)
-    return out
 
 
 SNAP_EVERY = 32  # lane rows between the states a what-if's forecast may resume from

@@ -6,7 +6,7 @@ forecast runs the schedule per track the same way. A view depends on nothing
 else, so a view whose inputs are those of the base — the same prepared items
 (the same objects, in the same order), the same people, skills, scheduled
 skills and calendar — is the base's view, reused as it is; its forecast too
-(an item's random factors depend on its id and skills only, ``montecarlo.factors_for``:
+(an item's random factors depend on its id and skills only, ``planning.draws``:
 the base's are taken for every item the what-if keeps).
 
 An edit of the quarter, the holidays, the scheduled skills or the skills
@@ -37,15 +37,9 @@ from typing import Any
 
 from formats.streams import Item, Model, Person
 from planning.delta import Rows
+from planning.draws import draw_keys, factors_for, item_factors
 from planning.lanes import BaseView, base_view, replan_view
-from planning.montecarlo import (
-    ViewRuns,
-    document,
-    draw_keys,
-    factors_for,
-    item_factors,
-    view_forecast,
-)
+from planning.montecarlo import ViewRuns, document, view_forecast
 from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
 from planning.planner import ALL, Layout, _view, compute_plan, layout, plan_skills

@@ -57,7 +57,7 @@ from mesh.messages import BadRequest, ErrorAnswer, ErrorCode, WhatIfRequest
 from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
-from planning.montecarlo import seed_from
+from planning.draws import seed_from
 from planning.planner import plan_to_json
 from planning.whatif import EditError
 from qplan_service.bases import (

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from formats.forecast import FORECAST_FILE, dump_forecast, load_forecast
 from formats.streams import Item, Model, parse_streams
-from planning.montecarlo import CLIP, SIGMA, forecast
+from planning.draws import CLIP, SIGMA
+from planning.montecarlo import forecast
 from planning.planner import compute_plan, layout
 from planning.whatif import apply_edits
 from tests.strategies import FEW, models
