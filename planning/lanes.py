@@ -1,17 +1,22 @@
-"""One view of a what-if replanned lane by lane from its base view, when only its people changed.
+"""One view of a what-if replanned lane by lane from its base view.
 
 A view (``planner._view``: All, or one track) is its items' rows plus per-view figures.
-In the greedy schedule a skill's days are its own (``schedule.lane``), so when a
-what-if keeps a view's items (the same prepared objects, in the same order) and changes
-only its people — ``add_people``, ``remove_person``, the usual question — only the
-*moved lanes* (scheduled skills whose person-days or head count changed) are scheduled
-again. An item's row depends only on its own skills' lanes and on the shortage walks
-(DOMAIN.md 4, one per skill too) of its estimate's skills, so only the rows of items
-working in a moved lane, or sized in a skill whose manpower changed, are looked at
-again; a row that comes out the same is the base row itself. Leverage (one more person
-per skill) is kept per lane and item, and redone for moved lanes and moved items only.
+In the greedy schedule a skill's days are its own (``schedule.run_lane``), so when a
+what-if keeps a view's items — its people changed (``add_people``, ``remove_person``,
+the usual question), or some items were edited (an estimate, a triage, a rank: the
+same items, maybe in another order) — only the *moved lanes* are scheduled again: the
+skills whose person-days or head count changed, from their first day, and the skills
+of edited items, from the state the base kept before the first row that differs
+(every ``SNAP_EVERY`` rows; an edit at rank r changes nothing ranked above r). An
+item's row depends only on its own skills' lanes and on the shortage walks (DOMAIN.md
+4, one per skill too) of its estimate's skills, so only the rows of items working in
+a moved lane, or sized in a skill whose manpower or items changed, are looked at
+again; a row that comes out the same is the base row itself, and one that does not
+comes with its patch against the base row (``planning.delta``). Leverage (one more
+person per skill) is kept per lane and item, and redone for moved items only.
 
-The combination of lanes into an item's end, start and binding skill is the one of
+Everything is counted by the base's rows and put in the view's order at the end. The
+combination of lanes into an item's end, start and binding skill is the one of
 ``schedule.schedule``; a row is made as ``planner._view`` makes it, its reason by
 ``insight.Reasons``; leverage counts as ``insight.leverage`` does. ``tests/test_replan.py``
 checks that the result equals ``compute_plan`` of the scenario on random models and edits.

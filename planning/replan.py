@@ -16,14 +16,15 @@ edited ones are prepared again, by ``planner.layout`` of a model of just them.
 
 The result equals ``compute_plan(scenario)`` and ``forecast(scenario, ...)``
 exactly (``tests/test_replan.py`` checks it on random models and edits).
-A changed view whose items sit in the base's rows (its people changed: the usual
-"add two Web engineers"; or an item's estimate, triage or track was edited in place)
-is replanned lane by lane (``planning.lanes``): a skill's lane in the greedy schedule
-does not depend on the others, so only the lanes whose people or items changed are
-scheduled again and only the rows that can move made again. A view whose rows move
-(a rank, an item coming or going) is planned whole by ``planner._view`` (an edit at
-rank r cannot change anything ranked above r, but the planner's schedule keeps no
-state to resume from; the forecast's lanes do, ``montecarlo.LaneRuns``).
+A changed view whose items are the base's (told apart by id), in the base's rows or
+in another order (its people changed: the usual "add two Web engineers"; an item's
+estimate, triage or rank edited) is replanned lane by lane (``planning.lanes``): a
+skill's lane in the greedy schedule does not depend on the others, so only the lanes
+whose people or items changed are scheduled again, those of edited items from the
+row the edit changes on (an edit at rank r changes nothing above r), and only the
+rows that can move made again. The forecast's lanes do the same
+(``montecarlo.LaneRuns``). A view that gains or loses an item (a track edited) is
+planned whole by ``planner._view``.
 """
 
 from __future__ import annotations
