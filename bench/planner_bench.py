@@ -232,7 +232,7 @@ def whatif_table(requests: int) -> None:
     print(f"   {'WHATIF back to back (' + str(requests) + ')':<34} {percentiles(samples)}")
     print(f"   {f'WHATIF {PAUSE:g} s apart ({SPACED})':<34} {percentiles(spaced)}")
     print(
-        f"   {'filter run on edited streams (' + str(len(old_way)) + ')':<44} "
+        f"   {'filter run on edited streams (' + str(len(old_way)) + ')':<34} "
         f"{percentiles(old_way)}"
     )
     print(
