@@ -221,7 +221,7 @@ def whatif_table(requests: int) -> None:
                 asker.call("WHATIF", header)
                 spaced.append(time.perf_counter() - started)
             changes = len(answer.header["changes"])
-            items = len(answer.header["plan"]["by_track"]["All"]["work"])
+            items = len(whatif_answer(answer)["plan"]["by_track"]["All"]["work"])
             old_way = filter_whatif(folder, conditioned.text("streams.txt"), edits)
         finally:
             store.close()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from formats.conditioned import ESTIMATES, STREAMS, load_estimates
 from formats.forecast import FORECAST_DATASET, FORECAST_FILE, dump_forecast
 from formats.streams import StreamsError, parse_streams
+from mesh.priority import lower_priority
 from mesh.snapshot import Snapshot
 from mesh.stage import Stage
 from planning.draws import seed_from
@@ -52,10 +52,8 @@ class ForecastService(Stage):
         """Yield the CPU to the planning stages, then follow ``conditioned``."""
         # A forecast is many plans' worth of work; on a small machine the shared plan and
         # what-ifs must not wait for it.
-        try:
-            os.nice(NICE)
-        except OSError as exc:
-            self.log.warning("could not lower this process's priority: %s", exc)
+        for failed in lower_priority(NICE):
+            self.log.warning("could not lower this process's priority: %s", failed)
         await super().setup()
 
     def heartbeat_detail(self) -> dict[str, Any]:

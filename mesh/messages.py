@@ -20,7 +20,7 @@ Requests to the snapshot service, and their answers::
 
 To qplan_service: WHATIF ``WhatIfRequest`` {"base": conditioned SHA or null,
 "edits": [edit…], "id"?, "delta"?, "forecast"?} and CANCEL ``CancelRequest`` {"id"}; a
-WHATIF's answer is a plain header, ``WhatIfRequest``'s docstring says which.
+WHATIF's answer is a header and one JSON body, ``WhatIfRequest``'s docstring says which.
 
 Every ERR answer is ``ErrorAnswer`` {"error": text, "code": ErrorCode}.
 
@@ -118,9 +118,9 @@ class WhatIfRequest:
            track's forecast is what changed against the base's own what-if forecast
            (``planning.delta.forecast_delta``: {"changed", "gone"} for {"items"})}
 
-    A delta answer carries "delta" and "forecast" in one body, a JSON object (big, so
-    written and read with orjson; the header keeps the rest): ``whatif_answer`` reads
-    either kind of answer as one dict.
+    "delta" or "plan", and "forecast", travel in one body, a JSON object (big, so
+    written and read with orjson, and written by the worker that computed it; the
+    header keeps the rest): ``whatif_answer`` reads either kind of answer as one dict.
 
     ERR codes: over_budget, deadline, busy, bad_request (a bad edit, named).
     """

@@ -405,17 +405,7 @@ class QplanService(Stage):
         made_from = {"conditioned": base.conditioned, "plan": base.plan_commit}
         changes = answer["changes"]
         reply: dict[str, Any] = {"base": made_from, "same": answer["same"], "changes": changes}
-        if delta:
-            body = answer["body"]  # "delta" and "forecast", written by the worker
-        else:
-            body = None
-            reply["plan"] = finish_plan(answer["plan"], base)
-            predicted = answer.get("forecast")
-            reply["forecast"] = (
-                None
-                if predicted is None
-                else {**predicted, "lineage": {"conditioned": base.conditioned}}
-            )
+        body = answer["body"]  # "delta" or "plan", and "forecast": finished by the worker
         self.log.info(
             "WHATIF on conditioned@%s: %d edits, %d changes, %d views reused, %.0f ms",
             base.conditioned[:12],
@@ -424,11 +414,13 @@ class QplanService(Stage):
             len(answer["same"]),
             (time.monotonic() - started) * 1000,
         )
-        return Message("OK", reply, [body] if body is not None else [])
+        return Message("OK", reply, [body])
 
     def base_job(self, base: Base) -> dict[str, Any]:
         """What a worker needs to hold ``base``: its model and how to forecast it."""
         return {
+            "raw": base.raw,
+            "status": base.status,
             "model": base.model,
             "sizes": self.sizes,
             "estimates": base.estimates,

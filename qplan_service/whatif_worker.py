@@ -11,14 +11,18 @@ first, so that the committed planning of the service wins any contest for a core
 stdin and stdout carry frames: an 8-byte big-endian length, then a pickle (from and to
 qplan_service, its parent; never from the network). In, one of::
 
-    {"op": "base", "key": conditioned SHA, "model", "sizes", "estimates", "problems",
-     "runs", "spread", "seed"}                       -> {"ok": "base", "key"}
+    {"op": "base", "key": conditioned SHA, "raw", "status", "model", "sizes", "estimates",
+     "problems", "runs", "spread", "seed"}           -> {"ok": "base", "key"}
     {"op": "whatif", "edits", "delta": bool, "forecast": True | False | a track,
      "forecast_delta": bool (each track's forecast against the base's)}
         -> {"ok": "whatif", "same": [track…], "changes": [...],
-            "plan": the plan, "forecast": the forecast (every track, one, or None)
-            or, for a delta, "body": the WHATIF answer's body, JSON ready to send
-            ({"delta" (``planning.delta``, its rows marked), "forecast" with its lineage})}
+            "body": the WHATIF answer's body, JSON ready to send: {"delta"
+            (``planning.delta``, its rows marked), or "plan" (whole, as the service
+            finishes a plan: marked, with the base's problems, lineage and status);
+            "forecast" (every track, one, or None) with its lineage}}
+
+The answer is finished and encoded here, at the worker's low priority: the service
+only forwards it, so a flood of big what-ifs does not take its CPU from planning.
 
 A bad edit answers ``{"error": "edit", "message"}`` (``EditError``'s, naming the edit) and
 the worker goes on; anything else that fails answers ``{"error": "internal", "message"}``
@@ -27,15 +31,15 @@ and the worker exits (qplan_service starts another). End of stdin: the worker ex
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
-import os
 import pickle
 import struct
 import sys
 import traceback
 from typing import Any, BinaryIO
+
+from mesh.priority import lower_priority
 
 NICENESS = 10
 WARM = ("mesh.messages", "planning.delta", "planning.replan", "qplan_service.bases")
@@ -68,6 +72,7 @@ class Worker:
         self.key = ""
         self.problems: list[dict[str, Any]] = []
         self.sizes: dict[str, float] = {}
+        self.made_from: dict[str, Any] = {}  # the base's raw commit and status
 
     def base(self, job: dict[str, Any]) -> dict[str, Any]:
         from planning.replan import prepare
@@ -76,6 +81,7 @@ class Worker:
         gc.unfreeze()
         gc.collect()
         self.sizes, self.key, self.problems = job["sizes"], job["key"], job["problems"]
+        self.made_from = {"raw": job.get("raw"), "status": job.get("status") or {}}
         self.prepared = prepare(
             job["model"], job["estimates"], job["runs"], job["spread"], job["seed"]
         )
@@ -109,12 +115,12 @@ class Worker:
         predicted = None
         if job.get("forecast", True) is not False:
             predicted = self.forecast(scenario, start, job)
-        if not job.get("delta"):
-            answer["plan"], answer["forecast"] = replanned.plan, predicted
-            return answer
         if predicted is not None:
             predicted["lineage"] = {"conditioned": self.key}
-        body = {"delta": self.marked(delta), "forecast": predicted}
+        if job.get("delta"):
+            body = {"delta": self.marked(delta), "forecast": predicted}
+        else:
+            body = {"plan": self.finished(replanned.plan), "forecast": predicted}
         answer["body"] = encode_body(body)
         return answer
 
@@ -144,6 +150,26 @@ class Worker:
             }
         return predicted
 
+    def finished(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """The whole what-if plan as qplan_service finishes a plan (``finish_plan``), its
+        rows copied first: many are the base's own."""
+        from qplan_service.bases import Base, finish_plan
+
+        views = plan.get("by_track") or {}
+        copied = {
+            track: {**view, "work": [dict(row) for row in view.get("work") or []]}
+            for track, view in views.items()
+        }
+        base = Base(
+            self.key,
+            self.made_from.get("raw"),
+            None,
+            self.problems,
+            self.made_from.get("status") or {},
+            estimates=self.prepared.estimates,
+        )
+        return finish_plan({**plan, "by_track": copied}, base)
+
     def marked(self, delta: dict[str, Any]) -> dict[str, Any]:
         """The delta's whole rows marked as qplan_service marks a plan's items (copies)."""
         from qplan_service.bases import mark_rows
@@ -162,8 +188,7 @@ def _tracks(scenario) -> list[str]:
 
 
 def main() -> int:
-    with contextlib.suppress(OSError):  # not allowed here: run at the same priority
-        os.nice(NICENESS)
+    lower_priority(NICENESS)  # what cannot be done: run at the same priority
     for module in WARM:  # imported while the worker waits, not during its first what-if
         importlib.import_module(module)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import zmq
 
 from mesh.config import Config
+from mesh.messages import whatif_answer
 from mesh.protocol import Message
 from mesh.snapshot import Snapshot
 from tests.support import (
@@ -95,7 +96,7 @@ class Mesh:
         return self.store.log("plan", 100)
 
     def whatif(self, edits, base=None) -> dict:
-        return self.planner.call("WHATIF", {"base": base, "edits": edits}).header
+        return whatif_answer(self.planner.call("WHATIF", {"base": base, "edits": edits}))
 
     def close(self) -> None:
         self.store.close()
