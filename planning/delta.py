@@ -235,8 +235,10 @@ def changes_between(
         work = view.get("work") or []
         at, origin = _where(track, aligned, reordered)
         if at is not None:  # unique ids (in the base's order): only these rows may differ
-            if origin is not None and in_base:
-                at = [origin[n] for n in at]
+            if origin is not None and in_base:  # their base rows, and those that left
+                kept = set(origin)
+                at = [origin[n] for n in at if origin[n] >= 0]
+                at += [n for n in range(len(work)) if n not in kept]
             return [work[n] for n in at if work[n]["id"] in ids]
         return [row for row in work if row["id"] in ids]
 

@@ -88,6 +88,7 @@ class BaseView:
 SNAP_EVERY = 32  # lane rows between the states kept for a what-if to go on from
 MADE = ("binding", "end", "shortage", "start", "why")  # a row's fields the schedule decides
 OWN = ("estimate", "id", "name", "rank", "track", "triage")  # and its item (item_fields)
+ROW_KEYS = tuple(sorted((*MADE, *OWN)))  # a row's keys, in the order the planner writes them
 
 
 def _lane(
@@ -298,6 +299,32 @@ def _demand(
     return demand
 
 
+def _by_base_row(
+    base_works: list[Any], works: list[Any], origins: list[int]
+) -> tuple[list[Any], list[int], Any, set[int]]:
+    """The view's items counted by the base's rows (``origins``: each row's row in the base,
+    -1 for an item that joined the view), as ``replan_view`` counts them: the base's rows
+    first (an item that left the view stays as one without estimate, which no lane nor walk
+    counts), then the rows that joined. Also each row's count, the view's row of each
+    count, and the base rows whose item left."""
+    by_base = list(base_works)
+    counts = []
+    for work, was in zip(works, origins, strict=True):
+        if was < 0:
+            was = len(by_base)
+            by_base.append(work)
+        else:
+            by_base[was] = work
+        counts.append(was)
+    position = [-1] * len(by_base)
+    for row, was in enumerate(counts):
+        position[was] = row
+    gone = {n for n in range(len(base_works)) if position[n] < 0}
+    for n in gone:
+        by_base[n] = dataclasses.replace(base_works[n], effort=None, estimate={})
+    return by_base, counts, position.__getitem__, gone
+
+
 def replan_view(
     base: BaseView,
     people: Sequence[Person],
@@ -316,9 +343,11 @@ def replan_view(
     triage, a track, a rank): the lanes and shortage walks of their skills, old and new,
     are made again (from the first row that differs), and the demand of those skills.
     ``origins``: when the rows are the base's in another order (a rank edited), each row's
-    row in the base. Everything below is counted by the base's rows, and put in the
-    view's order at the end; a lane's items, and a skill's shortage walk, are put in the
-    view's order (only those of the edited items' skills can differ from the base's).
+    row in the base, -1 for an item that joined the view (its track edited); base rows
+    not named left it. Everything below is counted by the base's rows (``_by_base_row``),
+    and put in the view's order at the end; a lane's items, and a skill's shortage walk,
+    are put in the view's order (only those of the edited items' skills can differ from
+    the base's).
     """
     days = calendar.days
     num_days = len(days)
@@ -326,24 +355,22 @@ def replan_view(
     heads = {skill: len(staff[skill]) for skill in scheduled}
     edited: list[int] = []
     ranked = None  # base row -> its row in the view (None: the same)
+    counted = len(base.works)  # rows counted below: the base's, then those that joined
+    gone: set[int] = set()  # base rows whose item left the view
     if origins is not None and works is not None:
-        by_base = list(base.works)
-        position = [0] * len(origins)
-        for row, (work, was) in enumerate(zip(works, origins, strict=True)):
-            by_base[was] = work
-            position[was] = row
-        works, ranked = by_base, position.__getitem__
+        works, origins, ranked, gone = _by_base_row(base.works, works, origins)
     if works is None or works is base.works:
         works = base.works
     else:
-        edited = [
-            n for n, (was, now) in enumerate(zip(base.works, works, strict=True)) if was is not now
-        ]
+        edited = [n for n in range(counted) if works[n] is not base.works[n]]
+        edited += range(counted, len(works))
     edited_rows = set(edited)
     touched: set[str] = set()  # the skills of the edited items, before and after
     sized: set[str] = set()
     for n in edited:
-        for work in (base.works[n], works[n]):
+        for work in (base.works[n] if n < counted else None, works[n]):
+            if work is None:
+                continue
             touched.update(skill for skill, weeks in (work.effort or {}).items() if weeks > EPSILON)
             sized.update(work.estimate)
     lanes = dict(base.lanes)
@@ -364,12 +391,13 @@ def replan_view(
             lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], works, at)
             moved.add(skill)
     old_plan = base.planned
+    joined = len(works) - counted
     planned = Schedule.from_done(
-        list(old_plan.ends),
+        [*old_plan.ends, *[None] * joined],
         {skill: lanes[skill].used for skill in scheduled},
-        list(old_plan.starts),
-        list(old_plan.binding),
-        list(old_plan.done),
+        [*old_plan.starts, *[None] * joined],
+        [*old_plan.binding, *[None] * joined],
+        [*old_plan.done, *({} for _ in range(joined))],
     )
     # Items whose place in a moved lane moved: their schedule is combined again.
     dated: list[int] = []
@@ -387,10 +415,10 @@ def replan_view(
     for n in sorted(shifted):
         end, start, done, binding = _combine(works[n].effort, lanes, n, num_days)
         if (end, start, binding, done) != (
-            old_plan.ends[n],
-            old_plan.starts[n],
-            old_plan.binding[n],
-            old_plan.done[n],
+            planned.ends[n],  # (the base's until set here)
+            planned.starts[n],
+            planned.binding[n],
+            planned.done[n],
         ):
             planned.ends[n], planned.starts[n] = end, start
             planned.done[n], planned.binding[n] = done, binding
@@ -419,7 +447,9 @@ def replan_view(
         was = base.short.get(skill, {})
         remake.update(n for n in now.keys() | was.keys() if now.get(n) != was.get(n))
     rows = list(base.view["work"])
+    rows += [dict.fromkeys(ROW_KEYS) for _ in range(joined)]  # (made below: fresh)
     changed: dict[int, dict[str, Any]] = {}  # the rows that are not the base's: their patch
+    remake.difference_update(gone)
     if remake:
         reasons = Reasons(planned, {s: capacity[s] for s in scheduled}, heads, calendar, pooled)
         iso = calendar.iso

@@ -16,15 +16,15 @@ edited ones are prepared again, by ``planner.layout`` of a model of just them.
 
 The result equals ``compute_plan(scenario)`` and ``forecast(scenario, ...)``
 exactly (``tests/test_replan.py`` checks it on random models and edits).
-A changed view whose items are the base's (told apart by id), in the base's rows or
-in another order (its people changed: the usual "add two Web engineers"; an item's
-estimate, triage or rank edited) is replanned lane by lane (``planning.lanes``): a
-skill's lane in the greedy schedule does not depend on the others, so only the lanes
-whose people or items changed are scheduled again, those of edited items from the
-row the edit changes on (an edit at rank r changes nothing above r), and only the
-rows that can move made again. The forecast's lanes do the same
-(``montecarlo.LaneRuns``). A view that gains or loses an item (a track edited) is
-planned whole by ``planner._view``.
+A changed view whose items are told apart by id (as the base's are) is replanned lane
+by lane (``planning.lanes``) — its people changed (the usual "add two Web engineers"),
+an item's estimate, triage or rank was edited, an item joined or left it (its track
+edited): a skill's lane in the greedy schedule does not depend on the others, so only
+the lanes whose people or items changed are scheduled again, those of edited items
+from the row the edit changes on (an edit at rank r changes nothing above r), and
+only the rows that can move made again. The forecast's lanes do the same
+(``montecarlo.LaneRuns``) when the view keeps its items; one that gains or loses an
+item runs its lanes again from the first row that differs.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ class Replanned:
     # their patches (``planning.delta.Rows``)
     aligned: dict[str, Rows] = field(default_factory=dict)
     kept: bool = False  # its items are in the base's rank order and tracks (some edited)
-    # per track looked at: its rows' rows in the base's view when they are the base's
-    # items in another order (None: they are not)
+    # per track looked at: each row's row in the base's view (-1: an item the base view
+    # has not), when ids tell the items apart (None: they do not)
     origins: dict[str, list[int] | None] = field(default_factory=dict)
-    # per track replanned lane by lane in another order: the positions of the rows that are
-    # not the base's row objects, and each row's row in the base
+    # per track replanned lane by lane in another order, or with items gone or new: the
+    # positions of the rows that are not the base's row objects, each row's row in the base
     reordered: dict[str, tuple[Rows, list[int]]] = field(default_factory=dict)
 
     def origins_of(self, prepared: Prepared, track: str, works: Sequence[Any]):
@@ -172,13 +172,20 @@ def _prepared_items(items: list[Item], model: Model, skills: list[str]) -> dict[
 
 
 def _origins(base: BaseView, works: Sequence[Any]) -> list[int] | None:
-    """Each of ``works``' rows in ``base`` when they are its items (told apart by id) in
-    another order; else None."""
-    if not base.unique or not works or len(works) != len(base.works):
+    """Each of ``works``' rows in ``base`` (told apart by id; -1: an item the base view
+    has not), when the ids are unique on both sides; else None."""
+    if not base.unique or not works:
         return None
     row_of = base.row_of
     origins = [row_of.get(work.id, -1) for work in works]
-    if -1 in origins or len(set(origins)) < len(origins):
+    if len({work.id for work in works}) < len(works):
+        return None
+    return origins
+
+
+def _permutation(origins: list[int] | None, base: ViewRuns | None) -> list[int] | None:
+    """``origins`` when its rows are the base's rows in another order, else None."""
+    if origins is None or base is None or len(origins) != len(base.works) or -1 in origins:
         return None
     return origins
 
@@ -312,7 +319,8 @@ def replan(prepared: Prepared, scenario: Model, start: Replanned | None = None) 
                 base, people, lay.skills, lay.scheduled, lay.calendar, pooled, works
             )
         elif was is not None and (origins := start.origins_of(prepared, track, works)):
-            # the base's items in another order (a rank edited)
+            # the base's items in another order (a rank edited), some maybe gone or new
+            # (a track edited)
             base = prepared.views[track]
             by_track[track], changed = replan_view(
                 base, people, lay.skills, lay.scheduled, lay.calendar, pooled, works, origins
@@ -399,7 +407,7 @@ def reforecast(
             origins = None
             if lanes is not None and not kept:  # the base's items in another order?
                 works = lay.works if track == ALL else lay.works_by_track[track]
-                origins = replanned.origins_of(prepared, track, works)
+                origins = _permutation(replanned.origins_of(prepared, track, works), lanes)
             in_place = lanes is not None and (kept or origins is not None)
             made = view_forecast(lay, at, people, factors, runs, lanes, False, in_place, origins)
             by_track[track] = {"items": made.items}
