@@ -1,7 +1,7 @@
 """One view of a what-if replanned lane by lane from its base view.
 
 A view (``planner._view``: All, or one track) is its items' rows plus per-view figures.
-In the greedy schedule a skill's days are its own (``schedule.run_lane``), so when a
+In the greedy schedule a skill's days are its own (``planning.skill_lane``), so when a
 what-if keeps a view's items — its people changed (``add_people``, ``remove_person``,
 the usual question), or some items were edited (an estimate, a triage, a rank: the
 same items, maybe in another order) — only the *moved lanes* are scheduled again: the
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,30 +42,16 @@ from planning.planner import (
     people_per_skill,
     schedule,
 )
-from planning.schedule import run_lane
 from planning.schedule import weeks as _weeks
+from planning.skill_lane import (
+    SkillLane,
+    combine,
+    count_gains,
+    leverage_of,
+    schedule_lane,
+)
 
 __all__ = ["BaseView", "base_view", "replan_view"]
-
-
-@dataclass
-class _Lane:
-    """One scheduled skill's schedule alone: per item that works in it, where and when."""
-
-    capacity: list[float]
-    heads: int
-    starts: dict[int, int | None]  # item index -> the lane's first open day (None: none)
-    done: dict[int, int]  # item index -> the day it is done in this lane (-1: ran out)
-    used: list[float]
-    plus_one: dict[int, int] | None  # with one more person (leverage); None: no work day
-    # lane row -> the state before it, of the lane and of the lane with one more person
-    # (what each day has left, the first open day): kept for a base's what-ifs
-    snaps: dict[int, tuple[tuple[list[float], int], tuple[list[float], int]]] = dataclasses.field(
-        default_factory=dict
-    )
-    gains: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
-    dated: int = 0  # the sums of ``gains``: DNF items one more person dates,
-    pulled: int = 0  # and the work days it pulls in over all items
 
 
 @dataclass
@@ -74,7 +60,7 @@ class BaseView:
 
     works: list[Any]  # its items (prepared), rank order
     manpower: dict[str, float]
-    lanes: dict[str, _Lane]  # every scheduled skill
+    lanes: dict[str, SkillLane]  # every scheduled skill
     planned: Schedule
     view: dict[str, Any]  # the base view itself (its rows follow ``works``)
     by_skill: dict[str, list[int]]  # skill -> the items whose estimate has it
@@ -85,107 +71,9 @@ class BaseView:
     row_of: dict[str, int]  # item id -> its row (when unique)
 
 
-SNAP_EVERY = 32  # lane rows between the states kept for a what-if to go on from
 MADE = ("binding", "end", "shortage", "start", "why")  # a row's fields the schedule decides
 OWN = ("estimate", "id", "name", "rank", "track", "triage")  # and its item (item_fields)
 ROW_KEYS = tuple(sorted((*MADE, *OWN)))  # a row's keys, in the order the planner writes them
-
-
-def _lane(
-    num_days: int,
-    skill: str,
-    capacity: list[float],
-    heads: int,
-    works,
-    at: list[int] | None,
-    old: _Lane | None = None,
-    edited: set[int] | frozenset[int] = frozenset(),
-    keep: bool = False,
-) -> _Lane:
-    """Schedule one skill alone (the items that do not work in it do not touch its days);
-    ``at``: the items that do (None: found here). ``old``: the base's lane of the skill,
-    of the same capacity, whose items before the first that differs (or is ``edited``)
-    are this one's: it goes on from the state ``old`` kept there. ``keep``: keep states
-    to go on from."""
-    if at is None:
-        at = [
-            n
-            for n, work in enumerate(works)
-            if work.effort is not None and work.effort.get(skill, 0.0) > EPSILON
-        ]
-    efforts = [works[n].effort[skill] for n in at]
-    days, more = list(capacity), [have + 1.0 for have in capacity]
-    first = first_more = row = 0
-    starts: list[int] = []
-    done: list[int] = []
-    plus: list[int] = []
-    if old is not None and old.snaps:
-        was = list(old.done)
-        limit = min(len(at), len(was))
-        while row < limit and at[row] == was[row] and at[row] not in edited:
-            row += 1
-        row = min(row, len(was) - 1) // SNAP_EVERY * SNAP_EVERY  # (kept before a row only)
-        (days, first), (more, first_more) = old.snaps[row]
-        days, more = list(days), list(more)
-        starts = [num_days if day is None else day for day in old.starts.values()][:row]
-        done = list(old.done.values())[:row]
-        plus = list((old.plus_one or {}).values())[:row]
-    every = SNAP_EVERY if keep else 0
-    began, ended, snaps = run_lane(days, first, efforts[row:], every, row)
-    starts += began
-    done += ended
-    plus_one = None
-    if num_days:  # without a work day nothing is worked on: no leverage
-        _, ended, plus_snaps = run_lane(more, first_more, efforts[row:], every, row)
-        plus_one = dict(zip(at, plus + ended, strict=True))
-        snaps = {n: (state, plus_snaps[n]) for n, state in snaps.items()}
-    return _Lane(
-        capacity,
-        heads,
-        {n: None if day >= num_days else day for n, day in zip(at, starts, strict=True)},
-        dict(zip(at, done, strict=True)),
-        [cap - left for cap, left in zip(capacity, days, strict=True)],
-        plus_one,
-        snaps=snaps if num_days else {},
-    )
-
-
-def _gains(one: _Lane, skill: str, planned: Schedule, num_days: int, items: Iterable[int]) -> None:
-    """Count again, in ``one.gains`` and its sums, what one more person of ``skill`` gives
-    each of ``items``: (1 if it dates a DNF item, the work days it pulls the item in)."""
-    if one.plus_one is None:
-        return
-    gains = one.gains
-    for n in items:
-        now = one.plus_one[n]
-        before = planned.ends[n]
-        after = None if now < 0 else now
-        for other, day in planned.done[n].items():
-            if other == skill:
-                continue
-            if day < 0:
-                after = None
-                break
-            if after is not None and day > after:
-                after = day
-        dated = 1 if before is None and after is not None else 0
-        pulled = (num_days if before is None else before) - (num_days if after is None else after)
-        was = gains.get(n)
-        if was is not None:
-            one.dated -= was[0]
-            one.pulled -= was[1]
-        gains[n] = (dated, pulled)
-        one.dated += dated
-        one.pulled += pulled
-
-
-def _leverage(lanes: dict[str, _Lane]) -> list[dict[str, Any]]:
-    """Per scheduled skill, what one more person gives, top first (``insight.leverage``)."""
-    out = []
-    for skill, one in lanes.items():
-        out.append({"skill": skill, "dnf_to_date": one.dated, "days_pulled_in": one.pulled})
-    out.sort(key=lambda e: (-e["dnf_to_date"], -e["days_pulled_in"], e["skill"]))
-    return out
 
 
 def _figures(people: Sequence[Person], skills: list[str], days) -> tuple[dict, dict, dict]:
@@ -210,12 +98,14 @@ def base_view(
     num_days = len(calendar.days)
     staff, capacity, manpower = _figures(people, skills, calendar.days)
     lanes = {
-        skill: _lane(num_days, skill, capacity[skill], len(staff[skill]), works, None, keep=True)
+        skill: schedule_lane(
+            num_days, skill, capacity[skill], len(staff[skill]), works, None, keep=True
+        )
         for skill in scheduled
     }
     planned = schedule(num_days, {s: capacity[s] for s in scheduled}, [w.effort for w in works])
     for skill, one in lanes.items():
-        _gains(one, skill, planned, num_days, one.done)
+        count_gains(one, skill, planned, num_days, one.done)
     by_skill: dict[str, list[int]] = {skill: [] for skill in skills}
     short: dict[str, dict[int, float | int]] = {skill: {} for skill in skills}
     bound: dict[str | None, list[int]] = {}
@@ -231,39 +121,6 @@ def base_view(
     return BaseView(
         works, manpower, lanes, planned, view, by_skill, short, bound, known, unique, row_of
     )
-
-
-def _combine(effort, lanes: dict[str, _Lane], n: int, num_days: int) -> tuple:
-    """(end, start, done per skill, binding) of item ``n`` from its skills' lanes, as
-    ``schedule.schedule`` makes them (its skills in its effort's order)."""
-    skills_done: dict[str, int] = {}
-    if effort is None or num_days == 0:
-        return None, None, skills_done, None
-    end: int | None = 0
-    began = num_days
-    last, latest, out = None, -1, None
-    for skill, weeks in effort.items():
-        if weeks <= EPSILON:
-            continue
-        one = lanes[skill]
-        start = one.starts[n]
-        if start is None:  # no day had anything left
-            end = None
-            skills_done[skill] = -1
-            out = out or skill
-            continue
-        began = start if start < began else began
-        done = one.done[n]
-        skills_done[skill] = done
-        if done < 0:
-            end = None
-            out = out or skill
-        else:
-            if done > latest:
-                last, latest = skill, done
-            if end is not None and done > end:
-                end = done
-    return end, (began if began < num_days else None), skills_done, out or last
 
 
 def _shortages(works, items: list[int], skill: str, manpower: float) -> dict[int, float | int]:
@@ -381,14 +238,14 @@ def replan_view(
             at = set(old.done).difference(edited)
             at.update(n for n in edited if (works[n].effort or {}).get(skill, 0.0) > EPSILON)
             same = old.heads == heads[skill] and old.capacity == capacity[skill]
-            lanes[skill] = _lane(
+            lanes[skill] = schedule_lane(
                 num_days, skill, capacity[skill], heads[skill], works, sorted(at, key=ranked),
                 old if same else None, edited_rows,
             )  # fmt: skip
             moved.add(skill)
         elif old.heads != heads[skill] or old.capacity != capacity[skill]:
             at = list(old.done)
-            lanes[skill] = _lane(num_days, skill, capacity[skill], heads[skill], works, at)
+            lanes[skill] = schedule_lane(num_days, skill, capacity[skill], heads[skill], works, at)
             moved.add(skill)
     old_plan = base.planned
     joined = len(works) - counted
@@ -413,7 +270,7 @@ def replan_view(
         )
         shifted.update(n for n in done if n not in new.done)
     for n in sorted(shifted):
-        end, start, done, binding = _combine(works[n].effort, lanes, n, num_days)
+        end, start, done, binding = combine(works[n].effort, lanes, n, num_days)
         if (end, start, binding, done) != (
             planned.ends[n],  # (the base's until set here)
             planned.starts[n],
@@ -483,7 +340,7 @@ def replan_view(
         if skill in moved:
             old = base.lanes[skill]
             if old.plus_one is None or one.plus_one is None:
-                _gains(one, skill, planned, num_days, one.done)
+                count_gains(one, skill, planned, num_days, one.done)
                 continue
             one.gains, one.dated, one.pulled = dict(old.gains), old.dated, old.pulled
             for n in set(old.done).difference(one.done):  # items that left the lane
@@ -492,12 +349,12 @@ def replan_view(
                 one.pulled -= pulled_n
             again = [n for n, day in one.plus_one.items() if old.plus_one.get(n) != day]
             again += [n for n in dated if n in one.done]
-            _gains(one, skill, planned, num_days, again)
+            count_gains(one, skill, planned, num_days, again)
         else:
             hit = [n for n in dated if n in one.done]
             if hit:
                 one = lanes[skill] = dataclasses.replace(one, gains=dict(one.gains))
-                _gains(one, skill, planned, num_days, hit)
+                count_gains(one, skill, planned, num_days, hit)
     if origins is not None:  # in the view's order
         rows = [rows[was] for was in origins]
         changed = {ranked(n): changed[n] for n in sorted(changed, key=ranked)}
@@ -507,6 +364,6 @@ def replan_view(
         "staff": staff,
         "work": rows,
         "load": load(planned, {s: capacity[s] for s in scheduled}, calendar),
-        "leverage": _leverage(lanes),
+        "leverage": leverage_of(lanes),
     }
     return view, changed

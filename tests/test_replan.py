@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from formats.streams import parse_streams
-from planning import lanes, montecarlo
+from planning import montecarlo, skill_lane
 from planning.delta import (
     apply_delta,
     apply_forecast_delta,
@@ -90,12 +90,12 @@ def _round_trip(value):
 def resume_often():
     """Keep a lane's state every 2 rows (the plan's and the forecast's), so small models
     resume mid-lane too."""
-    kept = montecarlo.SNAP_EVERY, lanes.SNAP_EVERY
-    montecarlo.SNAP_EVERY = lanes.SNAP_EVERY = 2
+    kept = montecarlo.SNAP_EVERY, skill_lane.SNAP_EVERY
+    montecarlo.SNAP_EVERY = skill_lane.SNAP_EVERY = 2
     try:
         yield
     finally:
-        montecarlo.SNAP_EVERY, lanes.SNAP_EVERY = kept
+        montecarlo.SNAP_EVERY, skill_lane.SNAP_EVERY = kept
 
 
 @settings(max_examples=300, deadline=None)  # many paths: 6,000 pass when run by hand
