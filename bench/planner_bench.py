@@ -20,11 +20,11 @@
    ``conditioned``): ``--big`` WHATIF requests adding two people to one track,
    asked as the web asks them (the plan as a delta against its base's plan commit,
    the forecast of the shown track, All, as a delta against the base's own: once per
-   base the web asks for that); as many editing one item's estimate, and moving one
-   item up 1,000 rows, at ranks spread over the plan, asked the same way; then the
-   plan alone, then 3 asking for the whole plan and every forecast as before; p50
-   and the answer's size, the answer decoded as the web decodes it; next to the
-   filter run on the edited streams.
+   base the web asks for that); as many editing one item's estimate, moving one item
+   up 1,000 rows, and moving one to another track, at ranks spread over the plan,
+   asked the same way; then the plan alone, then 3 asking for the whole plan and
+   every forecast as before; p50 and the answer's size, the answer decoded as the
+   web decodes it; next to the filter run on the edited streams.
 
 It prints figures and never fails on time:
 ``.venv/bin/python bench/planner_bench.py [--runs N] [--requests N] [--big N]``.
@@ -75,6 +75,7 @@ PAGE = "as the page asks (All + forecast)"  # part 3's request kinds
 WHOLE = "whole plan + every forecast"
 ESTIMATE = "an estimate edited, as the page asks"
 RANK = "a rank moved up 1,000 rows, as asked"
+MOVE = "an item moved to another track, as asked"
 
 
 def run_once(command: list[str], source: Path, out: Path) -> tuple[float, int]:
@@ -285,10 +286,12 @@ def big_whatif_table(requests: int) -> None:
                 PAGE: page,
                 ESTIMATE: page,
                 RANK: page,
+                MOVE: page,
                 "the plan alone (forecast: false)": {**asked, "forecast": False},
                 WHOLE: {"base": None, "edits": edits},
             }
             ranked = sorted(model.work, key=lambda item: item.rank)
+            tracks = sorted({item.track for item in model.work})
             timings: dict[str, list[float]] = {}
             sizes: dict[str, int] = {}
             for label, header in modes.items():
@@ -305,6 +308,9 @@ def big_whatif_table(requests: int) -> None:
                     elif label == RANK:  # moved up a thousand rows
                         rank = ranked[max(0, at - 1000)].rank - 0.5
                         team = [{"op": "set_rank", "item": item.id, "rank": rank}]
+                    elif label == MOVE:  # to the track after its own
+                        other = tracks[(tracks.index(item.track) + 1) % len(tracks)]
+                        team = [{"op": "set_track", "item": item.id, "track": other}]
                     started = time.perf_counter()
                     reply = asker.call("WHATIF", {**header, "edits": team})
                     whatif_answer(reply)  # as the web reads it: header and body
@@ -326,11 +332,12 @@ def big_whatif_table(requests: int) -> None:
         f"{percentiles(old_way)}"
     )
     measured = ", ".join(
-        f"{statistics.median(timings[label]) * 1000:.0f} ms" for label in (PAGE, ESTIMATE, RANK)
+        f"{statistics.median(timings[label]) * 1000:.0f} ms"
+        for label in (PAGE, ESTIMATE, RANK, MOVE)
     )
     print(
         f"   aim: p50 <= {AIM_BIG_WHATIF * 1000:.0f} ms as the page asks; measured "
-        f"(people, estimate, rank) {measured}"
+        f"(people, estimate, rank, track) {measured}"
     )
 
 
