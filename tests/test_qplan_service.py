@@ -157,6 +157,8 @@ def test_a_whatif_moves_dnf_items_to_dates_and_commits_nothing(mesh):
     assert ends(plan, "Track2")["Big rewrite"] == "2013-12-06"
     assert plan["lineage"] == {"conditioned": sha, "raw": mesh.raw}
     assert plan["problems"] == [WARNING]
+    assert plan["status"] == {"stale": False, "streams_from": mesh.raw}  # (the worker's)
+    assert answer["forecast"]["lineage"] == {"conditioned": sha}
     assert "New Web engineer 2" in plan["by_track"]["Track2"]["staff"]["Web"]
     moved = {(c["track"], c["id"]): c for c in answer["changes"]}
     assert moved[("Track2", "W40")]["before"]["end"] is None
