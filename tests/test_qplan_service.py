@@ -137,11 +137,13 @@ def test_a_restart_without_new_input_makes_no_new_plan(mesh):
     newer = mesh.put_conditioned(WORKED.replace("Big rewrite", "Bigger rewrite"))
     mesh.plan_from(newer)
     # The new input is planned after the start-up sync, so by now that sync is
-    # over, and it found the old input already planned.
+    # over, and it found the old input already planned. (The service logs a plan just
+    # after committing it: its line may reach us a moment after the commit does.)
     assert [entry["source"] for entry in mesh.plans()] == [
         f"conditioned@{newer}",
         f"conditioned@{sha}",
     ]
+    wait_for(lambda: "-> plan@" in again.output(), what="the plan's log line")
     assert f"-> plan@{planned.commit[:12]}" not in again.output()
     assert again.output().count("-> plan@") == 1
 
