@@ -236,7 +236,7 @@ def replan_view(
         old = base.lanes[skill]
         if skill in touched:  # its items are the base's, less or more the edited ones
             at = set(old.done).difference(edited)
-            at.update(n for n in edited if (works[n].effort or {}).get(skill, 0.0) > EPSILON)
+            at.update(n for n in edited if works[n].takes(skill))
             same = old.heads == heads[skill] and old.capacity == capacity[skill]
             lanes[skill] = schedule_lane(
                 num_days, skill, capacity[skill], heads[skill], works, sorted(at, key=ranked),

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ __all__ = [
     "view_forecast",
     "document",
     "check",
+    "same_objects",
     "ViewRuns",
     "LaneRuns",
 ]
@@ -188,7 +189,7 @@ def _view(
     capacity = people_per_skill(people, lay.scheduled, days)
     works = [lay.works[index] for index in works_at]
     lanes: dict[str, LaneRuns] = {}
-    if reuse is not None and _same(reuse.works, works):
+    if reuse is not None and same_objects(reuse.works, works):
         works = reuse.works  # so that view_forecast sees them the same
         unplanned = reuse.unplanned
         for skill, old in reuse.lanes.items():
@@ -222,7 +223,7 @@ def _view(
                 continue
             rows = set() if old is None else set(old.rows.tolist())
             rows.difference_update(edited)
-            rows.update(was for was in edited if _works_in(works[was], skill))
+            rows.update(was for was in edited if works[was].takes(skill))
             if rows:
                 ordered = sorted(rows, key=None if now_at is None else now_list.__getitem__)
                 at = [works_at[was] for was in ordered]
@@ -273,11 +274,6 @@ def _moved(lane: LaneRuns, now_at: np.ndarray) -> LaneRuns:
     return dataclasses.replace(lane, rows=now_at[lane.rows])
 
 
-def _works_in(work: Any, skill: str) -> bool:
-    """Whether ``work`` takes days of ``skill``'s lane."""
-    return work.effort is not None and work.effort.get(skill, 0.0) > EPSILON
-
-
 def _with_capacity(old: LaneRuns, capacity: list[float], keep: bool) -> LaneRuns:
     """``old``'s lane (the same items) with ``capacity``: itself when that is its own."""
     if old.capacity == capacity:
@@ -312,9 +308,9 @@ def _lane_runs(
     return LaneRuns(lane_works, at, weeks, done, capacity, snaps, exhausted)
 
 
-def _same(a: list[Any], b: list[Any]) -> bool:
+def same_objects(a: Sequence[Any], b: Sequence[Any]) -> bool:
     """The same objects in the same order."""
-    return len(a) == len(b) and all(map(operator.is_, a, b))
+    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
 
 
 def _summaries(ends: np.ndarray, iso_days: list[str]) -> list[dict[str, Any]]:

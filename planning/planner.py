@@ -102,6 +102,10 @@ class _Work:
     written: dict[str, float | int]  # the estimate as the plan writes it
     lacking: dict[str, float | int]  # the shortage once every skill of it has run out
 
+    def takes(self, skill: str) -> bool:
+        """Whether the item takes days of ``skill``'s lane (a scheduled part above noise)."""
+        return self.effort is not None and self.effort.get(skill, 0.0) > EPSILON
+
 
 def item_fields(work: _Work) -> dict[str, Any]:
     """The fields of a view's row that its item alone decides (as the rows below write them)."""

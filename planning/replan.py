@@ -29,7 +29,6 @@ item runs its lanes again from the first row that differs.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from formats.streams import Item, Model, Person
 from planning.delta import Rows
 from planning.draws import draw_keys, factors_for, item_factors
 from planning.lanes import BaseView, base_view, replan_view
-from planning.montecarlo import ViewRuns, document, view_forecast
+from planning.montecarlo import ViewRuns, document, same_objects, view_forecast
 from planning.montecarlo import forecast as full_forecast
 from planning.montecarlo import groups as forecast_groups
 from planning.planner import ALL, Layout, _view, compute_plan, layout, plan_skills
@@ -68,8 +67,6 @@ class Prepared:
     forecast: dict[str, Any] | None = None  # its tracks' forecasts (by_track)
     runs_of: dict[str, ViewRuns] = field(default_factory=dict)  # its tracks' runs, by lane
     views: dict[str, BaseView] = field(default_factory=dict)  # its views, by lane
-    work_skills: set[str] = field(default_factory=set)  # the skills of its items' estimates
-    work_tracks: set[str] = field(default_factory=set)  # its items' tracks
     skill_uses: dict[str, int] = field(default_factory=dict)  # skill -> items estimating it
     track_uses: dict[str, int] = field(default_factory=dict)  # track -> its items
     rank_of: list[int] = field(default_factory=list)  # per item (sheet order): its rank row
@@ -110,11 +107,6 @@ def _inputs(lay: Layout, staff: Sequence[Person]) -> dict[str, tuple[list, list,
     return out
 
 
-def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
-    """The same objects in the same order."""
-    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
-
-
 def _in_place(a: Sequence[Any], b: Sequence[Any]) -> bool:
     """The same items in the same rows, some maybe prepared again (an edited item)."""
     if len(a) != len(b):
@@ -136,7 +128,6 @@ def prepare(
     prepared = Prepared(model, lay, compute_plan(model), by_item, estimates, runs, spread, seed)
     prepared.skill_uses = Counter(s for item in model.work for s in {s for s, _ in item.estimate})
     prepared.track_uses = Counter(item.track for item in model.work)
-    prepared.work_skills, prepared.work_tracks = set(prepared.skill_uses), set(prepared.track_uses)
     rows = {id(item): row for row, item in enumerate(ranked)}
     prepared.rank_of = [rows[id(item)] for item in model.work]
     for track, (works, people, _) in _inputs(lay, model.staff).items():
@@ -222,7 +213,7 @@ def scenario_layout(prepared: Prepared, scenario: Model) -> tuple[Layout | None,
     base, lay = prepared.model, prepared.lay
     if scenario.params != base.params or tuple(scenario.holidays) != tuple(base.holidays):
         return None, False
-    same_work = _same(scenario.work, base.work)
+    same_work = same_objects(scenario.work, base.work)
     replaced = [] if same_work else _replaced(scenario.work, base.work)
     if replaced is None:
         skills = plan_skills(scenario)
@@ -292,7 +283,7 @@ def scenario_views(prepared: Prepared, scenario: Model) -> Replanned:
     same = set()
     for track, (works, people, _) in _inputs(lay, scenario.staff).items():
         was = base_inputs.get(track)
-        if was is not None and _same(was[0], works) and _same(was[1], people):
+        if was is not None and same_objects(was[0], works) and same_objects(was[1], people):
             same.add(track)
     return Replanned({}, same, lay, kept=kept)
 
@@ -409,7 +400,9 @@ def reforecast(
                 works = lay.works if track == ALL else lay.works_by_track[track]
                 origins = _permutation(replanned.origins_of(prepared, track, works), lanes)
             in_place = lanes is not None and (kept or origins is not None)
-            made = view_forecast(lay, at, people, factors, runs, lanes, False, in_place, origins)
+            made = view_forecast(
+                lay, at, people, factors, runs, lanes, in_place=in_place, origins=origins
+            )
             by_track[track] = {"items": made.items}
             if remade is not None:
                 remade[track] = made.remade

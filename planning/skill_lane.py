@@ -57,11 +57,7 @@ def schedule_lane(
     are this one's: it goes on from the state ``old`` kept there. ``keep``: keep states
     to go on from."""
     if at is None:
-        at = [
-            n
-            for n, work in enumerate(works)
-            if work.effort is not None and work.effort.get(skill, 0.0) > EPSILON
-        ]
+        at = [n for n, work in enumerate(works) if work.takes(skill)]
     efforts = [works[n].effort[skill] for n in at]
     days, more = list(capacity), [have + 1.0 for have in capacity]
     first = first_more = row = 0

@@ -16,14 +16,16 @@ request and its answer: ``mesh.messages.WhatIfRequest``)::
     WHATIF  {"base": null or a conditioned SHA, "edits": [edit…], "id"?,
              "delta"?: true, "forecast"?: true | false | a track, "forecast_delta"?: true}
             -> {"base": {"conditioned": SHA, "plan": the plan commit made from it or null},
-                "plan": the plan with the edits applied (problems, lineage, status of the base)
-                    or "delta": what it changes in the base's plan commit (``planning.delta``),
                 "same": [the tracks whose view is the base's],
-                "changes": [{"track", "id", "name", "before", "after"}…],
+                "changes": [{"track", "id", "name", "before", "after"}…]}
+               + one JSON body, written by the worker that computed it:
+               {"plan": the plan with the edits applied (problems, lineage, status of the
+                    base) or "delta": what it changes in the base's plan commit
+                    (``planning.delta``),
                 "forecast": the what-if's own forecast (formats.forecast), with
                     [qplan_service] whatif_forecast_runs runs (fewer on a big plan),
                     seeded by the base: every track, one, or null; with
-                    forecast_delta what changed against the base's own)}
+                    forecast_delta what changed against the base's own}
 
 ``base`` null means the conditioned commit the service planned last. The
 edits are those of ``planning.whatif``; nothing is committed. Bad

@@ -69,19 +69,21 @@ class Worker:
 
     def __init__(self) -> None:
         self.prepared = None
-        self.key = ""
-        self.problems: list[dict[str, Any]] = []
+        self.held = None  # the base as qplan_service holds it (bases.Base), but its model
         self.sizes: dict[str, float] = {}
-        self.made_from: dict[str, Any] = {}  # the base's raw commit and status
 
     def base(self, job: dict[str, Any]) -> dict[str, Any]:
         from planning.replan import prepare
+        from qplan_service.bases import Base
 
         self.prepared = None
         gc.unfreeze()
         gc.collect()
-        self.sizes, self.key, self.problems = job["sizes"], job["key"], job["problems"]
-        self.made_from = {"raw": job.get("raw"), "status": job.get("status") or {}}
+        self.sizes = job["sizes"]
+        self.held = Base(
+            job["key"], job.get("raw"), None, job["problems"], job.get("status") or {},
+            estimates=job["estimates"],
+        )  # fmt: skip
         self.prepared = prepare(
             job["model"], job["estimates"], job["runs"], job["spread"], job["seed"]
         )
@@ -116,7 +118,7 @@ class Worker:
         if job.get("forecast", True) is not False:
             predicted = self.forecast(scenario, start, job)
         if predicted is not None:
-            predicted["lineage"] = {"conditioned": self.key}
+            predicted["lineage"] = {"conditioned": self.held.conditioned}
         if job.get("delta"):
             body = {"delta": self.marked(delta), "forecast": predicted}
         else:
@@ -153,22 +155,14 @@ class Worker:
     def finished(self, plan: dict[str, Any]) -> dict[str, Any]:
         """The whole what-if plan as qplan_service finishes a plan (``finish_plan``), its
         rows copied first: many are the base's own."""
-        from qplan_service.bases import Base, finish_plan
+        from qplan_service.bases import finish_plan
 
         views = plan.get("by_track") or {}
         copied = {
             track: {**view, "work": [dict(row) for row in view.get("work") or []]}
             for track, view in views.items()
         }
-        base = Base(
-            self.key,
-            self.made_from.get("raw"),
-            None,
-            self.problems,
-            self.made_from.get("status") or {},
-            estimates=self.prepared.estimates,
-        )
-        return finish_plan({**plan, "by_track": copied}, base)
+        return finish_plan({**plan, "by_track": copied}, self.held)
 
     def marked(self, delta: dict[str, Any]) -> dict[str, Any]:
         """The delta's whole rows marked as qplan_service marks a plan's items (copies)."""
@@ -178,7 +172,7 @@ class Worker:
             if spec:
                 rows = spec["work"]["rows"]
                 rows[:] = [[position, dict(row)] for position, row in rows]
-                mark_rows((row for _, row in rows), self.problems, self.prepared.estimates)
+                mark_rows((row for _, row in rows), self.held.problems, self.held.estimates)
         return delta
 
 

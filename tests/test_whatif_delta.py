@@ -34,6 +34,8 @@ EDITS = {
         {"op": "remove_person", "person": "Carol"},
     ],
     "rank": [{"op": "set_rank", "item": "W40", "rank": 1}],
+    "estimate": [{"op": "set_estimate", "item": "W10", "estimate": {"Apps": 1, "Web": 2}}],
+    "track": [{"op": "set_track", "item": "W10", "track": "Track2"}],
     "holidays": [{"op": "set_holidays", "dates": ["2013-10-08"]}],
 }
 
@@ -85,4 +87,5 @@ def test_one_primed_worker_serves_what_if_after_what_if(mesh):
         mesh.whatif([{"op": "set_rank", "item": "W99", "rank": 1}])
     assert mesh.whatif(EDITS["people"])["changes"]
     given = re.findall(r"what-if given to worker pid (\d+)", mesh.service.output())
-    assert len(given) == 5 and len(set(given)) == 1  # a bad edit does not cost the worker
+    asked = len(EDITS) + 2  # every kind, the bad edit, and people again
+    assert len(given) == asked and len(set(given)) == 1  # a bad edit does not cost the worker
